@@ -1,0 +1,208 @@
+//! Backward: every op's gradient rule, in one exhaustive `match`.
+//!
+//! Nodes are visited in reverse order of creation, which is a topological order because a node's
+//! inputs are always created before it. Each rule calls the `*_backward` kernel that sits beside the
+//! op's `*_forward` in the `tensor` crate, and adds the result into each input's gradient.
+
+use crate::op::Op;
+use crate::params::Grads;
+use crate::tape::{Node, Tape, Var};
+use tensor::{
+    attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax,
+    Float, Tensor,
+};
+
+/// Gradients of one backward pass, for the leaves and parameters of the tape.
+pub struct Gradients<F> {
+    grads: Vec<Option<Tensor<F>>>,
+}
+
+impl<F: Float> Gradients<F> {
+    /// The gradient with respect to a leaf or parameter node (None when nothing reached it).
+    pub fn wrt(&self, v: Var) -> Option<&Tensor<F>> {
+        self.grads[v.index()].as_ref()
+    }
+    /// Moves every parameter gradient into `grads`, adding to what is there.
+    pub fn accumulate_into(mut self, tape: &Tape<'_, F>, grads: &mut Grads<F>) {
+        for (id, v) in tape.used_params() {
+            if let Some(g) = self.grads[v.index()].take() {
+                grads.accumulate(id, g);
+            }
+        }
+    }
+}
+
+/// Adds gradients into the slots of the nodes that want one.
+struct Sink<'a, F> {
+    nodes: &'a [Node<F>],
+    grads: &'a mut [Option<Tensor<F>>],
+}
+
+impl<F: Float> Sink<'_, F> {
+    fn wants(&self, v: Var) -> bool {
+        self.nodes[v.index()].needs_grad
+    }
+    fn add(&mut self, v: Var, g: Tensor<F>) {
+        if !self.wants(v) {
+            return;
+        }
+        match &mut self.grads[v.index()] {
+            Some(existing) => *existing += &g,
+            slot @ None => *slot = Some(g),
+        }
+    }
+}
+
+impl<F: Float> Tape<'_, F> {
+    /// Gradients of a scalar `loss` with respect to every leaf and parameter that reaches it.
+    pub fn backward(&self, loss: Var) -> Gradients<F> {
+        assert_eq!(
+            self.value(loss).len(),
+            1,
+            "backward() starts from a scalar; use backward_with for a tensor"
+        );
+        let seed = Tensor::from_elem(tensor::ndarray::IxDyn(self.shape(loss)), F::one());
+        self.backward_with(loss, seed)
+    }
+
+    /// Backward from any output, given the gradient of the loss with respect to it.
+    pub fn backward_with(&self, out: Var, seed: Tensor<F>) -> Gradients<F> {
+        assert!(
+            self.is_recording(),
+            "backward() on a tape made with no_record()"
+        );
+        assert_eq!(seed.shape(), self.shape(out), "seed gradient shape");
+        let mut grads: Vec<Option<Tensor<F>>> = vec![None; self.nodes.len()];
+        grads[out.index()] = Some(seed);
+        for i in (0..=out.index()).rev() {
+            let Some(g) = grads[i].take() else { continue };
+            let op = &self.nodes[i].op;
+            if matches!(op, Op::Leaf | Op::Param(_)) {
+                grads[i] = Some(g); // kept: these are the gradients the caller asked for
+                continue;
+            }
+            let y = self.nodes[i]
+                .value
+                .as_ref()
+                .expect("op nodes hold their value");
+            let mut sink = Sink {
+                nodes: &self.nodes,
+                grads: &mut grads,
+            };
+            self.apply_rule(op, y, &g, &mut sink);
+        }
+        Gradients { grads }
+    }
+
+    /// The gradient rule of one op: given its output `y` and the gradient `g` of the loss with
+    /// respect to `y`, add its inputs' gradients.
+    fn apply_rule(&self, op: &Op<F>, y: &Tensor<F>, g: &Tensor<F>, sink: &mut Sink<'_, F>) {
+        let val = |v: Var| self.value(v);
+        match op {
+            Op::Leaf | Op::Param(_) => unreachable!("leaves are handled by the caller"),
+            Op::Add(a, b) => {
+                let (da, db) = ew::add_backward(val(*a).shape(), val(*b).shape(), g);
+                sink.add(*a, da);
+                sink.add(*b, db);
+            }
+            Op::Sub(a, b) => {
+                let (da, db) = ew::sub_backward(val(*a).shape(), val(*b).shape(), g);
+                sink.add(*a, da);
+                sink.add(*b, db);
+            }
+            Op::Mul(a, b) => {
+                let (da, db) = ew::mul_backward(val(*a), val(*b), g);
+                sink.add(*a, da);
+                sink.add(*b, db);
+            }
+            Op::Div(a, b) => {
+                let (da, db) = ew::div_backward(val(*a), val(*b), g);
+                sink.add(*a, da);
+                sink.add(*b, db);
+            }
+            Op::Scale(x, s) => sink.add(*x, ew::scale_backward(*s, g)),
+            Op::Exp(x) => sink.add(*x, ew::exp_backward(y, g)),
+            Op::Log(x) => sink.add(*x, ew::log_backward(val(*x), g)),
+            Op::Tanh(x) => sink.add(*x, ew::tanh_backward(y, g)),
+            Op::Relu(x) => sink.add(*x, ew::relu_backward(val(*x), g)),
+            Op::Gelu(x) => sink.add(*x, ew::gelu_backward(val(*x), g)),
+            Op::Sum { x, axes } => sink.add(*x, reduce::sum_backward(val(*x).shape(), axes, g)),
+            Op::Mean { x, axes } => sink.add(*x, reduce::mean_backward(val(*x).shape(), axes, g)),
+            Op::MatMul { a, ta, b, tb } => {
+                let (da, db) = matmul::matmul_backward(val(*a), *ta, val(*b), *tb, g);
+                sink.add(*a, da);
+                sink.add(*b, db);
+            }
+            Op::Linear { x, w, b } => {
+                let (dx, dw, db) = linear::linear_backward(val(*x), val(*w), g, sink.wants(*x));
+                if let Some(dx) = dx {
+                    sink.add(*x, dx);
+                }
+                sink.add(*w, dw);
+                if let Some(b) = b {
+                    sink.add(*b, db);
+                }
+            }
+            Op::Conv1d { x, w, b } => {
+                let (dx, dw, db) = conv::conv1d_backward(val(*x), val(*w), g);
+                sink.add(*x, dx);
+                sink.add(*w, dw);
+                sink.add(*b, db);
+            }
+            Op::LayerNorm { x, w, b, saved } => {
+                let (dx, dw, db) = norm::layer_norm_backward(val(*x), val(*w), saved, g);
+                sink.add(*x, dx);
+                sink.add(*w, dw);
+                sink.add(*b, db);
+            }
+            Op::Softmax(x) => sink.add(*x, softmax::softmax_backward(y, g)),
+            Op::LogSoftmax(x) => sink.add(*x, softmax::log_softmax_backward(y, g)),
+            Op::CrossEntropy {
+                logits,
+                targets,
+                probs,
+            } => {
+                let dloss = *g.iter().next().expect("scalar gradient");
+                sink.add(
+                    *logits,
+                    softmax::cross_entropy_backward(probs, targets, dloss),
+                );
+            }
+            Op::CausalMask(x) => sink.add(*x, attention::causal_mask_backward(g)),
+            Op::Attention {
+                q,
+                k,
+                v,
+                heads,
+                probs,
+            } => {
+                let (dq, dk, dv) =
+                    attention::attention_backward(val(*q), val(*k), val(*v), probs, *heads, g);
+                sink.add(*q, dq);
+                sink.add(*k, dk);
+                sink.add(*v, dv);
+            }
+            Op::Embedding { table, ids } => sink.add(
+                *table,
+                embedding::embedding_backward(val(*table).shape(), ids, g),
+            ),
+            Op::Reshape(x) => {
+                let dx = g
+                    .clone()
+                    .into_shape_with_order(tensor::ndarray::IxDyn(val(*x).shape()))
+                    .expect("same size");
+                sink.add(*x, dx);
+            }
+            Op::Permute { x, perm } => sink.add(*x, shape::permute_backward(perm, g)),
+            Op::Concat { xs, axis } => {
+                let sizes: Vec<usize> = xs.iter().map(|&v| val(v).shape()[*axis]).collect();
+                for (v, dx) in xs.iter().zip(shape::concat_backward(&sizes, *axis, g)) {
+                    sink.add(*v, dx);
+                }
+            }
+            Op::Slice { x, axis, start } => {
+                sink.add(*x, shape::slice_backward(val(*x).shape(), *axis, *start, g))
+            }
+        }
+    }
+}

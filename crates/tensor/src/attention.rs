@@ -1,0 +1,251 @@
+//! Multi-head scaled dot-product attention, fused: scores, mask, softmax and weighted sum in one
+//! kernel, reading each head's features straight out of `[B, L, d]` by striding (no split-heads copy).
+//!
+//! Head j of q, k and v is features `j·d/h .. (j+1)·d/h` (SPEC §1). Work is parallel over
+//! (batch item, head) pairs in fixed groups; each pair writes only its own rows/columns.
+
+use crate::matmul::{gemm_strided, Mat};
+use crate::softmax::softmax_row;
+use crate::{Float, SendPtr, Tensor};
+use rayon::prelude::*;
+
+/// Multiply-adds per parallel task, as in the matmul kernels.
+const TASK_MACS: usize = 1 << 16;
+
+/// The attention shape: batch, positions, features, heads.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    b: usize,
+    l: usize,
+    d: usize,
+    h: usize,
+    dh: usize,
+}
+
+fn dims<F>(q: &Tensor<F>, heads: usize) -> Dims {
+    let (b, l, d) = (q.shape()[0], q.shape()[1], q.shape()[2]);
+    assert!(
+        heads > 0 && d % heads == 0,
+        "d_model must divide into heads"
+    );
+    Dims {
+        b,
+        l,
+        d,
+        h: heads,
+        dh: d / heads,
+    }
+}
+
+impl Dims {
+    /// Head `j` of batch item `bi` of a [B, L, d] buffer, as an L × d/h strided view.
+    fn head<'a, F: Float>(&self, data: &'a [F], bi: usize, j: usize) -> Mat<'a, F> {
+        Mat {
+            data,
+            rows: self.l,
+            cols: self.dh,
+            rs: self.d,
+            cs: 1,
+            offset: bi * self.l * self.d + j * self.dh,
+        }
+    }
+    fn head_offset(&self, bi: usize, j: usize) -> usize {
+        bi * self.l * self.d + j * self.dh
+    }
+    /// Pairs (item, head) per task: depends on the shape only.
+    fn pairs_per_task(&self) -> usize {
+        (TASK_MACS / (2 * self.l * self.l * self.dh).max(1)).max(1)
+    }
+}
+
+/// Sets the scores a position may not see (later positions) to −∞. s is [L, L] row-major.
+fn mask_future<F: Float>(s: &mut [F], l: usize) {
+    for t in 0..l {
+        s[t * l + t + 1..(t + 1) * l]
+            .iter_mut()
+            .for_each(|v| *v = F::neg_infinity());
+    }
+}
+
+// q, k, v are [B, L, d]; out is [B, L, d]; probs (saved for backward) is [B, h, L, L]
+pub fn attention_forward<F: Float>(
+    q: &Tensor<F>,
+    k: &Tensor<F>,
+    v: &Tensor<F>,
+    heads: usize,
+    causal: bool,
+) -> (Tensor<F>, Tensor<F>) {
+    let dm = dims(q, heads);
+    let Dims { b, l, d, h, dh } = dm;
+    let (qs, ks, vs) = (
+        crate::contiguous(q),
+        crate::contiguous(k),
+        crate::contiguous(v),
+    );
+    let scale = F::one() / F::of(dh as f64).sqrt();
+    let mut probs = crate::zeros::<F>(&[b, h, l, l]);
+    let mut out = crate::zeros::<F>(&[b, l, d]);
+    let out_ptr = SendPtr(crate::buf_mut(&mut out).as_mut_ptr());
+    let per = dm.pairs_per_task();
+    crate::buf_mut(&mut probs)
+        .par_chunks_mut(per * l * l)
+        .enumerate()
+        .for_each(|(task, chunk)| {
+            for (i, p) in chunk.chunks_mut(l * l).enumerate() {
+                let pair = task * per + i;
+                let (bi, j) = (pair / h, pair % h);
+                let (qh, kh, vh) = (
+                    dm.head(&qs, bi, j),
+                    dm.head(&ks, bi, j),
+                    dm.head(&vs, bi, j),
+                );
+                // SAFETY: p is this pair's own [L, L] block; the output view is this pair's head
+                // columns of its batch item, written by no other pair.
+                unsafe {
+                    gemm_strided(qh, kh.t(), F::zero(), p.as_mut_ptr(), l, 1); // S = Q·Kᵀ
+                    p.iter_mut().for_each(|s| *s *= scale);
+                    if causal {
+                        mask_future(p, l);
+                    }
+                    p.chunks_mut(l).for_each(softmax_row);
+                    let pm = Mat::new(&*p, l, l);
+                    gemm_strided(
+                        pm,
+                        vh,
+                        F::zero(),
+                        out_ptr.get().add(dm.head_offset(bi, j)),
+                        d,
+                        1,
+                    ); // O = P·V
+                }
+            }
+        });
+    (out, probs)
+}
+
+/// Returns (dq, dk, dv), each [B, L, d]. With P the saved probabilities and dO the output gradient:
+/// dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale, dQ = dS·K, dK = dSᵀ·Q.
+/// Masked entries have P = 0, so they pass no gradient.
+pub fn attention_backward<F: Float>(
+    q: &Tensor<F>,
+    k: &Tensor<F>,
+    v: &Tensor<F>,
+    probs: &Tensor<F>,
+    heads: usize,
+    dout: &Tensor<F>,
+) -> (Tensor<F>, Tensor<F>, Tensor<F>) {
+    let dm = dims(q, heads);
+    let Dims { b, l, d, h, .. } = dm;
+    let (qs, ks, vs, ps, dos) = (
+        crate::contiguous(q),
+        crate::contiguous(k),
+        crate::contiguous(v),
+        crate::contiguous(probs),
+        crate::contiguous(dout),
+    );
+    let scale = F::one() / F::of(dm.dh as f64).sqrt();
+    let mut dq = crate::zeros::<F>(&[b, l, d]);
+    let mut dk = crate::zeros::<F>(&[b, l, d]);
+    let mut dv = crate::zeros::<F>(&[b, l, d]);
+    let (dqp, dkp, dvp) = (
+        SendPtr(crate::buf_mut(&mut dq).as_mut_ptr()),
+        SendPtr(crate::buf_mut(&mut dk).as_mut_ptr()),
+        SendPtr(crate::buf_mut(&mut dv).as_mut_ptr()),
+    );
+    let per = dm.pairs_per_task();
+    let tasks = (b * h).div_ceil(per);
+    (0..tasks).into_par_iter().for_each(|task| {
+        let mut ds = vec![F::zero(); l * l];
+        for pair in task * per..((task + 1) * per).min(b * h) {
+            let (bi, j) = (pair / h, pair % h);
+            let (qh, kh, vh, doh) = (
+                dm.head(&qs, bi, j),
+                dm.head(&ks, bi, j),
+                dm.head(&vs, bi, j),
+                dm.head(&dos, bi, j),
+            );
+            let p = &ps[pair * l * l..(pair + 1) * l * l];
+            let pm = Mat::new(p, l, l);
+            let off = dm.head_offset(bi, j);
+            // SAFETY: each pair writes only its own head columns of its own batch item.
+            unsafe {
+                gemm_strided(pm.t(), doh, F::zero(), dvp.get().add(off), d, 1); // dV = Pᵀ·dO
+                gemm_strided(doh, vh.t(), F::zero(), ds.as_mut_ptr(), l, 1); // dP = dO·Vᵀ
+            }
+            for (dsr, pr) in ds.chunks_mut(l).zip(p.chunks(l)) {
+                let dot: F = dsr.iter().zip(pr).map(|(&g, &p)| g * p).sum();
+                dsr.iter_mut()
+                    .zip(pr)
+                    .for_each(|(g, &p)| *g = p * (*g - dot) * scale);
+            }
+            let dsm = Mat::new(&ds, l, l);
+            unsafe {
+                gemm_strided(dsm, kh, F::zero(), dqp.get().add(off), d, 1); // dQ = dS·K
+                gemm_strided(dsm.t(), qh, F::zero(), dkp.get().add(off), d, 1); // dK = dSᵀ·Q
+            }
+        }
+    });
+    (dq, dk, dv)
+}
+
+/// Reference: the definition with explicit loops and f64 sums. Returns the attention output.
+pub fn attention_reference<F: Float>(
+    q: &Tensor<F>,
+    k: &Tensor<F>,
+    v: &Tensor<F>,
+    heads: usize,
+    causal: bool,
+) -> Tensor<F> {
+    let Dims { b, l, d, h, dh } = dims(q, heads);
+    let scale = 1.0 / (dh as f64).sqrt();
+    let mut out = crate::zeros::<F>(&[b, l, d]);
+    for bi in 0..b {
+        for j in 0..h {
+            for t in 0..l {
+                let seen = if causal { t + 1 } else { l };
+                let scores: Vec<f64> = (0..seen)
+                    .map(|u| {
+                        (0..dh)
+                            .map(|c| q[[bi, t, j * dh + c]].f64() * k[[bi, u, j * dh + c]].f64())
+                            .sum::<f64>()
+                            * scale
+                    })
+                    .collect();
+                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let z: f64 = e.iter().sum();
+                for c in 0..dh {
+                    let o: f64 = (0..seen)
+                        .map(|u| e[u] / z * v[[bi, u, j * dh + c]].f64())
+                        .sum();
+                    out[[bi, t, j * dh + c]] = F::of(o);
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---- causal mask as a stand-alone op (for composing attention from primitives) -----------------
+// x is [..., L, L]; y[..., t, u] = −∞ for u > t, else x
+pub fn causal_mask_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    let l = *x.shape().last().expect("rank >= 2");
+    let mut y = x.as_standard_layout().into_owned();
+    crate::buf_mut(&mut y)
+        .chunks_mut(l * l)
+        .for_each(|s| mask_future(s, l));
+    y
+}
+/// The masked entries were constants: their gradient is dropped.
+pub fn causal_mask_backward<F: Float>(dy: &Tensor<F>) -> Tensor<F> {
+    let l = *dy.shape().last().expect("rank >= 2");
+    let mut dx = dy.as_standard_layout().into_owned();
+    for s in crate::buf_mut(&mut dx).chunks_mut(l * l) {
+        for t in 0..l {
+            s[t * l + t + 1..(t + 1) * l]
+                .iter_mut()
+                .for_each(|g| *g = F::zero());
+        }
+    }
+    dx
+}

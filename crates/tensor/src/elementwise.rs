@@ -1,0 +1,193 @@
+//! Elementwise ops: broadcasting binary arithmetic and the unary functions, each with its backward.
+//!
+//! Binary ops broadcast with NumPy's rules (ndarray's co-broadcasting). Their backward sums the
+//! output gradient back to each input's shape ([`sum_to_shape`]), the one rule broadcasting needs.
+
+use crate::{Float, Tensor};
+use ndarray::{Axis, Zip};
+
+/// The broadcast shape of two shapes (NumPy rules), or None when they do not broadcast.
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// Sums a gradient of a broadcast result back to the shape of the input that was broadcast.
+pub fn sum_to_shape<F: Float>(g: &Tensor<F>, shape: &[usize]) -> Tensor<F> {
+    if g.shape() == shape {
+        return g.clone();
+    }
+    let mut r = g.clone();
+    // Leading axes the input did not have.
+    while r.ndim() > shape.len() {
+        r = r.sum_axis(Axis(0));
+    }
+    // Axes where the input had size 1.
+    for (i, &s) in shape.iter().enumerate() {
+        if s == 1 && r.shape()[i] != 1 {
+            r = r.sum_axis(Axis(i)).insert_axis(Axis(i));
+        }
+    }
+    r.as_standard_layout().into_owned()
+}
+
+fn standard<F: Float>(x: Tensor<F>) -> Tensor<F> {
+    if x.is_standard_layout() {
+        x
+    } else {
+        x.as_standard_layout().into_owned()
+    }
+}
+
+// ---- add: c = a + b -------------------------------------------------------------------------
+pub fn add_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
+    standard(a + b)
+}
+pub fn add_backward<F: Float>(
+    a_shape: &[usize],
+    b_shape: &[usize],
+    dc: &Tensor<F>,
+) -> (Tensor<F>, Tensor<F>) {
+    (sum_to_shape(dc, a_shape), sum_to_shape(dc, b_shape))
+}
+
+// ---- sub: c = a - b -------------------------------------------------------------------------
+pub fn sub_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
+    standard(a - b)
+}
+pub fn sub_backward<F: Float>(
+    a_shape: &[usize],
+    b_shape: &[usize],
+    dc: &Tensor<F>,
+) -> (Tensor<F>, Tensor<F>) {
+    (
+        sum_to_shape(dc, a_shape),
+        sum_to_shape(&dc.mapv(|g| -g), b_shape),
+    )
+}
+
+// ---- mul: c = a ⊙ b -------------------------------------------------------------------------
+pub fn mul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
+    standard(a * b)
+}
+pub fn mul_backward<F: Float>(
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    dc: &Tensor<F>,
+) -> (Tensor<F>, Tensor<F>) {
+    (
+        sum_to_shape(&(dc * b), a.shape()),
+        sum_to_shape(&(dc * a), b.shape()),
+    )
+}
+
+// ---- div: c = a / b -------------------------------------------------------------------------
+pub fn div_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
+    standard(a / b)
+}
+pub fn div_backward<F: Float>(
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    dc: &Tensor<F>,
+) -> (Tensor<F>, Tensor<F>) {
+    // ∂c/∂a = 1/b ; ∂c/∂b = -a/b²
+    let da = dc / b;
+    let db = -(&da * a) / b;
+    (sum_to_shape(&da, a.shape()), sum_to_shape(&db, b.shape()))
+}
+
+// ---- scale: y = s·x (a constant s) ------------------------------------------------------------
+pub fn scale_forward<F: Float>(x: &Tensor<F>, s: F) -> Tensor<F> {
+    x.mapv(|v| v * s)
+}
+pub fn scale_backward<F: Float>(s: F, dy: &Tensor<F>) -> Tensor<F> {
+    dy.mapv(|g| g * s)
+}
+
+// ---- exp: y = eˣ ------------------------------------------------------------------------------
+pub fn exp_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    x.mapv(F::exp)
+}
+pub fn exp_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    standard(dy * y)
+}
+
+// ---- log: y = ln x ----------------------------------------------------------------------------
+pub fn log_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    x.mapv(F::ln)
+}
+pub fn log_backward<F: Float>(x: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    standard(dy / x)
+}
+
+// ---- tanh ---------------------------------------------------------------------------------
+pub fn tanh_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    x.mapv(F::tanh)
+}
+pub fn tanh_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    let mut dx = dy.clone();
+    Zip::from(&mut dx)
+        .and(y)
+        .for_each(|g, &y| *g = *g * (F::one() - y * y));
+    dx
+}
+
+// ---- relu ---------------------------------------------------------------------------------
+pub fn relu_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    x.mapv(|v| if v > F::zero() { v } else { F::zero() })
+}
+pub fn relu_backward<F: Float>(x: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    let mut dx = dy.clone();
+    Zip::from(&mut dx).and(x).for_each(|g, &x| {
+        if x <= F::zero() {
+            *g = F::zero()
+        }
+    });
+    dx
+}
+
+// ---- gelu, tanh form (GPT-2): y = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) --------------------
+const GELU_C: f64 = 0.797_884_560_802_865_4; // √(2/π)
+const GELU_A: f64 = 0.044715;
+
+#[inline]
+pub fn gelu<F: Float>(x: F) -> F {
+    let (c, a, half) = (F::of(GELU_C), F::of(GELU_A), F::of(0.5));
+    half * x * (F::one() + (c * (x + a * x * x * x)).tanh())
+}
+#[inline]
+pub fn gelu_grad<F: Float>(x: F) -> F {
+    let (c, a, half) = (F::of(GELU_C), F::of(GELU_A), F::of(0.5));
+    let t = (c * (x + a * x * x * x)).tanh();
+    // d/dx ½x(1+t) = ½(1+t) + ½x(1−t²)·c(1 + 3a x²)
+    half * (F::one() + t) + half * x * (F::one() - t * t) * c * (F::one() + F::of(3.0) * a * x * x)
+}
+pub fn gelu_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    x.mapv(gelu)
+}
+pub fn gelu_backward<F: Float>(x: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    let mut dx = dy.clone();
+    Zip::from(&mut dx)
+        .and(x)
+        .for_each(|g, &x| *g = *g * gelu_grad(x));
+    dx
+}

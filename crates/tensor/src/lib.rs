@@ -1,0 +1,66 @@
+//! Tensors and kernels.
+//!
+//! A tensor is an [`ndarray::ArrayD`]; the kernels below read and write its contiguous buffer.
+//! Every differentiable kernel is a `*_forward` / `*_backward` pair of plain functions in the same
+//! file, with the shapes in comments (`x is [M, d]`), and a slow, obviously correct reference
+//! beside each optimised kernel that the tests hold it to (the llm.c way).
+//!
+//! Parallel kernels split their work in fixed chunks whose size depends only on the shapes, never on
+//! the number of threads, and never split a sum: results are bit-identical on 1 or 64 threads.
+
+pub mod attention;
+pub mod conv;
+pub mod elementwise;
+pub mod embedding;
+pub mod float;
+pub mod linear;
+pub mod matmul;
+pub mod norm;
+pub mod reduce;
+pub mod shape;
+pub mod softmax;
+
+pub use float::Float;
+pub use ndarray;
+
+/// The tensor type of overfit: an n-dimensional array in standard (row-major) layout.
+pub type Tensor<F> = ndarray::ArrayD<F>;
+
+/// A tensor of the given shape filled with zeros.
+pub fn zeros<F: Float>(shape: &[usize]) -> Tensor<F> {
+    Tensor::zeros(ndarray::IxDyn(shape))
+}
+
+/// A tensor of the given shape from a row-major buffer.
+///
+/// Panics when the buffer length is not the product of the shape: kernels only call it with
+/// lengths they computed themselves.
+pub fn from_vec<F: Float>(shape: &[usize], data: Vec<F>) -> Tensor<F> {
+    Tensor::from_shape_vec(ndarray::IxDyn(shape), data).expect("buffer length matches shape")
+}
+
+/// The contiguous row-major buffer of a tensor, copying only when it is not already contiguous.
+pub fn contiguous<F: Float>(x: &Tensor<F>) -> std::borrow::Cow<'_, [F]> {
+    match x.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(x.iter().copied().collect()),
+    }
+}
+
+/// The mutable contiguous buffer of a tensor this crate allocated (always standard layout).
+pub(crate) fn buf_mut<F: Float>(x: &mut Tensor<F>) -> &mut [F] {
+    x.as_slice_mut().expect("kernel outputs are contiguous")
+}
+
+/// A raw pointer that may cross threads. Used only where tasks write provably disjoint parts of
+/// one output buffer (strided per-head slices, say), which `chunks_mut` cannot express.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr<F>(pub *mut F);
+unsafe impl<F> Send for SendPtr<F> {}
+unsafe impl<F> Sync for SendPtr<F> {}
+impl<F> SendPtr<F> {
+    /// Returns the pointer; a method (not field access) so closures capture the whole wrapper.
+    pub fn get(self) -> *mut F {
+        self.0
+    }
+}

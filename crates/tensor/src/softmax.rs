@@ -1,0 +1,121 @@
+//! Softmax, log-softmax and the fused softmax-cross-entropy, all along the last axis.
+//!
+//! Stable forms: each row is shifted by its maximum before `exp`, so no input overflows.
+
+use crate::{Float, Tensor};
+use rayon::prelude::*;
+
+/// Row length (last axis) and row count of a tensor.
+fn rows<F>(x: &Tensor<F>) -> (usize, usize) {
+    let n = *x.shape().last().expect("softmax needs rank >= 1");
+    (n, x.len() / n.max(1))
+}
+
+/// In-place softmax of one row.
+#[inline]
+pub fn softmax_row<F: Float>(row: &mut [F]) {
+    let max = row.iter().copied().fold(F::neg_infinity(), F::max);
+    let mut sum = F::zero();
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = F::one() / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+// ---- softmax: y = exp(x − max) / Σ exp(x − max) -------------------------------------------------
+// x is [..., n]; y is [..., n]
+pub fn softmax_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    let (n, _) = rows(x);
+    let mut y = x.as_standard_layout().into_owned();
+    crate::buf_mut(&mut y).chunks_mut(n).for_each(softmax_row);
+    y
+}
+/// dx = y ⊙ (dy − Σ dy⊙y), per row.
+pub fn softmax_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    let (n, _) = rows(y);
+    let mut dx = dy.as_standard_layout().into_owned();
+    let ys = crate::contiguous(y);
+    for (g, y) in crate::buf_mut(&mut dx).chunks_mut(n).zip(ys.chunks(n)) {
+        let dot: F = g.iter().zip(y).map(|(&g, &y)| g * y).sum();
+        g.iter_mut().zip(y).for_each(|(g, &y)| *g = y * (*g - dot));
+    }
+    dx
+}
+
+// ---- log-softmax: y = x − max − ln Σ exp(x − max) ------------------------------------------------
+pub fn log_softmax_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    let (n, _) = rows(x);
+    let mut y = x.as_standard_layout().into_owned();
+    for row in crate::buf_mut(&mut y).chunks_mut(n) {
+        let max = row.iter().copied().fold(F::neg_infinity(), F::max);
+        let lse = max + row.iter().map(|&v| (v - max).exp()).sum::<F>().ln();
+        row.iter_mut().for_each(|v| *v = *v - lse);
+    }
+    y
+}
+/// dx = dy − softmax(x)·Σ dy, per row (softmax(x) = exp(y)).
+pub fn log_softmax_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    let (n, _) = rows(y);
+    let mut dx = dy.as_standard_layout().into_owned();
+    let ys = crate::contiguous(y);
+    for (g, y) in crate::buf_mut(&mut dx).chunks_mut(n).zip(ys.chunks(n)) {
+        let sum: F = g.iter().copied().sum();
+        g.iter_mut()
+            .zip(y)
+            .for_each(|(g, &y)| *g = *g - y.exp() * sum);
+    }
+    dx
+}
+
+// ---- fused softmax-cross-entropy: loss = mean_i (ln Σ exp(x_i) − x_i[target_i]) ------------------
+/// Rows per parallel task: fixed, so the summation order never depends on the thread count.
+const CE_ROWS_PER_TASK: usize = 64;
+
+/// logits is [M, V], targets has M entries < V. Returns (mean loss, probabilities [M, V]).
+/// The loss is summed in f64 per fixed chunk of rows, chunks added in order.
+pub fn cross_entropy_forward<F: Float>(logits: &Tensor<F>, targets: &[u32]) -> (F, Tensor<F>) {
+    let (v, m) = rows(logits);
+    assert_eq!(m, targets.len(), "one target per row");
+    let mut probs = logits.as_standard_layout().into_owned();
+    let partial: Vec<f64> = crate::buf_mut(&mut probs)
+        .par_chunks_mut(CE_ROWS_PER_TASK * v)
+        .zip(targets.par_chunks(CE_ROWS_PER_TASK))
+        .map(|(chunk, ts)| {
+            let mut s = 0.0f64;
+            for (row, &t) in chunk.chunks_mut(v).zip(ts) {
+                let max = row.iter().copied().fold(F::neg_infinity(), F::max);
+                let x_t = row[t as usize];
+                let mut sum = F::zero();
+                for x in row.iter_mut() {
+                    *x = (*x - max).exp();
+                    sum += *x;
+                }
+                s += (max + sum.ln() - x_t).f64();
+                let inv = F::one() / sum;
+                row.iter_mut().for_each(|p| *p *= inv);
+            }
+            s
+        })
+        .collect();
+    let total: f64 = partial.iter().sum();
+    (F::of(total / m.max(1) as f64), probs)
+}
+
+/// d logits = (softmax − onehot(target)) · dloss / M.
+pub fn cross_entropy_backward<F: Float>(probs: &Tensor<F>, targets: &[u32], dloss: F) -> Tensor<F> {
+    let (v, m) = rows(probs);
+    let scale = dloss / F::of(m.max(1) as f64);
+    let mut d = probs.clone();
+    crate::buf_mut(&mut d)
+        .par_chunks_mut(CE_ROWS_PER_TASK * v)
+        .zip(targets.par_chunks(CE_ROWS_PER_TASK))
+        .for_each(|(chunk, ts)| {
+            for (row, &t) in chunk.chunks_mut(v).zip(ts) {
+                row[t as usize] -= F::one();
+                row.iter_mut().for_each(|g| *g *= scale);
+            }
+        });
+    d
+}

@@ -1,0 +1,128 @@
+//! Every optimised kernel against its slow, obviously correct reference (f32, realistic shapes),
+//! and bit-identical results whatever the thread count.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tensor::Tensor;
+
+fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = shape.iter().product();
+    tensor::from_vec(
+        shape,
+        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+    )
+}
+
+fn max_rel(a: &Tensor<f32>, b: &Tensor<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+#[test]
+fn matmul_matches_reference_at_model_shapes() {
+    // (m, k, n): attention scores, a seed-id4 head, a medium-sized head split in parallel.
+    for &(m, k, n) in &[(32, 8, 32), (32, 512, 257), (257, 32, 512), (96, 640, 300)] {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = if ta {
+                rand_tensor(&[k, m], 1)
+            } else {
+                rand_tensor(&[m, k], 1)
+            };
+            let b = if tb {
+                rand_tensor(&[n, k], 2)
+            } else {
+                rand_tensor(&[k, n], 2)
+            };
+            let fast = tensor::matmul::matmul_forward(&a, ta, &b, tb);
+            let slow = tensor::matmul::matmul_reference(&a, ta, &b, tb);
+            assert!(
+                max_rel(&fast, &slow) < 1e-5,
+                "({m},{k},{n}) ta={ta} tb={tb}"
+            );
+        }
+    }
+}
+
+#[test]
+fn batched_matmul_matches_reference() {
+    let a = rand_tensor(&[64, 32, 8], 3);
+    let b = rand_tensor(&[64, 32, 8], 4);
+    let fast = tensor::matmul::matmul_forward(&a, false, &b, true);
+    let slow = tensor::matmul::matmul_reference(&a, false, &b, true);
+    assert!(max_rel(&fast, &slow) < 1e-5);
+}
+
+#[test]
+fn conv1d_matches_reference_including_both_sequence_ends() {
+    let x = rand_tensor(&[3, 7, 5], 5);
+    let w = rand_tensor(&[4, 5, 3], 6);
+    let b = rand_tensor(&[4], 7);
+    let fast = tensor::conv::conv1d_forward(&x, &w, &b);
+    let slow = tensor::conv::conv1d_reference(&x, &w, &b);
+    assert!(max_rel(&fast, &slow) < 1e-5);
+}
+
+#[test]
+fn attention_matches_reference() {
+    for causal in [false, true] {
+        let (q, k, v) = (
+            rand_tensor(&[4, 32, 16], 8),
+            rand_tensor(&[4, 32, 16], 9),
+            rand_tensor(&[4, 32, 16], 10),
+        );
+        let (fast, _) = tensor::attention::attention_forward(&q, &k, &v, 2, causal);
+        let slow = tensor::attention::attention_reference(&q, &k, &v, 2, causal);
+        assert!(max_rel(&fast, &slow) < 1e-5);
+    }
+}
+
+#[test]
+fn cross_entropy_of_uniform_logits_is_ln_v() {
+    let logits = Tensor::<f32>::zeros(tensor::ndarray::IxDyn(&[100, 257]));
+    let (loss, _) = tensor::softmax::cross_entropy_forward(&logits, &vec![7u32; 100]);
+    assert!((loss - 257f32.ln()).abs() < 1e-5);
+}
+
+#[test]
+fn softmax_is_stable_for_huge_logits() {
+    let x = tensor::from_vec(&[1, 3], vec![1000.0f32, 1000.0, -1000.0]);
+    let y = tensor::softmax::softmax_forward(&x);
+    assert_eq!(y.as_slice().unwrap(), &[0.5, 0.5, 0.0]);
+}
+
+fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+#[test]
+fn results_are_bit_identical_on_any_thread_count() {
+    let a = rand_tensor(&[300, 640], 11);
+    let b = rand_tensor(&[640, 257], 12);
+    let (q, k, v) = (
+        rand_tensor(&[32, 32, 16], 13),
+        rand_tensor(&[32, 32, 16], 14),
+        rand_tensor(&[32, 32, 16], 15),
+    );
+    let targets: Vec<u32> = (0..300).map(|i| (i * 7 % 257) as u32).collect();
+    let run = || {
+        let c = tensor::matmul::matmul_forward(&a, false, &b, false);
+        let (da, db) = tensor::matmul::matmul_backward(&a, false, &b, false, &c);
+        let (o, p) = tensor::attention::attention_forward(&q, &k, &v, 2, true);
+        let (dq, dk, dv) = tensor::attention::attention_backward(&q, &k, &v, &p, 2, &o);
+        let (loss, _) = tensor::softmax::cross_entropy_forward(&c, &targets);
+        (c, da, db, o, dq, dk, dv, loss.to_bits())
+    };
+    let one = in_pool(1, run);
+    for threads in [2, 3, 8] {
+        assert!(
+            one == in_pool(threads, run),
+            "results differ on {threads} threads"
+        );
+    }
+}
