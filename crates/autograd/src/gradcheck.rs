@@ -3,8 +3,8 @@
 //! The output of the function under test is projected on a fixed random tensor R, so the checked
 //! scalar is `Σ out ⊙ R`: every output element matters (a plain sum would hide errors that cancel,
 //! e.g. in softmax, whose outputs always sum to one). The error of a tensor is
-//! `max |analytic − numeric| / max(max |numeric|, max |analytic|)`: relative to the gradient's own
-//! scale, so a wrong transposition or a missing term shows as an error near 1, while the
+//! `max |analytic − numeric| / max(max |numeric|, max |analytic|, 1e-3)`: relative to the gradient's
+//! own scale, so a wrong transposition or a missing term shows as an error near 1, while the
 //! finite-difference error of a correct rule stays near 1e-9.
 
 use crate::params::{ParamId, ParamSet};
@@ -16,6 +16,11 @@ use tensor::Tensor;
 /// Step of the central difference. With f64 and O(1) values its rounding error is ~1e-11 and its
 /// truncation error ~1e-10: far below the 1e-6 the tests demand.
 pub const STEP: f64 = 1e-5;
+
+/// Below this gradient scale the error is measured absolutely (times 1/floor): a gradient that is
+/// zero by symmetry (a key bias under softmax, say) leaves only finite-difference noise of ~1e-11,
+/// which must not count as a 100% error.
+pub const SCALE_FLOOR: f64 = 1e-3;
 
 /// The outcome of a check: the largest relative error and where it was.
 #[derive(Clone, Debug)]
@@ -52,11 +57,7 @@ pub fn relative_error(analytic: &Tensor<f64>, numeric: &Tensor<f64>) -> f64 {
         .chain(analytic)
         .map(|x| x.abs())
         .fold(0.0, f64::max);
-    if scale < 1e-12 {
-        diff
-    } else {
-        diff / scale
-    }
+    diff / scale.max(SCALE_FLOOR)
 }
 
 /// Checks the gradients of `f` with respect to `inputs` (as leaves) and every parameter in `params`.

@@ -1,0 +1,252 @@
+//! The model configuration, the SPEC's presets, and validation with messages that name the flag.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Positional embeddings: learned (default) or fixed sinusoids with no parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Positions {
+    #[default]
+    Learned,
+    Sinusoidal,
+}
+
+impl std::fmt::Display for Positions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Positions::Learned => "learned",
+            Positions::Sinusoidal => "sinusoidal",
+        })
+    }
+}
+
+/// Every hyperparameter that fixes the model's shape (SPEC §1). Field names are the flags' names
+/// with underscores; unknown fields in a config file are an error, not silently ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub vocab_size: usize,
+    pub seq_length: usize,
+    pub d_model: usize,
+    pub num_blocks: usize,
+    pub num_heads: usize,
+    pub d_ff: usize,
+    pub head: String,
+    /// k of the `bottleneck` head.
+    pub bottleneck: usize,
+    /// r of the `td-dense` and `conv` heads (d_model → d_model/r).
+    pub reduce: usize,
+    /// K of the `conv` head (odd).
+    pub kernel: usize,
+    pub positions: Positions,
+    /// A bias on the `causal` head's logits (CTRL has one).
+    pub output_bias: bool,
+}
+
+/// A named configuration from SPEC §1.
+#[derive(Clone, Debug)]
+pub struct Preset {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub config: ModelConfig,
+}
+
+/// Largest accepted size of any one dimension: keeps every parameter formula inside 64 bits.
+pub const MAX_DIM: usize = 1 << 20;
+
+/// The byte vocabulary: 256 byte values and one special token (id 256).
+pub const BYTE_VOCAB: usize = 257;
+/// The special token: padding, or the start of a text.
+pub const SPECIAL_TOKEN: u32 = 256;
+
+fn base(l: usize, d: usize, n: usize, h: usize, f: usize, v: usize, head: &str) -> ModelConfig {
+    ModelConfig {
+        vocab_size: v,
+        seq_length: l,
+        d_model: d,
+        num_blocks: n,
+        num_heads: h,
+        d_ff: f,
+        head: head.to_string(),
+        bottleneck: 16,
+        reduce: 8,
+        kernel: 3,
+        positions: Positions::Learned,
+        output_bias: false,
+    }
+}
+
+/// The presets of SPEC §1, in the order `--help` lists them.
+pub fn presets() -> Vec<Preset> {
+    let gpt2 = |d: usize, n: usize, h: usize| base(1024, d, n, h, 4 * d, 50257, "causal");
+    vec![
+        Preset {
+            name: "seed-id4",
+            about: "the research log's run id 4 (default)",
+            config: base(32, 16, 1, 2, 16, BYTE_VOCAB, "flatten"),
+        },
+        Preset {
+            name: "small",
+            about: "a small byte model",
+            config: base(64, 64, 2, 4, 256, BYTE_VOCAB, "flatten"),
+        },
+        Preset {
+            name: "medium",
+            about: "a medium byte model",
+            config: base(128, 128, 4, 4, 512, BYTE_VOCAB, "flatten"),
+        },
+        Preset {
+            name: "gpt2-small",
+            about: "GPT-2 124M (published count)",
+            config: gpt2(768, 12, 12),
+        },
+        Preset {
+            name: "gpt2-medium",
+            about: "GPT-2 355M (published count)",
+            config: gpt2(1024, 24, 16),
+        },
+        Preset {
+            name: "gpt2-large",
+            about: "GPT-2 774M (published count)",
+            config: gpt2(1280, 36, 20),
+        },
+        Preset {
+            name: "gpt2-xl",
+            about: "GPT-2 1.5B (published count)",
+            config: gpt2(1600, 48, 25),
+        },
+        Preset {
+            name: "ctrl",
+            about: "CTRL 1.6B (published count)",
+            config: ModelConfig {
+                positions: Positions::Sinusoidal,
+                output_bias: true,
+                ..base(256, 1280, 48, 16, 8192, 246534, "causal")
+            },
+        },
+    ]
+}
+
+/// The default preset's name.
+pub const DEFAULT_PRESET: &str = "seed-id4";
+
+/// What is wrong with a configuration, naming the flag and saying what is allowed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{flag}: {message}")]
+    Invalid { flag: &'static str, message: String },
+    #[error("--preset: unknown preset '{name}'; allowed: {allowed}")]
+    UnknownPreset { name: String, allowed: String },
+    #[error("--head: unknown head '{name}'; allowed: {allowed}")]
+    UnknownHead { name: String, allowed: String },
+}
+
+fn invalid(flag: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { flag, message }
+}
+
+fn divisors(n: usize) -> String {
+    let ds: Vec<String> = (1..=n)
+        .filter(|k| n % k == 0)
+        .map(|k| k.to_string())
+        .collect();
+    if ds.len() > 12 {
+        format!("{} … {}", ds[..6].join(", "), ds[ds.len() - 3..].join(", "))
+    } else {
+        ds.join(", ")
+    }
+}
+
+impl ModelConfig {
+    /// The configuration of a preset.
+    pub fn preset(name: &str) -> Result<ModelConfig, ConfigError> {
+        presets()
+            .into_iter()
+            .find(|p| p.name == name)
+            .map(|p| p.config)
+            .ok_or_else(|| ConfigError::UnknownPreset {
+                name: name.to_string(),
+                allowed: presets()
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// d_model / reduce: the channels the td-dense and conv heads reduce to.
+    pub fn reduced(&self) -> usize {
+        self.d_model / self.reduce.max(1)
+    }
+
+    /// Checks every constraint of SPEC §1. The first violation is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let sizes: [(&'static str, usize); 9] = [
+            ("--vocab-size", self.vocab_size),
+            ("--seq-length", self.seq_length),
+            ("--d-model", self.d_model),
+            ("--num-blocks", self.num_blocks),
+            ("--num-heads", self.num_heads),
+            ("--d-ff", self.d_ff),
+            ("--bottleneck", self.bottleneck),
+            ("--reduce", self.reduce),
+            ("--kernel", self.kernel),
+        ];
+        for (flag, v) in sizes {
+            if v == 0 {
+                return Err(invalid(flag, format!("must be at least 1, got 0")));
+            }
+            if v > MAX_DIM {
+                return Err(invalid(
+                    flag,
+                    format!("{v} is larger than the largest size accepted, {MAX_DIM}"),
+                ));
+            }
+        }
+        if self.vocab_size < 2 {
+            return Err(invalid("--vocab-size", "must be at least 2".into()));
+        }
+        if self.d_model % self.num_heads != 0 {
+            return Err(invalid(
+                "--num-heads",
+                format!(
+                    "d_model {} does not split into {} heads; allowed: a divisor of d_model ({})",
+                    self.d_model,
+                    self.num_heads,
+                    divisors(self.d_model)
+                ),
+            ));
+        }
+        let spec = crate::spec(&self.head).ok_or_else(|| ConfigError::UnknownHead {
+            name: self.head.clone(),
+            allowed: crate::head_names().join(", "),
+        })?;
+        if self.reduce > self.d_model || self.d_model % self.reduce != 0 {
+            return Err(invalid(
+                "--reduce",
+                format!(
+                    "must divide d_model {} exactly; allowed: {}",
+                    self.d_model,
+                    divisors(self.d_model)
+                ),
+            ));
+        }
+        if self.kernel % 2 == 0 {
+            return Err(invalid(
+                "--kernel",
+                format!(
+                    "must be odd (same padding of K//2 on each side), got {}",
+                    self.kernel
+                ),
+            ));
+        }
+        if self.output_bias && spec.name != "causal" {
+            return Err(invalid(
+                "--output-bias",
+                format!("applies to the causal head only, not '{}'", spec.name),
+            ));
+        }
+        Ok(())
+    }
+}
