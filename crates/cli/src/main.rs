@@ -1,1 +1,24 @@
-fn main() {}
+//! `overfit`: a thin command line over the `train` and `heads` crates (SPEC §2).
+//! Exit codes: 0 success; 2 bad usage or bad input; 1 a run that failed (e.g. the loss diverged).
+
+mod args;
+mod commands;
+mod progress;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // A bug must still not print a backtrace at a user: one line, and exit 101.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("overfit: internal error: {info}. This is a bug; please report it with the command you ran.");
+    }));
+    let cli = args::Cli::parse();
+    match commands::run(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

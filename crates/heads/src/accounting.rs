@@ -5,10 +5,10 @@
 
 use crate::{ConfigError, Model, ModelConfig};
 use autograd::ParamSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Parameter counts by group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParamCounts {
     pub embeddings: u64,
     pub blocks: u64,

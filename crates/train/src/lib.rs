@@ -1,1 +1,24 @@
+//! Training runs: data windows, Adam/AdamW, the loop, run folders, checkpoints, safetensors,
+//! generation and benchmarking. The CLI is a thin layer over this crate.
 
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod fsutil;
+pub mod generate;
+pub mod optim;
+pub mod plot;
+pub mod run;
+pub mod session;
+pub mod system;
+pub mod trainer;
+pub mod weights;
+
+pub use checkpoint::Checkpoint;
+pub use config::TrainConfig;
+pub use error::{Error, Result};
+pub use run::{MetricsRow, Report, RunDir, Stopped};
+pub use session::Session;
+pub use trainer::{train, Observer, Silent};

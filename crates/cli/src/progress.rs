@@ -1,0 +1,71 @@
+//! The live display of a run: an indicatif bar on stderr with loss, accuracy, memorized windows
+//! and samples/s. Hidden with --quiet or --json, and whenever stderr is not a terminal.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use train::{MetricsRow, Observer, Session};
+
+pub struct Bar {
+    bar: Option<ProgressBar>,
+    label: String,
+    memorized: String,
+}
+
+impl Bar {
+    pub fn new(enabled: bool, label: &str) -> Self {
+        Bar {
+            bar: enabled.then(ProgressBar::hidden),
+            label: label.to_string(),
+            memorized: String::new(),
+        }
+    }
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Bar {
+    fn started(&mut self, s: &Session, total: Option<u64>) {
+        let Some(bar) = &self.bar else { return };
+        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+        match total {
+            Some(t) => {
+                bar.set_length(t);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} steps  {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+            }
+            None => bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{elapsed_precise}] {spinner} step {pos}  {msg}",
+                )
+                .expect("valid template"),
+            ),
+        }
+        bar.set_position(s.step);
+        bar.set_prefix(self.label.clone());
+    }
+    fn stepped(&mut self, step: u64, loss: f64, sps: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step);
+            bar.set_message(format!(
+                "loss {loss:.4}{}  {sps:.0} samples/s",
+                self.memorized
+            ));
+        }
+    }
+    fn logged(&mut self, row: &MetricsRow, of: usize) {
+        self.memorized = format!(
+            "  acc {:.3}  memorized {}/{}",
+            row.accuracy, row.memorized, of
+        );
+        if let Some(v) = row.val_loss {
+            self.memorized.push_str(&format!("  val {v:.4}"));
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The fully resolved configuration of a training run (`config.json` of a run folder).
+
+use crate::optim::{OptimizerKind, Schedule};
+use heads::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of a run, with every default filled in. Unknown fields are an error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The preset the model started from (flags may have overridden fields of it).
+    pub preset: String,
+    pub model: ModelConfig,
+    /// The data file, or null for the embedded corpus.
+    pub data: Option<String>,
+    /// The first N windows (null: every window of the training part).
+    pub samples: Option<usize>,
+    /// The held-out tail of the file (null: no validation split).
+    pub val_fraction: Option<f64>,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// The floor of the cosine schedule.
+    pub min_lr: f64,
+    pub optimizer: OptimizerKind,
+    pub weight_decay: f64,
+    pub warmup: u64,
+    pub schedule: Schedule,
+    /// Global gradient-norm clip (0: off).
+    pub clip: f64,
+    /// Stop after this many optimizer steps…
+    pub steps: Option<u64>,
+    /// …or after this many epochs.
+    pub epochs: Option<u64>,
+    /// …or as soon as every training window is memorized.
+    pub until_memorized: bool,
+    /// Write checkpoint.bin every N steps (and at the end, on interrupt). 0: only at the end.
+    pub checkpoint_every: u64,
+    /// Log (and evaluate) every N steps; null: at every epoch's end, at most 100 steps apart.
+    pub log_every: Option<u64>,
+    /// Evaluate memorization on at most this many training windows (evenly spaced beyond it).
+    pub eval_windows: usize,
+}
+
+impl TrainConfig {
+    /// The defaults of `overfit train` with no flags: the log's run id 4 on the embedded corpus,
+    /// 432 windows, until every window is memorized (at most 1000 epochs).
+    pub fn default_run() -> Self {
+        TrainConfig {
+            preset: heads::config::DEFAULT_PRESET.into(),
+            model: ModelConfig::preset(heads::config::DEFAULT_PRESET)
+                .expect("default preset exists"),
+            data: None,
+            samples: Some(crate::data::DEFAULT_SAMPLES),
+            val_fraction: None,
+            seed: 0,
+            batch_size: 32,
+            lr: 1e-3,
+            min_lr: 0.0,
+            optimizer: OptimizerKind::Adam,
+            weight_decay: 0.0,
+            warmup: 0,
+            schedule: Schedule::Constant,
+            clip: 1.0,
+            steps: None,
+            epochs: Some(1000),
+            until_memorized: true,
+            checkpoint_every: 1000,
+            log_every: None,
+            eval_windows: 16384,
+        }
+    }
+
+    /// Checks the training settings (the model's are checked by ModelConfig::validate).
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::Error;
+        self.model.validate()?;
+        if self.model.vocab_size < heads::BYTE_VOCAB {
+            return Err(Error::usage("--vocab-size", format!("{} is too small for byte data: 256 byte values and the special token need at least 257", self.model.vocab_size)));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::usage("--batch-size", "must be at least 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::usage(
+                "--lr",
+                format!("must be a positive number, got {}", self.lr),
+            ));
+        }
+        if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr <= self.lr) {
+            return Err(Error::usage(
+                "--min-lr",
+                format!("must be between 0 and --lr, got {}", self.min_lr),
+            ));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::usage(
+                "--weight-decay",
+                format!("must be 0 or more, got {}", self.weight_decay),
+            ));
+        }
+        if !(self.clip.is_finite() && self.clip >= 0.0) {
+            return Err(Error::usage(
+                "--clip",
+                format!("must be 0 (off) or more, got {}", self.clip),
+            ));
+        }
+        if self.steps == Some(0) {
+            return Err(Error::usage("--steps", "must be at least 1"));
+        }
+        if self.epochs == Some(0) {
+            return Err(Error::usage("--epochs", "must be at least 1"));
+        }
+        if self.steps.is_none() && self.epochs.is_none() && !self.until_memorized {
+            return Err(Error::usage(
+                "--steps",
+                "give --steps, --epochs or --until-memorized: the run needs a way to end",
+            ));
+        }
+        if self.log_every == Some(0) {
+            return Err(Error::usage("--log-every", "must be at least 1"));
+        }
+        if self.eval_windows == 0 {
+            return Err(Error::usage("--eval-windows", "must be at least 1"));
+        }
+        // Values, gradients and two Adam moments in f32, against this machine's memory.
+        let (_, shapes) = heads::Model::<f32>::shapes_only(&self.model)?;
+        let bytes = shapes.numel() as u128 * 16;
+        if let Some(total) = crate::system::total_memory_bytes() {
+            if bytes > total as u128 {
+                return Err(Error::usage(
+                    "--preset",
+                    format!("this model has {} parameters and needs about {} GiB to train; the machine has {} GiB", shapes.numel(), bytes >> 30, total >> 30),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

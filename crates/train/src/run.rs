@@ -1,0 +1,168 @@
+//! Run folders (SPEC §3): `runs/id-N/` with config.json, summary.txt, metrics.jsonl,
+//! checkpoint.bin, report.json and curves.svg.
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use heads::ParamCounts;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stopped {
+    Memorized,
+    MaxSteps,
+    Diverged,
+    Interrupted,
+}
+
+/// One line of metrics.jsonl.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    pub step: u64,
+    /// Epochs done, fractional (steps / steps-per-epoch).
+    pub epoch: f64,
+    /// Mean training loss (nats) of the steps since the previous row.
+    pub loss: f64,
+    /// Accuracy on the evaluated training windows (all targets of them).
+    pub accuracy: f64,
+    /// Evaluated training windows whose next-byte prediction (argmax) is right.
+    pub memorized: usize,
+    pub lr: f64,
+    pub samples_per_sec: f64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_loss: Option<f64>,
+    pub grad_norm: f64,
+    pub wall_seconds: f64,
+}
+
+/// report.json (SPEC §3), plus a few fields a reader of a study wants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub head: String,
+    pub params: ParamCounts,
+    pub ratio: Option<f64>,
+    /// Training windows.
+    pub samples: usize,
+    /// Memorized training windows (of `memorized_of` evaluated).
+    pub memorized: usize,
+    pub epochs: f64,
+    pub steps: u64,
+    /// Mean loss over the evaluated training windows at the end (nats).
+    pub final_loss: f64,
+    pub train_accuracy: f64,
+    pub val_loss: Option<f64>,
+    /// Validation loss in bits per byte, or the training loss's when there is no split.
+    pub bits_per_byte: f64,
+    pub samples_per_sec: f64,
+    pub wall_seconds: f64,
+    pub stopped: Stopped,
+    pub memorized_of: usize,
+    /// The first epoch at whose end every evaluated window was memorized.
+    pub epochs_to_memorize: Option<f64>,
+    pub steps_to_memorize: Option<u64>,
+    /// The log's approximate ratio, beside the exact one.
+    pub approx_ratio: f64,
+    pub preset: String,
+    pub data: String,
+    pub seed: u64,
+    pub run_dir: String,
+}
+
+/// A run folder.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates the next `id-N` folder under `runs_dir` (N one more than the largest there).
+    pub fn create_next(runs_dir: &Path) -> Result<RunDir> {
+        std::fs::create_dir_all(runs_dir).map_err(|e| {
+            Error::io(
+                format!("creating the runs folder {}", runs_dir.display()),
+                e,
+            )
+        })?;
+        loop {
+            let next = Self::ids(runs_dir).into_iter().max().unwrap_or(0) + 1;
+            let path = runs_dir.join(format!("id-{next}"));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(RunDir { path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("creating the run folder {}", path.display()),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
+    fn ids(runs_dir: &Path) -> Vec<u64> {
+        std::fs::read_dir(runs_dir)
+            .map(|rd| {
+                rd.filter_map(|e| {
+                    e.ok()?
+                        .file_name()
+                        .to_str()?
+                        .strip_prefix("id-")?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.file(name), bytes)
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let mut s = serde_json::to_string_pretty(value).expect("serializable");
+        s.push('\n');
+        self.write(name, s.as_bytes())
+    }
+
+    /// Appends one row to metrics.jsonl.
+    pub fn append_metrics(&self, row: &MetricsRow) -> Result<()> {
+        let path = self.file("metrics.jsonl");
+        let line = serde_json::to_string(row).expect("serializable") + "\n";
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| Error::io(format!("appending to {}", path.display()), e))
+    }
+
+    /// The rows of metrics.jsonl (unreadable lines skipped).
+    pub fn read_metrics(&self) -> Vec<MetricsRow> {
+        std::fs::read_to_string(self.file("metrics.jsonl"))
+            .map(|s| {
+                s.lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Drops the rows after `step` (a resumed run rewrites what came after its checkpoint).
+    pub fn truncate_metrics(&self, step: u64) -> Result<()> {
+        let kept: String = self
+            .read_metrics()
+            .into_iter()
+            .filter(|r| r.step <= step)
+            .map(|r| serde_json::to_string(&r).expect("serializable") + "\n")
+            .collect();
+        self.write("metrics.jsonl", kept.as_bytes())
+    }
+}

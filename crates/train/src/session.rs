@@ -1,0 +1,301 @@
+//! A training session: the model, its parameters, Adam, the data, and the step counter.
+
+use crate::checkpoint::Checkpoint;
+use crate::config::TrainConfig;
+use crate::data::{Batch, Corpus, EpochOrder, Split};
+use crate::error::{Error, Result};
+use crate::optim::{clip_grad_norm, learning_rate, Adam};
+use autograd::{Grads, ParamSet, Tape};
+use heads::Model;
+use std::path::Path;
+
+pub struct Session {
+    pub config: TrainConfig,
+    pub model: Model<f32>,
+    pub params: ParamSet<f32>,
+    pub adam: Adam,
+    pub step: u64,
+    pub samples_seen: u64,
+    pub wall_seconds: f64,
+    pub corpus: Corpus,
+    pub split: Split,
+    pub fingerprint: u32,
+    grads: Grads<f32>,
+    batch: Batch,
+    order: Option<(u64, EpochOrder)>,
+}
+
+/// What one optimizer step saw.
+#[derive(Clone, Copy, Debug)]
+pub struct StepOutcome {
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+    pub windows: usize,
+}
+
+/// Evaluation of a set of windows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean cross-entropy over every target (nats).
+    pub loss: f64,
+    /// Fraction of targets whose argmax prediction is right.
+    pub accuracy: f64,
+    /// Windows whose next-byte prediction (after the whole window) is right.
+    pub memorized: usize,
+    pub windows: usize,
+}
+
+impl Session {
+    /// A new run: builds the model from the seed and opens the data.
+    pub fn new(config: TrainConfig) -> Result<Session> {
+        config.validate()?;
+        let (model, params) = Model::<f32>::new(&config.model, config.seed)?;
+        let adam = Adam::new(config.optimizer, config.weight_decay, &params);
+        Self::assemble(config, model, params, adam, 0, 0, 0.0)
+    }
+
+    /// Continues from a checkpoint (whose config the caller may have extended: steps, epochs…).
+    pub fn resume(ck: Checkpoint, config: TrainConfig, what: &str) -> Result<Session> {
+        config.validate()?;
+        let (model, mut params) = Model::<f32>::new(&config.model, config.seed)?;
+        Checkpoint::restore_into(&ck.params, &mut params, what)?;
+        if ck.optimizer.m.len() != params.len()
+            || ck
+                .optimizer
+                .m
+                .iter()
+                .zip(params.iter())
+                .any(|(m, (_, p))| m.len() != p.numel())
+        {
+            return Err(Error::input(
+                what,
+                "its optimizer state does not fit its parameters",
+            ));
+        }
+        let mut adam = ck.optimizer.clone();
+        adam.kind = config.optimizer;
+        adam.weight_decay = config.weight_decay;
+        let s = Self::assemble(
+            config,
+            model,
+            params,
+            adam,
+            ck.step,
+            ck.samples_seen,
+            ck.wall_seconds,
+        )?;
+        if s.fingerprint != ck.data_fingerprint {
+            return Err(Error::input(what, format!("was trained on other data than {} (its checksum differs): resume with the same --data", s.corpus.name())));
+        }
+        Ok(s)
+    }
+
+    fn assemble(
+        config: TrainConfig,
+        model: Model<f32>,
+        params: ParamSet<f32>,
+        adam: Adam,
+        step: u64,
+        samples_seen: u64,
+        wall_seconds: f64,
+    ) -> Result<Session> {
+        let corpus = match &config.data {
+            None => Corpus::Embedded,
+            Some(p) => Corpus::open(Path::new(p))?,
+        };
+        let split = Split::new(
+            corpus.bytes().len(),
+            config.model.seq_length,
+            model.spec.per_position,
+            config.samples,
+            config.val_fraction,
+            &corpus.name(),
+        )?;
+        let l = split.seq_length;
+        let fingerprint = crc32fast::hash(&corpus.bytes()[..split.train_windows + l]);
+        let grads = Grads::new(&params);
+        Ok(Session {
+            config,
+            model,
+            params,
+            adam,
+            step,
+            samples_seen,
+            wall_seconds,
+            corpus,
+            split,
+            fingerprint,
+            grads,
+            batch: Batch::default(),
+            order: None,
+        })
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            config: self.config.clone(),
+            params: Checkpoint::params_from(&self.params),
+            optimizer: self.adam.clone(),
+            step: self.step,
+            data_seed: self.config.seed,
+            data_fingerprint: self.fingerprint,
+            samples_seen: self.samples_seen,
+            wall_seconds: self.wall_seconds,
+        }
+    }
+
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.split.train_windows.div_ceil(self.config.batch_size) as u64
+    }
+
+    /// The step at which the run ends by count (None: only by memorization or interrupt).
+    pub fn total_steps(&self) -> Option<u64> {
+        match (self.config.steps, self.config.epochs) {
+            (Some(s), Some(e)) => Some(s.min(e * self.steps_per_epoch())),
+            (Some(s), None) => Some(s),
+            (None, Some(e)) => Some(e * self.steps_per_epoch()),
+            (None, None) => None,
+        }
+    }
+
+    pub fn lr_at(&self, step: u64) -> f64 {
+        let c = &self.config;
+        learning_rate(
+            c.lr,
+            c.min_lr,
+            c.warmup,
+            c.schedule,
+            self.total_steps(),
+            step,
+        )
+    }
+
+    /// The windows of the next step: batch (step mod steps-per-epoch) of epoch (step / steps-per-epoch).
+    fn next_batch(&mut self) {
+        let spe = self.steps_per_epoch();
+        let (epoch, pos) = (self.step / spe, (self.step % spe) as usize);
+        if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            self.order = Some((
+                epoch,
+                EpochOrder::new(self.split.train_windows, self.config.seed, epoch),
+            ));
+        }
+        let order = &self.order.as_ref().expect("set above").1;
+        let b = self.config.batch_size;
+        let end = ((pos + 1) * b).min(self.split.train_windows);
+        self.batch.fill(
+            self.corpus.bytes(),
+            &self.split,
+            (pos * b..end).map(|j| order.get(j)),
+        );
+    }
+
+    /// One optimizer step. Returns Err only for I/O; a non-finite loss or gradient is reported in
+    /// the outcome (loss NaN/inf) and leaves the parameters untouched.
+    pub fn train_step(&mut self) -> StepOutcome {
+        self.next_batch();
+        let windows = self.batch.windows(self.split.seq_length);
+        self.grads.clear();
+        let loss = {
+            let mut tape = Tape::new(&self.params);
+            let (loss, _) = self
+                .model
+                .loss(&mut tape, &self.batch.ids, &self.batch.targets);
+            let value = tape.scalar(loss) as f64;
+            if !value.is_finite() {
+                return StepOutcome {
+                    loss: value,
+                    grad_norm: f64::NAN,
+                    lr: self.lr_at(self.step),
+                    windows,
+                };
+            }
+            tape.backward(loss).accumulate_into(&tape, &mut self.grads);
+            value
+        };
+        let grad_norm = clip_grad_norm(&mut self.grads, self.config.clip);
+        let lr = self.lr_at(self.step);
+        if !grad_norm.is_finite() {
+            return StepOutcome {
+                loss: f64::NAN,
+                grad_norm,
+                lr,
+                windows,
+            };
+        }
+        self.adam.step(&mut self.params, &self.grads, lr);
+        self.step += 1;
+        self.samples_seen += windows as u64;
+        StepOutcome {
+            loss,
+            grad_norm,
+            lr,
+            windows,
+        }
+    }
+
+    /// Loss, accuracy and memorized windows over the windows starting at `starts`, in batches,
+    /// with no graph recorded.
+    pub fn evaluate(&self, starts: &[usize]) -> Evaluation {
+        evaluate(
+            &self.model,
+            &self.params,
+            self.corpus.bytes(),
+            &self.split,
+            starts,
+            self.config.batch_size.max(64),
+        )
+    }
+}
+
+/// See [`Session::evaluate`]; shared with `overfit eval`.
+pub fn evaluate(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    bytes: &[u8],
+    split: &Split,
+    starts: &[usize],
+    batch_size: usize,
+) -> Evaluation {
+    let v = model.config.vocab_size;
+    let per_window = split.targets_per_window;
+    let (mut loss_sum, mut correct, mut memorized, mut targets) = (0.0f64, 0usize, 0usize, 0usize);
+    let mut batch = Batch::default();
+    for chunk in starts.chunks(batch_size.max(1)) {
+        batch.fill(bytes, split, chunk.iter().copied());
+        let mut tape = Tape::no_record(params);
+        let (loss, logits) = model.loss(&mut tape, &batch.ids, &batch.targets);
+        loss_sum += tape.scalar(loss) as f64 * batch.targets.len() as f64;
+        targets += batch.targets.len();
+        let logits = tape.value(logits).as_slice().expect("contiguous");
+        for (w, ts) in batch.targets.chunks(per_window).enumerate() {
+            for (p, &t) in ts.iter().enumerate() {
+                let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
+                let right = argmax(row) == t as usize;
+                correct += right as usize;
+                // The window's own next byte, b[i+L], is the last target of its row(s).
+                if p + 1 == per_window && right {
+                    memorized += 1;
+                }
+            }
+        }
+    }
+    Evaluation {
+        loss: loss_sum / targets.max(1) as f64,
+        accuracy: correct as f64 / targets.max(1) as f64,
+        memorized,
+        windows: starts.len(),
+    }
+}
+
+/// Index of the largest value (the first, on ties).
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = i;
+        }
+    }
+    best
+}
