@@ -1,1 +1,122 @@
-fn main() {}
+//! Matrix products at the shapes overfit's models use, and square sgemm for comparison with numpy.
+//!
+//! Throughput is counted in floating-point operations (2·m·n·k per product), so criterion's
+//! "elem/s" column reads as FLOP/s. Run: `cargo bench --bench matmul`.
+//! The numpy side of BENCHMARKS.md: `python3 benches/reference/numpy_matmul.py`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use overfit::tensor::matmul::{gemm, gemm_in_tasks, matmul_forward, Mat};
+use overfit::tensor::Tensor;
+use rand::{Rng, SeedableRng};
+
+fn rand_tensor(shape: &[usize]) -> Tensor<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let n = shape.iter().product();
+    overfit::tensor::from_vec(
+        shape,
+        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+    )
+}
+
+fn flops(m: usize, k: usize, n: usize, batch: usize) -> Throughput {
+    Throughput::Elements((2 * m * k * n * batch) as u64)
+}
+
+/// Square products, the reference shape of BLAS benchmarks.
+fn square(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sgemm_square");
+    for n in [64, 128, 256, 512, 1024] {
+        let (a, b) = (rand_tensor(&[n, n]), rand_tensor(&[n, n]));
+        let mut out = vec![0f32; n * n];
+        g.throughput(flops(n, n, n, 1));
+        g.bench_function(BenchmarkId::from_parameter(n), |bench| {
+            bench.iter(|| {
+                gemm(
+                    Mat::new(a.as_slice().unwrap(), n, n),
+                    Mat::new(b.as_slice().unwrap(), n, n),
+                    &mut out,
+                    false,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Where splitting a product across two threads starts to pay: serial vs two tasks.
+fn threshold(c: &mut Criterion) {
+    let mut g = c.benchmark_group("split_threshold");
+    for n in [16, 32, 64, 96, 128, 192] {
+        let (a, b) = (rand_tensor(&[n, n]), rand_tensor(&[n, n]));
+        let mut out = vec![0f32; n * n];
+        g.throughput(flops(n, n, n, 1));
+        for tasks in [1, 2] {
+            g.bench_function(BenchmarkId::new(format!("{tasks}-task"), n), |bench| {
+                bench.iter(|| {
+                    gemm_in_tasks(
+                        Mat::new(a.as_slice().unwrap(), n, n),
+                        Mat::new(b.as_slice().unwrap(), n, n),
+                        &mut out,
+                        false,
+                        tasks,
+                    )
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+/// The output head's products at the three presets, batch 32: forward x·Wᵀ, and the two of
+/// backward (dW = dyᵀ·x, dx = dy·W).
+fn head(c: &mut Criterion) {
+    let mut g = c.benchmark_group("head_matmul");
+    for (preset, ld) in [
+        ("seed-id4", 32 * 16),
+        ("small", 64 * 64),
+        ("medium", 128 * 128),
+    ] {
+        let (b, v) = (32, 257);
+        let x = rand_tensor(&[b, ld]);
+        let w = rand_tensor(&[v, ld]);
+        let dy = rand_tensor(&[b, v]);
+        g.throughput(flops(b, ld, v, 1));
+        g.bench_function(BenchmarkId::new("forward", preset), |bench| {
+            bench.iter(|| matmul_forward(&x, false, &w, true))
+        });
+        g.bench_function(BenchmarkId::new("grad_weight", preset), |bench| {
+            bench.iter(|| matmul_forward(&dy, true, &x, false))
+        });
+        g.bench_function(BenchmarkId::new("grad_input", preset), |bench| {
+            bench.iter(|| matmul_forward(&dy, false, &w, false))
+        });
+    }
+    g.finish();
+}
+
+/// Attention's batched products at the three presets, batch 32: scores Q·Kᵀ and the weighted sum P·V,
+/// batch·heads × L × d/h.
+fn attention(c: &mut Criterion) {
+    let mut g = c.benchmark_group("attention_bmm");
+    for (preset, l, d, h) in [
+        ("seed-id4", 32, 16, 2),
+        ("small", 64, 64, 4),
+        ("medium", 128, 128, 4),
+    ] {
+        let (bh, dh) = (32 * h, d / h);
+        let q = rand_tensor(&[bh, l, dh]);
+        let k = rand_tensor(&[bh, l, dh]);
+        let p = rand_tensor(&[bh, l, l]);
+        g.throughput(flops(l, dh, l, bh));
+        g.bench_function(BenchmarkId::new("scores", preset), |bench| {
+            bench.iter(|| matmul_forward(&q, false, &k, true))
+        });
+        g.bench_function(BenchmarkId::new("weighted_sum", preset), |bench| {
+            bench.iter(|| matmul_forward(&p, false, &k, false))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, square, threshold, head, attention);
+criterion_main!(benches);

@@ -236,6 +236,7 @@ pub enum ScheduleArg {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
@@ -246,6 +247,7 @@ pub struct TrainArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct CompareArgs {
     #[command(flatten)]
     pub model: ModelArgs,

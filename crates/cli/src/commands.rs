@@ -96,7 +96,15 @@ fn report_line(r: &Report) -> String {
 fn finish(r: &Report, lr: f64) -> u8 {
     match r.stopped {
         Stopped::Diverged => {
-            eprintln!("error: the loss diverged (NaN or infinite) at step {}; the last good checkpoint is kept. Try a lower --lr (e.g. {:e}).", r.steps + 1, lr / 10.0);
+            let kept = if Path::new(&r.run_dir).join("checkpoint.bin").exists() {
+                format!(
+                    "the last good checkpoint is kept in {}/checkpoint.bin",
+                    r.run_dir
+                )
+            } else {
+                "no checkpoint had been written yet".to_string()
+            };
+            eprintln!("error: the loss diverged (NaN or infinite) at step {}; {kept}. Try a lower --lr (e.g. {:.0e}).", r.steps + 1, lr / 10.0);
             1
         }
         Stopped::Interrupted => {

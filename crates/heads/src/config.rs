@@ -24,7 +24,7 @@ impl std::fmt::Display for Positions {
 /// Every hyperparameter that fixes the model's shape (SPEC §1). Field names are the flags' names
 /// with underscores; unknown fields in a config file are an error, not silently ignored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     pub vocab_size: usize,
     pub seq_length: usize,
@@ -42,6 +42,13 @@ pub struct ModelConfig {
     pub positions: Positions,
     /// A bias on the `causal` head's logits (CTRL has one).
     pub output_bias: bool,
+}
+
+impl Default for ModelConfig {
+    /// The default preset, seed-id4.
+    fn default() -> Self {
+        ModelConfig::preset(DEFAULT_PRESET).expect("the default preset exists")
+    }
 }
 
 /// A named configuration from SPEC §1.

@@ -17,6 +17,9 @@ use rayon::prelude::*;
 pub const PARALLEL_MIN_MACS: usize = 1 << 20;
 /// Target multiply-adds per parallel task.
 const TASK_MACS: usize = 1 << 19;
+/// At most this many tasks per product: each task packs its own copy of the shared operand, so
+/// more tasks than this cost more in packing than they gain in balance (measured at n = 1024).
+const MAX_TASKS: usize = 8;
 
 /// A strided matrix view: element (i, j) is `data[offset + i*rs + j*cs]`.
 #[derive(Clone, Copy, Debug)]
@@ -78,14 +81,27 @@ pub fn gemm<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool) {
     assert_eq!(c.len(), m * n, "output has the wrong size");
     a.check();
     b.check();
-    let beta = if accumulate { F::one() } else { F::zero() };
     let macs = m * n * k;
-    if macs < PARALLEL_MIN_MACS || m * n == 0 {
-        // SAFETY: views checked above; c is m×n row-major and does not alias a or b.
+    let tasks = if macs < PARALLEL_MIN_MACS {
+        1
+    } else {
+        (macs / TASK_MACS).clamp(2, MAX_TASKS)
+    };
+    gemm_in_tasks(a, b, c, accumulate, tasks);
+}
+
+/// [`gemm`] split into about `tasks` fixed chunks of whole output rows (or columns, when the output
+/// is wider than tall); `tasks == 1` runs on the calling thread. Public for the benchmarks that
+/// measure where splitting starts to pay.
+pub fn gemm_in_tasks<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool, tasks: usize) {
+    let (m, n) = (a.rows, b.cols);
+    assert_eq!(c.len(), m * n, "output has the wrong size");
+    let beta = if accumulate { F::one() } else { F::zero() };
+    if tasks <= 1 || m * n == 0 {
+        // SAFETY: views checked by the caller; c is m×n row-major and does not alias a or b.
         unsafe { gemm_strided(a, b, beta, c.as_mut_ptr(), n, 1) };
         return;
     }
-    let tasks = (macs / TASK_MACS).max(2);
     let out = SendPtr(c.as_mut_ptr());
     if m >= n {
         // Fixed chunks of whole output rows (multiples of 16 keep the micro-kernel's tiles whole).

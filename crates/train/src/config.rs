@@ -4,9 +4,10 @@ use crate::optim::{OptimizerKind, Schedule};
 use heads::ModelConfig;
 use serde::{Deserialize, Serialize};
 
-/// Every setting of a run, with every default filled in. Unknown fields are an error.
+/// Every setting of a run, with every default filled in. In a config file, missing fields take the
+/// defaults of `overfit train`; unknown (or mistyped) fields are an error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
     /// The preset the model started from (flags may have overridden fields of it).
     pub preset: String,
@@ -40,6 +41,12 @@ pub struct TrainConfig {
     pub log_every: Option<u64>,
     /// Evaluate memorization on at most this many training windows (evenly spaced beyond it).
     pub eval_windows: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::default_run()
+    }
 }
 
 impl TrainConfig {
