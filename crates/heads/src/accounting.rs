@@ -302,11 +302,13 @@ fn explain(
         thousands(b.layer_norms),
     ));
     if per_position {
+        let (l, v) = (c.seq_length as u64, c.vocab_size as u64);
         notes.push(format!(
-            "head: exact {} vs the log's tied estimate L·d² = {}. Predicting at every position through the tied embedding needs no \
-             L·d-wide matrix at all: this is why GPT-2 is far smaller than the log's formulas say.",
+            "head: exact {} vs the log's tied estimate L·d² = {} (and its untied L·d·V = {}). Predicting at every position through \
+             the tied embedding needs no L·d-wide matrix at all: this is why GPT-2 is far smaller than the log's formulas say.",
             thousands(p.head),
-            thousands(a.n_params_dense)
+            thousands(a.n_params_dense),
+            thousands(l * d * v)
         ));
     } else {
         let formula = if tied { "L·d²" } else { "L·d·V" };
@@ -326,6 +328,7 @@ fn explain(
         };
         notes.push(note);
     }
+    notes.extend(log_arithmetic(c, p));
     if let Some(r) = p.ratio() {
         notes.push(format!("ratio: exact {} vs the log's {}: the blocks are undercounted by the log's formula, the head is not.", fmt_ratio(r), fmt_ratio(a.ratio)));
     }
@@ -337,5 +340,39 @@ fn fmt_num(x: f64) -> String {
         format!("{x:.0}")
     } else {
         format!("{x:.2}")
+    }
+}
+
+/// The research log's own figures for GPT-2 (full size) and CTRL, checked against the exact model.
+fn log_arithmetic(c: &ModelConfig, p: &ParamCounts) -> Vec<String> {
+    let is = |name: &str| ModelConfig::preset(name).is_ok_and(|preset| &preset == c);
+    if is("gpt2-xl") {
+        vec![format!(
+            "the log's GPT-2 arithmetic: n_params_dense = L·d·V = 82G and n_params_blocks = 4·N·d² = 491M. Exact: the head has {} \
+             parameters and the blocks {}, 3× the log's figure: a block has 12·d² weights (q, k, v, o and a feed-forward of \
+             width 4d), not 4·d². Total {} (the published 1.5B).",
+            thousands(p.head),
+            thousands(p.blocks),
+            thousands(p.total)
+        )]
+    } else if is("ctrl") {
+        let (l, d, n, v) = (
+            c.seq_length as u64,
+            c.d_model as u64,
+            c.num_blocks as u64,
+            c.vocab_size as u64,
+        );
+        vec![format!(
+            "the log's CTRL arithmetic took d_model = 8192 and seq_length = 512 (n_params_dense = 1e12, n_params_blocks = 1e10); \
+             8192 is CTRL's feed-forward width d_ff. With CTRL's d_model = {d} and window {l}, the log's formulas give L·d·V = {} and \
+             4·N·d² = {}. Exact: blocks {}, head {} (the output bias), total {} (the published 1.6B).",
+            thousands(l * d * v),
+            thousands(4 * n * d * d),
+            thousands(p.blocks),
+            thousands(p.head),
+            thousands(p.total)
+        )]
+    } else {
+        Vec::new()
     }
 }

@@ -77,9 +77,11 @@ fn head_parameters_follow_the_spec_formulas() {
 
 #[test]
 fn published_totals_of_gpt2_and_ctrl() {
-    // GPT-2: the parameter counts of the released checkpoints (transformers' GPT2LMHeadModel with
-    // the tied lm_head counted once). CTRL: Salesforce/ctrl (CTRLLMHeadModel: tied lm_head with a
-    // bias of V, sinusoidal positions).
+    // The published models' exact counts, as `sum(p.numel() for p in model.parameters())` (tied
+    // tensors once) gives them in transformers 5.24 with torch.device("meta"): GPT2LMHeadModel at
+    // (n_embd, n_layer, n_head) = (768, 12, 12) … (1600, 48, 25) gives 124,439,808 … 1,557,611,200,
+    // and CTRLLMHeadModel(CTRLConfig()) gives 1,637,964,550 (tied lm_head with a bias of V,
+    // sinusoidal positions).
     for (preset, total) in [
         ("gpt2-small", 124_439_808u64),
         ("gpt2-medium", 354_823_168),
@@ -326,4 +328,32 @@ fn invalid_configs_name_the_flag() {
         .to_string()
         .contains("seed-id4"));
     assert!(base.validate().is_ok());
+}
+
+#[test]
+fn the_logs_gpt2_and_ctrl_arithmetic_is_set_beside_the_exact_counts() {
+    let xl = Summary::of(&ModelConfig::preset("gpt2-xl").unwrap()).unwrap();
+    assert_eq!(xl.approx.n_params_blocks, 491_520_000, "the log's 491M");
+    assert_eq!(1024 * 1600 * 50257u64, 82_341_068_800, "the log's 82G");
+    assert_eq!(xl.params.head, 0);
+    assert!(
+        xl.explain
+            .iter()
+            .any(|n| n.contains("the log's GPT-2 arithmetic") && n.contains("1,475,561,600")),
+        "{:?}",
+        xl.explain
+    );
+    let ctrl = Summary::of(&ModelConfig::preset("ctrl").unwrap()).unwrap();
+    assert!(
+        ctrl.explain
+            .iter()
+            .any(|n| n.contains("8192 is CTRL's feed-forward width")),
+        "{:?}",
+        ctrl.explain
+    );
+    assert_eq!(
+        ctrl.params.embeddings,
+        246_534 * 1280,
+        "sinusoidal positions have no parameters"
+    );
 }

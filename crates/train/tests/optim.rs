@@ -1,0 +1,123 @@
+//! Adam and AdamW against torch.optim (PyTorch 2.15, float32), and the learning-rate schedule.
+//! The script that produced the constants:
+//!
+//! import torch, math
+//! def run(kind):
+//!     w = torch.tensor([[math.sin(i + 0.5) for i in range(3)] for _ in range(1)] * 2, dtype=torch.float32).clone()
+//!     w[1] *= -0.5
+//!     b = torch.tensor([0.1, -0.2, 0.3], dtype=torch.float32)
+//!     w.requires_grad_(); b.requires_grad_()
+//!     groups = [{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}]
+//!     opt = torch.optim.Adam(groups, lr=0.01) if kind == "adam" else torch.optim.AdamW(groups, lr=0.01)
+//!     for step in range(3):
+//!         opt.zero_grad()
+//!         w.grad = torch.tensor([[math.cos(i * (step + 1)) for i in range(3)], [math.sin(i + step) for i in range(3)]], dtype=torch.float32)
+//!         b.grad = torch.tensor([0.5 * (step + 1), -1.0, 1e-3], dtype=torch.float32)
+//!         opt.step()
+//!     print(f"const {kind.upper()}_W: [f32; 6] = [{', '.join(repr(float(x)) for x in w.detach().flatten())}];")
+//!     print(f"const {kind.upper()}_B: [f32; 3] = [{', '.join(repr(float(x)) for x in b.detach().flatten())}];")
+//! run("adam"); run("adamw")
+
+use autograd::{Grads, ParamSet};
+use train::optim::{learning_rate, Adam, OptimizerKind, Schedule};
+
+const ADAM_W: [f32; 6] = [
+    0.44942647218704224,
+    0.9884845018386841,
+    0.6172665953636169,
+    -0.24544593691825867,
+    -0.5269650816917419,
+    -0.31693416833877563,
+];
+const ADAM_B: [f32; 3] = [
+    0.07076817750930786,
+    -0.16999998688697815,
+    0.27000030875205994,
+];
+const ADAMW_W: [f32; 6] = [
+    0.44801872968673706,
+    0.9886875748634338,
+    0.6163436770439148,
+    -0.2550238072872162,
+    -0.5256490111351013,
+    -0.31664711236953735,
+];
+const ADAMW_B: [f32; 3] = [
+    0.07076817750930786,
+    -0.16999998688697815,
+    0.27000030875205994,
+];
+
+fn run(kind: OptimizerKind) -> (Vec<f32>, Vec<f32>) {
+    let mut params = ParamSet::<f32>::new();
+    let w0: Vec<f32> = (0..6)
+        .map(|i| {
+            let s = ((i % 3) as f64 + 0.5).sin() as f32;
+            if i < 3 {
+                s
+            } else {
+                s * -0.5
+            }
+        })
+        .collect();
+    let w = params.add("w", &[2, 3], true, || tensor::from_vec(&[2, 3], w0.clone()));
+    let b = params.add("b", &[3], false, || {
+        tensor::from_vec(&[3], vec![0.1, -0.2, 0.3])
+    });
+    let wd = 0.1;
+    let mut adam = Adam::new(kind, wd, &params);
+    for step in 0..3u32 {
+        let mut grads = Grads::new(&params);
+        let gw: Vec<f32> = (0..3)
+            .map(|i| (i as f64 * (step + 1) as f64).cos() as f32)
+            .chain((0..3).map(|i| ((i + step) as f64).sin() as f32))
+            .collect();
+        grads.accumulate(w, tensor::from_vec(&[2, 3], gw));
+        grads.accumulate(
+            b,
+            tensor::from_vec(&[3], vec![0.5 * (step + 1) as f32, -1.0, 1e-3]),
+        );
+        adam.step(&mut params, &grads, 0.01);
+    }
+    (
+        params.value(w).iter().copied().collect(),
+        params.value(b).iter().copied().collect(),
+    )
+}
+
+fn close(got: &[f32], want: &[f32]) {
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= 2e-6 * w.abs().max(1.0),
+            "got {got:?}, want {want:?}"
+        );
+    }
+}
+
+#[test]
+fn adam_matches_torch_with_l2_on_weights_only() {
+    let (w, b) = run(OptimizerKind::Adam);
+    close(&w, &ADAM_W);
+    close(&b, &ADAM_B);
+}
+
+#[test]
+fn adamw_decays_weights_but_not_biases_as_torch_does() {
+    let (w, b) = run(OptimizerKind::Adamw);
+    close(&w, &ADAMW_W);
+    close(&b, &ADAMW_B);
+}
+
+#[test]
+fn warmup_then_cosine() {
+    let lr = |step| learning_rate(1.0, 0.1, 10, Schedule::Cosine, Some(110), step);
+    assert_eq!(lr(0), 0.1);
+    assert_eq!(lr(9), 1.0);
+    assert!((lr(10) - 1.0).abs() < 1e-12);
+    assert!((lr(60) - 0.55).abs() < 1e-12, "half way: (1 + 0.1) / 2");
+    assert!((lr(110) - 0.1).abs() < 1e-12);
+    assert_eq!(
+        learning_rate(1.0, 0.0, 0, Schedule::Constant, Some(100), 50),
+        1.0
+    );
+}
