@@ -12,10 +12,7 @@ use rand::{Rng, SeedableRng};
 fn rand_tensor(shape: &[usize]) -> Tensor<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let n = shape.iter().product();
-    overfit::tensor::from_vec(
-        shape,
-        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
-    )
+    overfit::tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
 }
 
 fn flops(m: usize, k: usize, n: usize, batch: usize) -> Throughput {
@@ -31,12 +28,7 @@ fn square(c: &mut Criterion) {
         g.throughput(flops(n, n, n, 1));
         g.bench_function(BenchmarkId::from_parameter(n), |bench| {
             bench.iter(|| {
-                gemm(
-                    Mat::new(a.as_slice().unwrap(), n, n),
-                    Mat::new(b.as_slice().unwrap(), n, n),
-                    &mut out,
-                    false,
-                )
+                gemm(Mat::new(a.as_slice().unwrap(), n, n), Mat::new(b.as_slice().unwrap(), n, n), &mut out, false)
             })
         });
     }
@@ -71,11 +63,7 @@ fn threshold(c: &mut Criterion) {
 /// backward (dW = dyᵀ·x, dx = dy·W).
 fn head(c: &mut Criterion) {
     let mut g = c.benchmark_group("head_matmul");
-    for (preset, ld) in [
-        ("seed-id4", 32 * 16),
-        ("small", 64 * 64),
-        ("medium", 128 * 128),
-    ] {
+    for (preset, ld) in [("seed-id4", 32 * 16), ("small", 64 * 64), ("medium", 128 * 128)] {
         let (b, v) = (32, 257);
         let x = rand_tensor(&[b, ld]);
         let w = rand_tensor(&[v, ld]);
@@ -98,11 +86,7 @@ fn head(c: &mut Criterion) {
 /// batch·heads × L × d/h.
 fn attention(c: &mut Criterion) {
     let mut g = c.benchmark_group("attention_bmm");
-    for (preset, l, d, h) in [
-        ("seed-id4", 32, 16, 2),
-        ("small", 64, 64, 4),
-        ("medium", 128, 128, 4),
-    ] {
+    for (preset, l, d, h) in [("seed-id4", 32, 16, 2), ("small", 64, 64, 4), ("medium", 128, 128, 4)] {
         let (bh, dh) = (32 * h, d / h);
         let q = rand_tensor(&[bh, l, dh]);
         let k = rand_tensor(&[bh, l, dh]);
@@ -118,5 +102,71 @@ fn attention(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, square, threshold, head, attention);
+/// The `gemm` crate (faer's kernels) against `matrixmultiply`, one thread each, at the model's
+/// shapes: (m, k, n) of attention heads, the small layers, and the heads.
+fn crates(c: &mut Criterion) {
+    let mut g = c.benchmark_group("crate");
+    for (name, m, k, n) in [
+        ("head-32x8x32", 32, 8, 32),
+        ("head-32x32x8", 32, 32, 8),
+        ("qkv-512x16x16", 512, 16, 16),
+        ("ffn-512x16x64", 512, 16, 64),
+        ("headfwd-16x512x257", 16, 512, 257),
+        ("square-128", 128, 128, 128),
+        ("square-512", 512, 512, 512),
+    ] {
+        let (a, b) = (rand_tensor(&[m, k]), rand_tensor(&[k, n]));
+        let (a, b) = (a.as_slice().unwrap(), b.as_slice().unwrap());
+        let mut out = vec![0f32; m * n];
+        g.throughput(flops(m, k, n, 1));
+        g.bench_function(BenchmarkId::new("matrixmultiply", name), |bench| {
+            bench.iter(|| unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    0.0,
+                    out.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            })
+        });
+        g.bench_function(BenchmarkId::new("gemm", name), |bench| {
+            bench.iter(|| unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    out.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    a.as_ptr(),
+                    1,
+                    k as isize,
+                    b.as_ptr(),
+                    1,
+                    n as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, square, threshold, head, attention, crates);
 criterion_main!(benches);

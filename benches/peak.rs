@@ -33,9 +33,7 @@ unsafe fn fma256() -> f32 {
         }
     }
     let mut out = [0f32; 8];
-    let s = acc
-        .iter()
-        .fold(_mm256_set1_ps(0.0), |s, a| _mm256_add_ps(s, *a));
+    let s = acc.iter().fold(_mm256_set1_ps(0.0), |s, a| _mm256_add_ps(s, *a));
     _mm256_storeu_ps(out.as_mut_ptr(), s);
     out.iter().sum()
 }
@@ -43,12 +41,7 @@ unsafe fn fma256() -> f32 {
 fn gflops(lanes: u64, threads: usize, f: fn() -> f32) -> f64 {
     let t0 = Instant::now();
     let sum: f32 = std::thread::scope(|s| {
-        (0..threads)
-            .map(|_| s.spawn(f))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .sum()
+        (0..threads).map(|_| s.spawn(f)).collect::<Vec<_>>().into_iter().map(|h| h.join().unwrap()).sum()
     });
     std::hint::black_box(sum);
     (ITERS * 12 * lanes * 2 * threads as u64) as f64 / t0.elapsed().as_secs_f64() / 1e9

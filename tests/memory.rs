@@ -30,13 +30,7 @@ static A: Counting = Counting;
 #[test]
 fn live_memory_is_flat_over_ten_thousand_steps() {
     let mut c = TrainConfig::default_run();
-    c.model = ModelConfig {
-        seq_length: 8,
-        d_model: 8,
-        num_heads: 2,
-        d_ff: 8,
-        ..c.model
-    };
+    c.model = ModelConfig { seq_length: 8, d_model: 8, num_heads: 2, d_ff: 8, ..c.model };
     c.batch_size = 4;
     c.steps = Some(10_500);
     c.until_memorized = false;

@@ -9,11 +9,7 @@ use overfit::train::generate::{generate, Sampling};
 use overfit::train::{Checkpoint, RunDir, Session, Stopped, TrainConfig};
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]
@@ -21,9 +17,7 @@ fn same_seed_same_losses_bit_for_bit_on_any_thread_count() {
     let losses = |threads: usize| {
         in_pool(threads, || {
             let mut s = Session::new(short(40)).unwrap();
-            (0..40)
-                .map(|_| s.train_step().loss.to_bits())
-                .collect::<Vec<_>>()
+            (0..40).map(|_| s.train_step().loss.to_bits()).collect::<Vec<_>>()
         })
     };
     let one = losses(1);
@@ -50,26 +44,14 @@ fn resume_reaches_exactly_the_state_of_an_uninterrupted_run() {
         let mut half = config.clone();
         half.steps = Some(23);
         let (r, _) = run(half, dir.path());
-        let ck = Checkpoint::load(
-            &RunDir {
-                path: r.run_dir.into(),
-            }
-            .file("checkpoint.bin"),
-        )
-        .unwrap();
+        let ck = Checkpoint::load(&RunDir { path: r.run_dir.into() }.file("checkpoint.bin")).unwrap();
         assert_eq!(ck.step, 23);
         let mut resumed = Session::resume(ck, config.clone(), "checkpoint").unwrap();
         let run2 = RunDir::create_next(dir.path()).unwrap();
         overfit::train::train(&mut resumed, &run2, &mut overfit::train::Silent, &NEVER).unwrap();
         assert_eq!(resumed.step, 50);
-        assert!(
-            param_bits(&straight) == param_bits(&resumed),
-            "{head}: parameters differ after resume"
-        );
-        assert!(
-            straight.adam == resumed.adam,
-            "{head}: optimizer state differs after resume"
-        );
+        assert!(param_bits(&straight) == param_bits(&resumed), "{head}: parameters differ after resume");
+        assert!(straight.adam == resumed.adam, "{head}: optimizer state differs after resume");
     }
 }
 
@@ -87,22 +69,9 @@ fn seed_id4_flatten_memorizes_the_first_432_windows_of_shakespeare_and_recites_t
     // Greedy generation from the first window recites the training text that follows it.
     let text = std::fs::read(shakespeare()).unwrap();
     let l = s.config.model.seq_length;
-    let out = generate(
-        &s.model,
-        &s.params,
-        &text[..l],
-        300,
-        Sampling {
-            greedy: true,
-            temperature: 0.0,
-            top_k: 0,
-            seed: 0,
-        },
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out),
-        String::from_utf8_lossy(&text[l..l + 300])
-    );
+    let out =
+        generate(&s.model, &s.params, &text[..l], 300, Sampling { greedy: true, temperature: 0.0, top_k: 0, seed: 0 });
+    assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&text[l..l + 300]));
 }
 
 #[test]
@@ -126,11 +95,7 @@ fn unigram_entropy_nats(bytes: &[u8]) -> f64 {
     let mut counts = [0usize; 256];
     bytes.iter().for_each(|&b| counts[b as usize] += 1);
     let n = bytes.len() as f64;
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| -(c as f64 / n) * (c as f64 / n).ln())
-        .sum()
+    counts.iter().filter(|&&c| c > 0).map(|&c| -(c as f64 / n) * (c as f64 / n).ln()).sum()
 }
 
 #[test]
@@ -138,10 +103,7 @@ fn the_causal_head_generalises_below_the_unigram_entropy() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read(shakespeare()).unwrap();
     let mut c = short(400);
-    c.model = ModelConfig {
-        head: "causal".into(),
-        ..ModelConfig::preset("seed-id4").unwrap()
-    };
+    c.model = ModelConfig { head: "causal".into(), ..ModelConfig::preset("seed-id4").unwrap() };
     c.data = Some(shakespeare().display().to_string());
     c.samples = None;
     c.val_fraction = Some(0.1);
@@ -150,10 +112,7 @@ fn the_causal_head_generalises_below_the_unigram_entropy() {
     let (report, _) = run(c, dir.path());
     let unigram = unigram_entropy_nats(&text[..text.len() * 9 / 10]);
     let val = report.val_loss.unwrap();
-    assert!(
-        val < unigram - 0.4,
-        "validation loss {val:.3} nats vs unigram entropy {unigram:.3}"
-    );
+    assert!(val < unigram - 0.4, "validation loss {val:.3} nats vs unigram entropy {unigram:.3}");
     assert!((report.bits_per_byte - val / std::f64::consts::LN_2).abs() < 1e-12);
 }
 
@@ -171,15 +130,8 @@ fn every_head_trains_and_reports() {
             spec.name,
             report.final_loss
         );
-        let runp = RunDir {
-            path: report.run_dir.into(),
-        };
-        for f in [
-            "checkpoint.bin",
-            "report.json",
-            "metrics.jsonl",
-            "curves.svg",
-        ] {
+        let runp = RunDir { path: report.run_dir.into() };
+        for f in ["checkpoint.bin", "report.json", "metrics.jsonl", "curves.svg"] {
             assert!(runp.file(f).exists(), "{}: {f}", spec.name);
         }
     }

@@ -8,11 +8,7 @@ use std::sync::atomic::AtomicBool;
 /// The real text the tests learn: CI has it beside the clone, as the developers do.
 pub fn shakespeare() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/tinyshakespeare.txt");
-    assert!(
-        p.exists(),
-        "{} is missing: the tests read ../shared/data/tinyshakespeare.txt",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: the tests read ../shared/data/tinyshakespeare.txt", p.display());
     p
 }
 
@@ -37,8 +33,5 @@ pub fn short(steps: u64) -> TrainConfig {
 
 /// Every parameter as raw bits, for bit-identical comparisons.
 pub fn param_bits(s: &Session) -> Vec<u32> {
-    s.params
-        .iter()
-        .flat_map(|(_, p)| p.value.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
-        .collect()
+    s.params.iter().flat_map(|(_, p)| p.value.iter().map(|x| x.to_bits()).collect::<Vec<_>>()).collect()
 }

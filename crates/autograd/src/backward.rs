@@ -8,8 +8,7 @@ use crate::op::Op;
 use crate::params::Grads;
 use crate::tape::{Node, Tape, Var};
 use tensor::{
-    attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax,
-    Float, Tensor,
+    attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax, Float, Tensor,
 };
 
 /// Gradients of one backward pass, for the leaves and parameters of the tape.
@@ -22,6 +21,14 @@ impl<F: Float> Gradients<F> {
     pub fn wrt(&self, v: Var) -> Option<&Tensor<F>> {
         self.grads[v.index()].as_ref()
     }
+    /// The parameter gradients, taken out of the pass: (parameter, gradient) in parameter order.
+    pub fn into_param_grads(mut self, tape: &Tape<'_, F>) -> Vec<(crate::ParamId, Tensor<F>)> {
+        let mut out: Vec<_> =
+            tape.used_params().filter_map(|(id, v)| Some((id, self.grads[v.index()].take()?))).collect();
+        out.sort_by_key(|(id, _)| id.0);
+        out
+    }
+
     /// Moves every parameter gradient into `grads`, adding to what is there.
     pub fn accumulate_into(mut self, tape: &Tape<'_, F>, grads: &mut Grads<F>) {
         for (id, v) in tape.used_params() {
@@ -56,21 +63,14 @@ impl<F: Float> Sink<'_, F> {
 impl<F: Float> Tape<'_, F> {
     /// Gradients of a scalar `loss` with respect to every leaf and parameter that reaches it.
     pub fn backward(&self, loss: Var) -> Gradients<F> {
-        assert_eq!(
-            self.value(loss).len(),
-            1,
-            "backward() starts from a scalar; use backward_with for a tensor"
-        );
+        assert_eq!(self.value(loss).len(), 1, "backward() starts from a scalar; use backward_with for a tensor");
         let seed = Tensor::from_elem(tensor::ndarray::IxDyn(self.shape(loss)), F::one());
         self.backward_with(loss, seed)
     }
 
     /// Backward from any output, given the gradient of the loss with respect to it.
     pub fn backward_with(&self, out: Var, seed: Tensor<F>) -> Gradients<F> {
-        assert!(
-            self.is_recording(),
-            "backward() on a tape made with no_record()"
-        );
+        assert!(self.is_recording(), "backward() on a tape made with no_record()");
         assert_eq!(seed.shape(), self.shape(out), "seed gradient shape");
         let mut grads: Vec<Option<Tensor<F>>> = vec![None; self.nodes.len()];
         grads[out.index()] = Some(seed);
@@ -81,15 +81,15 @@ impl<F: Float> Tape<'_, F> {
                 grads[i] = Some(g); // kept: these are the gradients the caller asked for
                 continue;
             }
-            let y = self.nodes[i]
-                .value
-                .as_ref()
-                .expect("op nodes hold their value");
-            let mut sink = Sink {
-                nodes: &self.nodes,
-                grads: &mut grads,
-            };
-            self.apply_rule(op, y, &g, &mut sink);
+            let y = self.nodes[i].value.as_ref().expect("op nodes hold their value");
+            let mut sink = Sink { nodes: &self.nodes, grads: &mut grads };
+            if crate::profile::enabled() {
+                let t0 = std::time::Instant::now();
+                self.apply_rule(op, y, &g, &mut sink);
+                crate::profile::backward(op.name(), t0.elapsed().as_secs_f64());
+            } else {
+                self.apply_rule(op, y, &g, &mut sink);
+            }
         }
         Gradients { grads }
     }
@@ -157,40 +157,22 @@ impl<F: Float> Tape<'_, F> {
             }
             Op::Softmax(x) => sink.add(*x, softmax::softmax_backward(y, g)),
             Op::LogSoftmax(x) => sink.add(*x, softmax::log_softmax_backward(y, g)),
-            Op::CrossEntropy {
-                logits,
-                targets,
-                probs,
-            } => {
+            Op::CrossEntropy { logits, targets, probs } => {
                 let dloss = *g.iter().next().expect("scalar gradient");
-                sink.add(
-                    *logits,
-                    softmax::cross_entropy_backward(probs, targets, dloss),
-                );
+                sink.add(*logits, softmax::cross_entropy_backward(probs, targets, dloss));
             }
             Op::CausalMask(x) => sink.add(*x, attention::causal_mask_backward(g)),
-            Op::Attention {
-                q,
-                k,
-                v,
-                heads,
-                probs,
-            } => {
-                let (dq, dk, dv) =
-                    attention::attention_backward(val(*q), val(*k), val(*v), probs, *heads, g);
+            Op::Attention { q, k, v, heads, probs } => {
+                let (dq, dk, dv) = attention::attention_backward(val(*q), val(*k), val(*v), probs, *heads, g);
                 sink.add(*q, dq);
                 sink.add(*k, dk);
                 sink.add(*v, dv);
             }
-            Op::Embedding { table, ids } => sink.add(
-                *table,
-                embedding::embedding_backward(val(*table).shape(), ids, g),
-            ),
+            Op::Embedding { table, ids } => {
+                sink.add(*table, embedding::embedding_backward(val(*table).shape(), ids, g))
+            }
             Op::Reshape(x) => {
-                let dx = g
-                    .clone()
-                    .into_shape_with_order(tensor::ndarray::IxDyn(val(*x).shape()))
-                    .expect("same size");
+                let dx = g.clone().into_shape_with_order(tensor::ndarray::IxDyn(val(*x).shape())).expect("same size");
                 sink.add(*x, dx);
             }
             Op::Permute { x, perm } => sink.add(*x, shape::permute_backward(perm, g)),
@@ -200,9 +182,7 @@ impl<F: Float> Tape<'_, F> {
                     sink.add(*v, dx);
                 }
             }
-            Op::Slice { x, axis, start } => {
-                sink.add(*x, shape::slice_backward(val(*x).shape(), *axis, *start, g))
-            }
+            Op::Slice { x, axis, start } => sink.add(*x, shape::slice_backward(val(*x).shape(), *axis, *start, g)),
         }
     }
 }

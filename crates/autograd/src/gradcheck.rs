@@ -47,16 +47,8 @@ impl GradCheck {
 /// Relative error between two gradients of the same tensor, as described in the module docs.
 pub fn relative_error(analytic: &Tensor<f64>, numeric: &Tensor<f64>) -> f64 {
     assert_eq!(analytic.shape(), numeric.shape(), "gradient shapes");
-    let diff = analytic
-        .iter()
-        .zip(numeric)
-        .map(|(a, n)| (a - n).abs())
-        .fold(0.0, f64::max);
-    let scale = numeric
-        .iter()
-        .chain(analytic)
-        .map(|x| x.abs())
-        .fold(0.0, f64::max);
+    let diff = analytic.iter().zip(numeric).map(|(a, n)| (a - n).abs()).fold(0.0, f64::max);
+    let scale = numeric.iter().chain(analytic).map(|x| x.abs()).fold(0.0, f64::max);
     diff / scale.max(SCALE_FLOOR)
 }
 
@@ -77,11 +69,8 @@ where
         let projection = tape.value(out).mapv(|_| StandardNormal.sample(&mut rng));
         let grads = tape.backward_with(out, projection.clone());
         let zeros_like = |t: &Tensor<f64>| Tensor::zeros(t.raw_dim());
-        let gi: Vec<Tensor<f64>> = vars
-            .iter()
-            .zip(inputs)
-            .map(|(&v, x)| grads.wrt(v).cloned().unwrap_or_else(|| zeros_like(x)))
-            .collect();
+        let gi: Vec<Tensor<f64>> =
+            vars.iter().zip(inputs).map(|(&v, x)| grads.wrt(v).cloned().unwrap_or_else(|| zeros_like(x))).collect();
         let gp: Vec<Tensor<f64>> = params
             .iter()
             .map(|(id, p)| {
@@ -98,11 +87,7 @@ where
         let mut tape = Tape::new(params);
         let vars: Vec<Var> = inputs.iter().map(|x| tape.input(x.clone())).collect();
         let out = f(&mut tape, &vars);
-        tape.value(out)
-            .iter()
-            .zip(projection.iter())
-            .map(|(a, b)| a * b)
-            .sum()
+        tape.value(out).iter().zip(projection.iter()).map(|(a, b)| a * b).sum()
     };
 
     let mut per_tensor = Vec::new();
@@ -116,8 +101,7 @@ where
             work[i].as_slice_memory_order_mut().expect("contiguous")[e] = orig - STEP;
             let down = eval(params, &work);
             work[i].as_slice_memory_order_mut().expect("contiguous")[e] = orig;
-            numeric.as_slice_memory_order_mut().expect("contiguous")[e] =
-                (up - down) / (2.0 * STEP);
+            numeric.as_slice_memory_order_mut().expect("contiguous")[e] = (up - down) / (2.0 * STEP);
         }
         per_tensor.push((format!("input {i}"), relative_error(analytic, &numeric)));
     }
@@ -125,52 +109,24 @@ where
         let id = ParamId(p);
         let mut numeric = params.get(id).value.clone();
         for e in 0..analytic.len() {
-            let orig = params
-                .get(id)
-                .value
-                .as_slice_memory_order()
-                .expect("contiguous")[e];
-            params
-                .get_mut(id)
-                .value
-                .as_slice_memory_order_mut()
-                .expect("contiguous")[e] = orig + STEP;
+            let orig = params.get(id).value.as_slice_memory_order().expect("contiguous")[e];
+            params.get_mut(id).value.as_slice_memory_order_mut().expect("contiguous")[e] = orig + STEP;
             let up = eval(params, &work);
-            params
-                .get_mut(id)
-                .value
-                .as_slice_memory_order_mut()
-                .expect("contiguous")[e] = orig - STEP;
+            params.get_mut(id).value.as_slice_memory_order_mut().expect("contiguous")[e] = orig - STEP;
             let down = eval(params, &work);
-            params
-                .get_mut(id)
-                .value
-                .as_slice_memory_order_mut()
-                .expect("contiguous")[e] = orig;
-            numeric.as_slice_memory_order_mut().expect("contiguous")[e] =
-                (up - down) / (2.0 * STEP);
+            params.get_mut(id).value.as_slice_memory_order_mut().expect("contiguous")[e] = orig;
+            numeric.as_slice_memory_order_mut().expect("contiguous")[e] = (up - down) / (2.0 * STEP);
         }
-        per_tensor.push((
-            params.get(id).name.clone(),
-            relative_error(analytic, &numeric),
-        ));
+        per_tensor.push((params.get(id).name.clone(), relative_error(analytic, &numeric)));
     }
-    let (worst, max_error) =
-        per_tensor
-            .iter()
-            .cloned()
-            .fold((String::from("nothing"), 0.0), |acc, (n, e)| {
-                if e > acc.1 || e.is_nan() {
-                    (n, e)
-                } else {
-                    acc
-                }
-            });
-    GradCheck {
-        max_error,
-        worst,
-        per_tensor,
-    }
+    let (worst, max_error) = per_tensor.iter().cloned().fold((String::from("nothing"), 0.0), |acc, (n, e)| {
+        if e > acc.1 || e.is_nan() {
+            (n, e)
+        } else {
+            acc
+        }
+    });
+    GradCheck { max_error, worst, per_tensor }
 }
 
 /// Checks the gradients of a function of inputs only (no parameters).

@@ -14,6 +14,7 @@ mod backward;
 pub mod gradcheck;
 mod op;
 mod params;
+pub mod profile;
 mod tape;
 
 pub use backward::Gradients;

@@ -93,3 +93,39 @@ pub enum Op<F> {
         start: usize,
     },
 }
+
+impl<F> Op<F> {
+    /// The op's name, for the profiler.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::Param(_) => "param",
+            Op::Add(..) => "add",
+            Op::Sub(..) => "sub",
+            Op::Mul(..) => "mul",
+            Op::Div(..) => "div",
+            Op::Scale(..) => "scale",
+            Op::Exp(_) => "exp",
+            Op::Log(_) => "log",
+            Op::Tanh(_) => "tanh",
+            Op::Relu(_) => "relu",
+            Op::Gelu(_) => "gelu",
+            Op::Sum { .. } => "sum",
+            Op::Mean { .. } => "mean",
+            Op::MatMul { .. } => "matmul",
+            Op::Linear { .. } => "linear",
+            Op::Conv1d { .. } => "conv1d",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::Softmax(_) => "softmax",
+            Op::LogSoftmax(_) => "log_softmax",
+            Op::CrossEntropy { .. } => "cross_entropy",
+            Op::CausalMask(_) => "causal_mask",
+            Op::Attention { .. } => "attention",
+            Op::Embedding { .. } => "embedding",
+            Op::Reshape(_) => "reshape",
+            Op::Permute { .. } => "permute",
+            Op::Concat { .. } => "concat",
+            Op::Slice { .. } => "slice",
+        }
+    }
+}

@@ -36,18 +36,12 @@ pub struct ParamSet<F> {
 
 impl<F: Float> ParamSet<F> {
     pub fn new() -> Self {
-        ParamSet {
-            params: Vec::new(),
-            shapes_only: false,
-        }
+        ParamSet { params: Vec::new(), shapes_only: false }
     }
 
     /// A set that records shapes without allocating values.
     pub fn shapes_only() -> Self {
-        ParamSet {
-            params: Vec::new(),
-            shapes_only: true,
-        }
+        ParamSet { params: Vec::new(), shapes_only: true }
     }
 
     pub fn is_shapes_only(&self) -> bool {
@@ -63,27 +57,15 @@ impl<F: Float> ParamSet<F> {
         init: impl FnOnce() -> Tensor<F>,
     ) -> ParamId {
         let name = name.into();
-        assert!(
-            self.find(&name).is_none(),
-            "parameter {name} registered twice"
-        );
+        assert!(self.find(&name).is_none(), "parameter {name} registered twice");
         let value = if self.shapes_only {
             tensor::zeros(&[0])
         } else {
             let v = init();
-            assert_eq!(
-                v.shape(),
-                shape,
-                "initial value of {name} has the wrong shape"
-            );
+            assert_eq!(v.shape(), shape, "initial value of {name} has the wrong shape");
             v
         };
-        self.params.push(Param {
-            name,
-            shape: shape.to_vec(),
-            value,
-            decay,
-        });
+        self.params.push(Param { name, shape: shape.to_vec(), value, decay });
         ParamId(self.params.len() - 1)
     }
 
@@ -106,16 +88,8 @@ impl<F: Float> ParamSet<F> {
     }
 
     /// Adds a parameter filled with a constant.
-    pub fn add_constant(
-        &mut self,
-        name: impl Into<String>,
-        shape: &[usize],
-        value: f64,
-        decay: bool,
-    ) -> ParamId {
-        self.add(name, shape, decay, || {
-            Tensor::from_elem(ndarray_shape(shape), F::of(value))
-        })
+    pub fn add_constant(&mut self, name: impl Into<String>, shape: &[usize], value: f64, decay: bool) -> ParamId {
+        self.add(name, shape, decay, || Tensor::from_elem(ndarray_shape(shape), F::of(value)))
     }
 
     pub fn get(&self, id: ParamId) -> &Param<F> {
@@ -161,9 +135,7 @@ pub struct Grads<F> {
 
 impl<F: Float> Grads<F> {
     pub fn new(params: &ParamSet<F>) -> Self {
-        Grads {
-            tensors: vec![None; params.len()],
-        }
+        Grads { tensors: vec![None; params.len()] }
     }
     pub fn get(&self, id: ParamId) -> Option<&Tensor<F>> {
         self.tensors[id.0].as_ref()
@@ -180,17 +152,9 @@ impl<F: Float> Grads<F> {
     }
     /// √(Σ g²) over every parameter, summed in f64 in parameter order.
     pub fn global_norm(&self) -> f64 {
-        self.tensors
-            .iter()
-            .flatten()
-            .map(|g| g.iter().map(|&x| x.f64() * x.f64()).sum::<f64>())
-            .sum::<f64>()
-            .sqrt()
+        self.tensors.iter().flatten().map(|g| g.iter().map(|&x| x.f64() * x.f64()).sum::<f64>()).sum::<f64>().sqrt()
     }
     pub fn scale(&mut self, s: F) {
-        self.tensors
-            .iter_mut()
-            .flatten()
-            .for_each(|g| g.mapv_inplace(|x| x * s));
+        self.tensors.iter_mut().flatten().for_each(|g| g.mapv_inplace(|x| x * s));
     }
 }

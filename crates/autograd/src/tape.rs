@@ -7,8 +7,7 @@
 use crate::op::Op;
 use crate::params::{ParamId, ParamSet};
 use tensor::{
-    attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax,
-    Float, Tensor,
+    attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax, Float, Tensor,
 };
 
 /// A value on the tape (an index; cheap to copy).
@@ -40,30 +39,18 @@ pub struct Tape<'p, F: Float> {
 impl<'p, F: Float> Tape<'p, F> {
     /// A tape that records for backward, reading parameters from `params`.
     pub fn new(params: &'p ParamSet<F>) -> Self {
-        Tape {
-            params: Some(params),
-            nodes: Vec::with_capacity(64),
-            param_vars: vec![None; params.len()],
-            record: true,
-        }
+        crate::profile::start();
+        Tape { params: Some(params), nodes: Vec::with_capacity(64), param_vars: vec![None; params.len()], record: true }
     }
 
     /// A tape with no parameters (for tests of single ops).
     pub fn empty() -> Self {
-        Tape {
-            params: None,
-            nodes: Vec::new(),
-            param_vars: Vec::new(),
-            record: true,
-        }
+        Tape { params: None, nodes: Vec::new(), param_vars: Vec::new(), record: true }
     }
 
     /// Inference: values only, no graph and no saved state for backward.
     pub fn no_record(params: &'p ParamSet<F>) -> Self {
-        Tape {
-            record: false,
-            ..Tape::new(params)
-        }
+        Tape { record: false, ..Tape::new(params) }
     }
 
     pub fn is_recording(&self) -> bool {
@@ -99,23 +86,13 @@ impl<'p, F: Float> Tape<'p, F> {
     }
     /// The parameter variables this tape used, with their ids.
     pub fn used_params(&self) -> impl Iterator<Item = (ParamId, Var)> + '_ {
-        self.param_vars
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.map(|v| (ParamId(i), v)))
+        self.param_vars.iter().enumerate().filter_map(|(i, v)| v.map(|v| (ParamId(i), v)))
     }
 
     fn push(&mut self, value: Tensor<F>, op: Op<F>, needs_grad: bool) -> Var {
-        let (op, needs_grad) = if self.record {
-            (op, needs_grad)
-        } else {
-            (Op::Leaf, false)
-        };
-        self.nodes.push(Node {
-            value: Some(value),
-            op,
-            needs_grad,
-        });
+        crate::profile::forward(op.name());
+        let (op, needs_grad) = if self.record { (op, needs_grad) } else { (Op::Leaf, false) };
+        self.nodes.push(Node { value: Some(value), op, needs_grad });
         Var(u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 nodes"))
     }
     fn needs(&self, vars: &[Var]) -> bool {
@@ -142,11 +119,7 @@ impl<'p, F: Float> Tape<'p, F> {
         if let Some(v) = self.param_var(id) {
             return v;
         }
-        self.nodes.push(Node {
-            value: None,
-            op: Op::Param(id),
-            needs_grad: self.record,
-        });
+        self.nodes.push(Node { value: None, op: Op::Param(id), needs_grad: self.record });
         let v = Var((self.nodes.len() - 1) as u32);
         self.param_vars[id.0] = Some(v);
         v
@@ -216,11 +189,7 @@ impl<'p, F: Float> Tape<'p, F> {
         let rank = self.shape(x).len();
         let mut seen = vec![false; rank];
         for &a in axes {
-            assert!(
-                a < rank && !seen[a],
-                "reduction axes {axes:?} invalid for shape {:?}",
-                self.shape(x)
-            );
+            assert!(a < rank && !seen[a], "reduction axes {axes:?} invalid for shape {:?}", self.shape(x));
             seen[a] = true;
         }
     }
@@ -228,14 +197,7 @@ impl<'p, F: Float> Tape<'p, F> {
     pub fn sum(&mut self, x: Var, axes: &[usize]) -> Var {
         self.check_axes(x, axes);
         let y = reduce::sum_forward(self.value(x), axes);
-        self.record_op(
-            y,
-            Op::Sum {
-                x,
-                axes: axes.to_vec(),
-            },
-            &[x],
-        )
+        self.record_op(y, Op::Sum { x, axes: axes.to_vec() }, &[x])
     }
     /// Sum of every element: a scalar.
     pub fn sum_all(&mut self, x: Var) -> Var {
@@ -246,14 +208,7 @@ impl<'p, F: Float> Tape<'p, F> {
     pub fn mean(&mut self, x: Var, axes: &[usize]) -> Var {
         self.check_axes(x, axes);
         let y = reduce::mean_forward(self.value(x), axes);
-        self.record_op(
-            y,
-            Op::Mean {
-                x,
-                axes: axes.to_vec(),
-            },
-            &[x],
-        )
+        self.record_op(y, Op::Mean { x, axes: axes.to_vec() }, &[x])
     }
 
     // ---- products -------------------------------------------------------------------------------
@@ -262,24 +217,15 @@ impl<'p, F: Float> Tape<'p, F> {
     /// copying). Ranks (2,2), (3,3) with equal batch, or (3,2) with `a` untransposed.
     pub fn matmul(&mut self, a: Var, ta: bool, b: Var, tb: bool) -> Var {
         let (ra, rb) = (self.shape(a).len(), self.shape(b).len());
-        assert!(
-            matches!((ra, rb), (2, 2) | (3, 3) | (3, 2)),
-            "matmul: ranks {ra} and {rb} not supported"
-        );
-        assert!(
-            !(ra == 3 && rb == 2 && ta),
-            "matmul: shared-weight product takes `a` untransposed"
-        );
+        assert!(matches!((ra, rb), (2, 2) | (3, 3) | (3, 2)), "matmul: ranks {ra} and {rb} not supported");
+        assert!(!(ra == 3 && rb == 2 && ta), "matmul: shared-weight product takes `a` untransposed");
         let y = matmul::matmul_forward(self.value(a), ta, self.value(b), tb);
         self.record_op(y, Op::MatMul { a, ta, b, tb }, &[a, b])
     }
     /// A dense layer: `x·Wᵀ + b` over the last axis, W `[out, in]`.
     pub fn linear(&mut self, x: Var, w: Var, b: Option<Var>) -> Var {
         let (ws, xs) = (self.shape(w), self.shape(x));
-        assert!(
-            ws.len() == 2 && xs.last() == Some(&ws[1]),
-            "linear: input {xs:?} does not fit weight {ws:?}"
-        );
+        assert!(ws.len() == 2 && xs.last() == Some(&ws[1]), "linear: input {xs:?} does not fit weight {ws:?}");
         if let Some(b) = b {
             assert_eq!(self.shape(b), &[ws[0]], "linear: bias shape");
         }
@@ -303,10 +249,7 @@ impl<'p, F: Float> Tape<'p, F> {
     /// LayerNorm over the last axis with weight and bias.
     pub fn layer_norm(&mut self, x: Var, w: Var, b: Var, eps: f64) -> Var {
         let d = *self.shape(x).last().expect("rank >= 1");
-        assert!(
-            self.shape(w) == [d] && self.shape(b) == [d],
-            "layer_norm: weight/bias must be [{d}]"
-        );
+        assert!(self.shape(w) == [d] && self.shape(b) == [d], "layer_norm: weight/bias must be [{d}]");
         let (y, saved) = norm::layer_norm_forward(self.value(x), self.value(w), self.value(b), eps);
         self.record_op(y, Op::LayerNorm { x, w, b, saved }, &[x, w, b])
     }
@@ -323,28 +266,13 @@ impl<'p, F: Float> Tape<'p, F> {
     /// Mean cross-entropy of logits `[M, V]` against M targets, fused with the softmax: a scalar.
     pub fn cross_entropy(&mut self, logits: Var, targets: &[u32]) -> Var {
         let s = self.shape(logits);
-        assert!(
-            s.len() == 2 && s[0] == targets.len(),
-            "cross_entropy: logits {s:?} for {} targets",
-            targets.len()
-        );
-        assert!(
-            targets.iter().all(|&t| (t as usize) < s[1]),
-            "cross_entropy: a target is outside the vocabulary"
-        );
+        assert!(s.len() == 2 && s[0] == targets.len(), "cross_entropy: logits {s:?} for {} targets", targets.len());
+        assert!(targets.iter().all(|&t| (t as usize) < s[1]), "cross_entropy: a target is outside the vocabulary");
         let (loss, probs) = softmax::cross_entropy_forward(self.value(logits), targets);
-        let probs = if self.record {
-            probs
-        } else {
-            tensor::zeros(&[0])
-        };
+        let probs = if self.record { probs } else { tensor::zeros(&[0]) };
         self.record_op(
             Tensor::from_elem(tensor::ndarray::IxDyn(&[]), loss),
-            Op::CrossEntropy {
-                logits,
-                targets: targets.to_vec(),
-                probs,
-            },
+            Op::CrossEntropy { logits, targets: targets.to_vec(), probs },
             &[logits],
         )
     }
@@ -354,10 +282,7 @@ impl<'p, F: Float> Tape<'p, F> {
     /// Sets entries above the diagonal of the last two axes (`[..., L, L]`) to −∞.
     pub fn causal_mask(&mut self, x: Var) -> Var {
         let s = self.shape(x);
-        assert!(
-            s.len() >= 2 && s[s.len() - 1] == s[s.len() - 2],
-            "causal_mask: needs [..., L, L], got {s:?}"
-        );
+        assert!(s.len() >= 2 && s[s.len() - 1] == s[s.len() - 2], "causal_mask: needs [..., L, L], got {s:?}");
         let y = attention::causal_mask_forward(self.value(x));
         self.record_op(y, Op::CausalMask(x), &[x])
     }
@@ -368,34 +293,10 @@ impl<'p, F: Float> Tape<'p, F> {
             s.len() == 3 && self.shape(k) == s && self.shape(v) == s,
             "attention: q, k, v must share one [B, L, d] shape"
         );
-        assert!(
-            heads > 0 && s[2] % heads == 0,
-            "attention: d_model {} does not split into {heads} heads",
-            s[2]
-        );
-        let (y, probs) = attention::attention_forward(
-            self.value(q),
-            self.value(k),
-            self.value(v),
-            heads,
-            causal,
-        );
-        let probs = if self.record {
-            probs
-        } else {
-            tensor::zeros(&[0])
-        };
-        self.record_op(
-            y,
-            Op::Attention {
-                q,
-                k,
-                v,
-                heads,
-                probs,
-            },
-            &[q, k, v],
-        )
+        assert!(heads > 0 && s[2] % heads == 0, "attention: d_model {} does not split into {heads} heads", s[2]);
+        let (y, probs) = attention::attention_forward(self.value(q), self.value(k), self.value(v), heads, causal);
+        let probs = if self.record { probs } else { tensor::zeros(&[0]) };
+        self.record_op(y, Op::Attention { q, k, v, heads, probs }, &[q, k, v])
     }
 
     // ---- lookup and shapes ----------------------------------------------------------------------
@@ -409,23 +310,11 @@ impl<'p, F: Float> Tape<'p, F> {
             s[0]
         );
         let y = embedding::embedding_forward(self.value(table), ids);
-        self.record_op(
-            y,
-            Op::Embedding {
-                table,
-                ids: ids.to_vec(),
-            },
-            &[table],
-        )
+        self.record_op(y, Op::Embedding { table, ids: ids.to_vec() }, &[table])
     }
     pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Var {
         let n: usize = shape.iter().product();
-        assert_eq!(
-            n,
-            self.value(x).len(),
-            "reshape {:?} to {shape:?}",
-            self.shape(x)
-        );
+        assert_eq!(n, self.value(x).len(), "reshape {:?} to {shape:?}", self.shape(x));
         let y = self
             .value(x)
             .as_standard_layout()
@@ -444,14 +333,7 @@ impl<'p, F: Float> Tape<'p, F> {
             self.shape(x)
         );
         let y = shape::permute_forward(self.value(x), perm);
-        self.record_op(
-            y,
-            Op::Permute {
-                x,
-                perm: perm.to_vec(),
-            },
-            &[x],
-        )
+        self.record_op(y, Op::Permute { x, perm: perm.to_vec() }, &[x])
     }
     /// Swaps the last two axes (a copy; matmul reads transposes without one).
     pub fn transpose(&mut self, x: Var) -> Var {
@@ -466,21 +348,11 @@ impl<'p, F: Float> Tape<'p, F> {
             let values: Vec<&Tensor<F>> = xs.iter().map(|&v| self.value(v)).collect();
             shape::concat_forward(&values, axis)
         };
-        self.record_op(
-            y,
-            Op::Concat {
-                xs: xs.to_vec(),
-                axis,
-            },
-            xs,
-        )
+        self.record_op(y, Op::Concat { xs: xs.to_vec(), axis }, xs)
     }
     /// `x[start .. start+len]` along `axis`.
     pub fn slice(&mut self, x: Var, axis: usize, start: usize, len: usize) -> Var {
-        assert!(
-            axis < self.shape(x).len() && start + len <= self.shape(x)[axis],
-            "slice out of range"
-        );
+        assert!(axis < self.shape(x).len() && start + len <= self.shape(x)[axis], "slice out of range");
         let y = shape::slice_forward(self.value(x), axis, start, len);
         self.record_op(y, Op::Slice { x, axis, start }, &[x])
     }

@@ -24,38 +24,23 @@ fn check(inputs: &[Tensor<f64>], f: impl Fn(&mut Tape<'_, f64>, &[Var]) -> Var) 
 
 #[test]
 fn add_with_broadcasting() {
-    check(
-        &[rand_tensor(&[2, 3, 4], 1), rand_tensor(&[3, 1], 2)],
-        |t, v| t.add(v[0], v[1]),
-    );
-    check(
-        &[rand_tensor(&[4], 3), rand_tensor(&[2, 3, 4], 4)],
-        |t, v| t.add(v[0], v[1]),
-    );
+    check(&[rand_tensor(&[2, 3, 4], 1), rand_tensor(&[3, 1], 2)], |t, v| t.add(v[0], v[1]));
+    check(&[rand_tensor(&[4], 3), rand_tensor(&[2, 3, 4], 4)], |t, v| t.add(v[0], v[1]));
 }
 
 #[test]
 fn sub_with_broadcasting() {
-    check(
-        &[rand_tensor(&[2, 3], 5), rand_tensor(&[1, 3], 6)],
-        |t, v| t.sub(v[0], v[1]),
-    );
+    check(&[rand_tensor(&[2, 3], 5), rand_tensor(&[1, 3], 6)], |t, v| t.sub(v[0], v[1]));
 }
 
 #[test]
 fn mul_with_broadcasting() {
-    check(
-        &[rand_tensor(&[2, 3, 4], 7), rand_tensor(&[2, 1, 4], 8)],
-        |t, v| t.mul(v[0], v[1]),
-    );
+    check(&[rand_tensor(&[2, 3, 4], 7), rand_tensor(&[2, 1, 4], 8)], |t, v| t.mul(v[0], v[1]));
 }
 
 #[test]
 fn div_with_broadcasting() {
-    check(
-        &[rand_tensor(&[3, 4], 9), rand_away_from_zero(&[4], 10)],
-        |t, v| t.div(v[0], v[1]),
-    );
+    check(&[rand_tensor(&[3, 4], 9), rand_away_from_zero(&[4], 10)], |t, v| t.div(v[0], v[1]));
 }
 
 #[test]
@@ -66,10 +51,7 @@ fn scale() {
 #[test]
 fn exp_log_tanh() {
     check(&[rand_tensor(&[3, 4], 12)], |t, v| t.exp(v[0]));
-    check(
-        &[rand_away_from_zero(&[3, 4], 13).mapv(f64::abs)],
-        |t, v| t.log(v[0]),
-    );
+    check(&[rand_away_from_zero(&[3, 4], 13).mapv(f64::abs)], |t, v| t.log(v[0]));
     check(&[rand_tensor(&[3, 4], 14)], |t, v| t.tanh(v[0]));
 }
 
@@ -80,9 +62,7 @@ fn relu_away_from_the_kink() {
 
 #[test]
 fn gelu_tanh_form() {
-    check(&[rand_tensor(&[4, 5], 16).mapv(|x| 3.0 * x)], |t, v| {
-        t.gelu(v[0])
-    });
+    check(&[rand_tensor(&[4, 5], 16).mapv(|x| 3.0 * x)], |t, v| t.gelu(v[0]));
 }
 
 #[test]
@@ -96,42 +76,22 @@ fn sum_and_mean_over_axes() {
 #[test]
 fn matmul_every_transpose_combination() {
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-        let a = if ta {
-            rand_tensor(&[4, 3], 21)
-        } else {
-            rand_tensor(&[3, 4], 21)
-        };
-        let b = if tb {
-            rand_tensor(&[5, 4], 22)
-        } else {
-            rand_tensor(&[4, 5], 22)
-        };
+        let a = if ta { rand_tensor(&[4, 3], 21) } else { rand_tensor(&[3, 4], 21) };
+        let b = if tb { rand_tensor(&[5, 4], 22) } else { rand_tensor(&[4, 5], 22) };
         check(&[a, b], move |t, v| t.matmul(v[0], ta, v[1], tb));
     }
 }
 
 #[test]
 fn batched_matmul_with_transposes() {
-    check(
-        &[rand_tensor(&[2, 3, 4], 23), rand_tensor(&[2, 5, 4], 24)],
-        |t, v| t.matmul(v[0], false, v[1], true),
-    );
-    check(
-        &[rand_tensor(&[2, 4, 3], 25), rand_tensor(&[2, 4, 5], 26)],
-        |t, v| t.matmul(v[0], true, v[1], false),
-    );
+    check(&[rand_tensor(&[2, 3, 4], 23), rand_tensor(&[2, 5, 4], 24)], |t, v| t.matmul(v[0], false, v[1], true));
+    check(&[rand_tensor(&[2, 4, 3], 25), rand_tensor(&[2, 4, 5], 26)], |t, v| t.matmul(v[0], true, v[1], false));
 }
 
 #[test]
 fn shared_weight_matmul() {
-    check(
-        &[rand_tensor(&[2, 3, 4], 27), rand_tensor(&[4, 5], 28)],
-        |t, v| t.matmul(v[0], false, v[1], false),
-    );
-    check(
-        &[rand_tensor(&[2, 3, 4], 29), rand_tensor(&[5, 4], 30)],
-        |t, v| t.matmul(v[0], false, v[1], true),
-    );
+    check(&[rand_tensor(&[2, 3, 4], 27), rand_tensor(&[4, 5], 28)], |t, v| t.matmul(v[0], false, v[1], false));
+    check(&[rand_tensor(&[2, 3, 4], 29), rand_tensor(&[5, 4], 30)], |t, v| t.matmul(v[0], false, v[1], true));
 }
 
 #[test]
@@ -151,9 +111,7 @@ fn a_transposed_non_contiguous_input() {
     // it by its logical indices.
     let x = rand_tensor(&[4, 3], 33).reversed_axes(); // logical [3, 4], not standard layout
     assert!(!x.is_standard_layout());
-    check(&[x.clone(), rand_tensor(&[4, 2], 34)], |t, v| {
-        t.matmul(v[0], false, v[1], false)
-    });
+    check(&[x.clone(), rand_tensor(&[4, 2], 34)], |t, v| t.matmul(v[0], false, v[1], false));
     check(&[x.clone()], |t, v| t.gelu(v[0]));
     check(&[x], |t, v| {
         let s = t.softmax(v[0]);
@@ -163,19 +121,14 @@ fn a_transposed_non_contiguous_input() {
 
 #[test]
 fn transpose_and_permute() {
-    check(&[rand_tensor(&[2, 3, 4], 35)], |t, v| {
-        t.permute(v[0], &[2, 0, 1])
-    });
+    check(&[rand_tensor(&[2, 3, 4], 35)], |t, v| t.permute(v[0], &[2, 0, 1]));
     check(&[rand_tensor(&[3, 4], 36)], |t, v| t.transpose(v[0]));
 }
 
 #[test]
 fn reshape_concat_slice() {
     check(&[rand_tensor(&[2, 6], 37)], |t, v| t.reshape(v[0], &[3, 4]));
-    check(
-        &[rand_tensor(&[2, 3], 38), rand_tensor(&[2, 2], 39)],
-        |t, v| t.concat(&[v[0], v[1]], 1),
-    );
+    check(&[rand_tensor(&[2, 3], 38), rand_tensor(&[2, 2], 39)], |t, v| t.concat(&[v[0], v[1]], 1));
     check(&[rand_tensor(&[4, 3], 40)], |t, v| t.slice(v[0], 0, 1, 2));
 }
 
@@ -187,68 +140,42 @@ fn a_value_used_twice_accumulates() {
         t.add(sq, v[0])
     });
     // and through a matmul with itself
-    check(&[rand_tensor(&[3, 3], 42)], |t, v| {
-        t.matmul(v[0], false, v[0], true)
-    });
+    check(&[rand_tensor(&[3, 3], 42)], |t, v| t.matmul(v[0], false, v[0], true));
 }
 
 #[test]
 fn linear_with_and_without_bias() {
-    check(
-        &[
-            rand_tensor(&[2, 3, 4], 43),
-            rand_tensor(&[5, 4], 44),
-            rand_tensor(&[5], 45),
-        ],
-        |t, v| t.linear(v[0], v[1], Some(v[2])),
-    );
-    check(
-        &[rand_tensor(&[3, 4], 46), rand_tensor(&[5, 4], 47)],
-        |t, v| t.linear(v[0], v[1], None),
-    );
+    check(&[rand_tensor(&[2, 3, 4], 43), rand_tensor(&[5, 4], 44), rand_tensor(&[5], 45)], |t, v| {
+        t.linear(v[0], v[1], Some(v[2]))
+    });
+    check(&[rand_tensor(&[3, 4], 46), rand_tensor(&[5, 4], 47)], |t, v| t.linear(v[0], v[1], None));
 }
 
 #[test]
 fn conv1d_same_padding() {
     for k in [1, 3, 5] {
-        check(
-            &[
-                rand_tensor(&[2, 5, 3], 48),
-                rand_tensor(&[4, 3, k], 49),
-                rand_tensor(&[4], 50),
-            ],
-            |t, v| t.conv1d(v[0], v[1], v[2]),
-        );
+        check(&[rand_tensor(&[2, 5, 3], 48), rand_tensor(&[4, 3, k], 49), rand_tensor(&[4], 50)], |t, v| {
+            t.conv1d(v[0], v[1], v[2])
+        });
     }
 }
 
 #[test]
 fn layer_norm() {
-    check(
-        &[
-            rand_tensor(&[2, 3, 6], 51),
-            rand_tensor(&[6], 52).mapv(|x| 1.0 + x),
-            rand_tensor(&[6], 53),
-        ],
-        |t, v| t.layer_norm(v[0], v[1], v[2], 1e-5),
-    );
+    check(&[rand_tensor(&[2, 3, 6], 51), rand_tensor(&[6], 52).mapv(|x| 1.0 + x), rand_tensor(&[6], 53)], |t, v| {
+        t.layer_norm(v[0], v[1], v[2], 1e-5)
+    });
 }
 
 #[test]
 fn softmax_and_log_softmax() {
-    check(&[rand_tensor(&[3, 5], 54).mapv(|x| 3.0 * x)], |t, v| {
-        t.softmax(v[0])
-    });
-    check(&[rand_tensor(&[2, 3, 5], 55).mapv(|x| 3.0 * x)], |t, v| {
-        t.log_softmax(v[0])
-    });
+    check(&[rand_tensor(&[3, 5], 54).mapv(|x| 3.0 * x)], |t, v| t.softmax(v[0]));
+    check(&[rand_tensor(&[2, 3, 5], 55).mapv(|x| 3.0 * x)], |t, v| t.log_softmax(v[0]));
 }
 
 #[test]
 fn fused_softmax_cross_entropy() {
-    check(&[rand_tensor(&[4, 7], 56).mapv(|x| 3.0 * x)], |t, v| {
-        t.cross_entropy(v[0], &[0, 6, 3, 3])
-    });
+    check(&[rand_tensor(&[4, 7], 56).mapv(|x| 3.0 * x)], |t, v| t.cross_entropy(v[0], &[0, 6, 3, 3]));
 }
 
 #[test]
@@ -281,14 +208,9 @@ fn causal_mask_inside_softmax() {
 #[test]
 fn fused_attention_full_and_causal() {
     for causal in [false, true] {
-        check(
-            &[
-                rand_tensor(&[2, 3, 4], 59),
-                rand_tensor(&[2, 3, 4], 60),
-                rand_tensor(&[2, 3, 4], 61),
-            ],
-            move |t, v| t.attention(v[0], v[1], v[2], 2, causal),
-        );
+        check(&[rand_tensor(&[2, 3, 4], 59), rand_tensor(&[2, 3, 4], 60), rand_tensor(&[2, 3, 4], 61)], move |t, v| {
+            t.attention(v[0], v[1], v[2], 2, causal)
+        });
     }
 }
 
@@ -298,11 +220,7 @@ fn fused_attention_equals_attention_from_primitives() {
     let (b, l, d, h) = (2, 5, 6, 3);
     let dh = d / h;
     for causal in [false, true] {
-        let (q, k, v) = (
-            rand_tensor(&[b, l, d], 62),
-            rand_tensor(&[b, l, d], 63),
-            rand_tensor(&[b, l, d], 64),
-        );
+        let (q, k, v) = (rand_tensor(&[b, l, d], 62), rand_tensor(&[b, l, d], 63), rand_tensor(&[b, l, d], 64));
         let mut t = Tape::empty();
         let (qv, kv, vv) = (t.leaf(q.clone()), t.leaf(k.clone()), t.leaf(v.clone()));
         let fused = t.attention(qv, kv, vv, h, causal);

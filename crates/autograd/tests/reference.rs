@@ -62,12 +62,7 @@ const E1_DW: [f64; 12] = [
     3.4683905419819956,
     0.5368291355752101,
 ];
-const E1_DB: [f64; 4] = [
-    3.323262971667212,
-    3.451966154143165,
-    0.28380072702349546,
-    3.8372353774300603,
-];
+const E1_DB: [f64; 4] = [3.323262971667212, 3.451966154143165, 0.28380072702349546, 3.8372353774300603];
 // E2
 const E2_LOSS: [f64; 1] = [2.9342320991437303];
 const E2_DX: [f64; 10] = [
@@ -82,20 +77,10 @@ const E2_DX: [f64; 10] = [
     -0.04009364273098456,
     -0.013417316929268695,
 ];
-const E2_DW: [f64; 5] = [
-    0.7000118503736574,
-    0.20814982891863987,
-    0.16449300990006968,
-    0.3229164691240213,
-    0.16027657727468375,
-];
-const E2_DB: [f64; 5] = [
-    -0.421582064134965,
-    0.25171335191734345,
-    0.23431007354230088,
-    -0.2706354573554435,
-    0.20619409603076422,
-];
+const E2_DW: [f64; 5] =
+    [0.7000118503736574, 0.20814982891863987, 0.16449300990006968, 0.3229164691240213, 0.16027657727468375];
+const E2_DB: [f64; 5] =
+    [-0.421582064134965, 0.25171335191734345, 0.23431007354230088, -0.2706354573554435, 0.20619409603076422];
 // E3
 const E3_LOSS: [f64; 1] = [-0.30604086470102376];
 const E3_DQ: [f64; 16] = [
@@ -177,10 +162,7 @@ fn e1_dense_gelu_product() {
     let g = t.gelu(lin);
     let p = t.mul(g, lin);
     let loss = t.sum_all(p);
-    close(
-        &Tensor::from_elem(tensor::ndarray::IxDyn(&[1]), t.scalar(loss)),
-        &E1_LOSS,
-    );
+    close(&Tensor::from_elem(tensor::ndarray::IxDyn(&[1]), t.scalar(loss)), &E1_LOSS);
     let grads = t.backward(loss);
     close(grads.wrt(x).unwrap(), &E1_DX);
     close(grads.wrt(w).unwrap(), &E1_DW);
@@ -195,10 +177,7 @@ fn e2_layer_norm_cross_entropy() {
     let b = t.leaf(tensor(&[5], |i| 0.1 * (i as f64 * 2.0).sin()));
     let y = t.layer_norm(x, w, b, 1e-5);
     let loss = t.cross_entropy(y, &[3, 0]);
-    close(
-        &Tensor::from_elem(tensor::ndarray::IxDyn(&[1]), t.scalar(loss)),
-        &E2_LOSS,
-    );
+    close(&Tensor::from_elem(tensor::ndarray::IxDyn(&[1]), t.scalar(loss)), &E2_LOSS);
     let grads = t.backward(loss);
     close(grads.wrt(x).unwrap(), &E2_DX);
     close(grads.wrt(w).unwrap(), &E2_DW);
@@ -215,10 +194,7 @@ fn e3_causal_two_head_attention() {
     let o = t.attention(q, k, v, 2, true);
     let p = t.mul(o, r);
     let loss = t.sum_all(p);
-    close(
-        &Tensor::from_elem(tensor::ndarray::IxDyn(&[1]), t.scalar(loss)),
-        &E3_LOSS,
-    );
+    close(&Tensor::from_elem(tensor::ndarray::IxDyn(&[1]), t.scalar(loss)), &E3_LOSS);
     let grads = t.backward(loss);
     close(grads.wrt(q).unwrap(), &E3_DQ);
     close(grads.wrt(k).unwrap(), &E3_DK);

@@ -93,10 +93,7 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The preset's config with every given flag applied.
     pub fn resolve(&self) -> Result<(String, ModelConfig)> {
-        let preset = self
-            .preset
-            .clone()
-            .unwrap_or_else(|| heads::config::DEFAULT_PRESET.to_string());
+        let preset = self.preset.clone().unwrap_or_else(|| heads::config::DEFAULT_PRESET.to_string());
         let mut c = ModelConfig::preset(&preset)?;
         self.apply(&mut c);
         c.validate()?;
@@ -111,10 +108,7 @@ impl ModelArgs {
         macro_rules! set {
             ($($f:ident),*) => {$(if let Some(v) = self.$f { c.$f = v; })*};
         }
-        set!(
-            seq_length, d_model, num_blocks, num_heads, d_ff, vocab_size, bottleneck, reduce,
-            kernel
-        );
+        set!(seq_length, d_model, num_blocks, num_heads, d_ff, vocab_size, bottleneck, reduce, kernel);
         if let Some(p) = self.positions {
             c.positions = match p {
                 PositionsArg::Learned => Positions::Learned,
@@ -345,6 +339,9 @@ pub struct BenchArgs {
     /// Worker threads [default: one per core]
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Print where the time goes: CPU time per op kind, forward and backward, per step
+    #[arg(long)]
+    pub profile: bool,
     /// Data file to draw batches from [default: the embedded corpus]
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
@@ -358,23 +355,15 @@ pub fn resolve_train(model: &ModelArgs, data: &DataArgs, t: &TrainFlags) -> Resu
     let mut c = match &t.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::input(
-                    path.display(),
-                    format!("cannot read the config: {}", train::data::io_reason(&e)),
-                )
+                Error::input(path.display(), format!("cannot read the config: {}", train::data::io_reason(&e)))
             })?;
-            serde_json::from_str::<TrainConfig>(&text).map_err(|e| {
-                Error::input(path.display(), format!("is not a valid run config: {e}"))
-            })?
+            serde_json::from_str::<TrainConfig>(&text)
+                .map_err(|e| Error::input(path.display(), format!("is not a valid run config: {e}")))?
         }
         None => TrainConfig::default_run(),
     };
     if model.preset.is_some() || t.config.is_none() {
-        let (preset, mut m) = ModelArgs {
-            head: None,
-            ..model.clone()
-        }
-        .resolve_preset_only()?;
+        let (preset, mut m) = ModelArgs { head: None, ..model.clone() }.resolve_preset_only()?;
         model.apply(&mut m);
         c.preset = preset;
         c.model = m;
@@ -397,15 +386,7 @@ pub fn resolve_train(model: &ModelArgs, data: &DataArgs, t: &TrainFlags) -> Resu
     macro_rules! set {
         ($($f:ident),*) => {$(if let Some(v) = t.$f { c.$f = v; })*};
     }
-    set!(
-        batch_size,
-        lr,
-        min_lr,
-        warmup,
-        clip,
-        checkpoint_every,
-        eval_windows
-    );
+    set!(batch_size, lr, min_lr, warmup, clip, checkpoint_every, eval_windows);
     if let Some(o) = t.optimizer {
         c.optimizer = match o {
             OptimizerArg::Adam => OptimizerKind::Adam,
@@ -440,10 +421,7 @@ pub fn resolve_train(model: &ModelArgs, data: &DataArgs, t: &TrainFlags) -> Resu
 
 impl ModelArgs {
     fn resolve_preset_only(&self) -> Result<(String, ModelConfig)> {
-        let preset = self
-            .preset
-            .clone()
-            .unwrap_or_else(|| heads::config::DEFAULT_PRESET.to_string());
+        let preset = self.preset.clone().unwrap_or_else(|| heads::config::DEFAULT_PRESET.to_string());
         Ok((preset.clone(), ModelConfig::preset(&preset)?))
     }
 }

@@ -53,10 +53,7 @@ fn install_interrupt_handler() {
 /// Trains one session into `run`, writing config.json and summary.txt first.
 fn train_into(mut s: Session, run: &RunDir, show: bool, label: &str) -> Result<Report> {
     run.write_json("config.json", &s.config)?;
-    run.write(
-        "summary.txt",
-        Summary::of(&s.config.model)?.table().as_bytes(),
-    )?;
+    run.write("summary.txt", Summary::of(&s.config.model)?.table().as_bytes())?;
     let mut bar = Bar::new(show, label);
     let report = train::train(&mut s, run, &mut bar, &STOP);
     bar.finish();
@@ -72,9 +69,7 @@ fn report_line(r: &Report) -> String {
         ),
         None => format!("{}/{} windows memorized", r.memorized, r.memorized_of),
     };
-    let val = r
-        .val_loss
-        .map_or(String::new(), |v| format!(", val loss {v:.4}"));
+    let val = r.val_loss.map_or(String::new(), |v| format!(", val loss {v:.4}"));
     format!(
         "{}: head {} ({} params, ratio {}): {memo}; {} steps, {:.1} epochs, loss {:.4}, accuracy {:.3}{val}, {:.2} bits/byte, {:.0} samples/s, {:.1} s; stopped: {}",
         r.run_dir,
@@ -97,14 +92,15 @@ fn finish(r: &Report, lr: f64) -> u8 {
     match r.stopped {
         Stopped::Diverged => {
             let kept = if Path::new(&r.run_dir).join("checkpoint.bin").exists() {
-                format!(
-                    "the last good checkpoint is kept in {}/checkpoint.bin",
-                    r.run_dir
-                )
+                format!("the last good checkpoint is kept in {}/checkpoint.bin", r.run_dir)
             } else {
                 "no checkpoint had been written yet".to_string()
             };
-            eprintln!("error: the loss diverged (NaN or infinite) at step {}; {kept}. Try a lower --lr (e.g. {:.0e}).", r.steps + 1, lr / 10.0);
+            eprintln!(
+                "error: the loss diverged (NaN or infinite) at step {}; {kept}. Try a lower --lr (e.g. {:.0e}).",
+                r.steps + 1,
+                lr / 10.0
+            );
             1
         }
         Stopped::Interrupted => {
@@ -149,40 +145,37 @@ fn resume(path: &Path, a: &TrainArgs) -> Result<(Session, RunDir)> {
     a.model.apply(&mut wanted);
     if wanted != config.model || a.model.preset.as_ref().is_some_and(|p| p != &config.preset) {
         let flags = a.model.given().join(", ");
-        return Err(Error::usage("--resume", format!("{flags} contradict the checkpoint's model ({}); drop them to resume, or start a new run", path.display())));
+        return Err(Error::usage(
+            "--resume",
+            format!(
+                "{flags} contradict the checkpoint's model ({}); drop them to resume, or start a new run",
+                path.display()
+            ),
+        ));
     }
     let t = &a.train;
     let contradicts = [
-        (
-            a.data
-                .data
-                .as_ref()
-                .map(|d| Some(d.display().to_string()) != config.data),
-            "--data",
-        ),
-        (
-            a.data.samples.map(|n| Some(n) != config.samples),
-            "--samples",
-        ),
-        (
-            a.data.val_fraction.map(|f| Some(f) != config.val_fraction),
-            "--val-fraction",
-        ),
+        (a.data.data.as_ref().map(|d| Some(d.display().to_string()) != config.data), "--data"),
+        (a.data.samples.map(|n| Some(n) != config.samples), "--samples"),
+        (a.data.val_fraction.map(|f| Some(f) != config.val_fraction), "--val-fraction"),
         (a.data.seed.map(|s| s != config.seed), "--seed"),
         (t.batch_size.map(|b| b != config.batch_size), "--batch-size"),
         (t.lr.map(|x| x != config.lr), "--lr"),
         (t.optimizer.map(|_| true), "--optimizer"),
-        (
-            t.weight_decay.map(|w| w != config.weight_decay),
-            "--weight-decay",
-        ),
+        (t.weight_decay.map(|w| w != config.weight_decay), "--weight-decay"),
         (t.warmup.map(|w| w != config.warmup), "--warmup"),
         (t.clip.map(|c| c != config.clip), "--clip"),
         (t.schedule.map(|_| true), "--schedule"),
         (t.config.as_ref().map(|_| true), "--config"),
     ];
     if let Some((_, flag)) = contradicts.iter().find(|(c, _)| *c == Some(true)) {
-        return Err(Error::usage(flag, format!("cannot change on --resume: it would not continue the same run ({}); start a new run instead", path.display())));
+        return Err(Error::usage(
+            flag,
+            format!(
+                "cannot change on --resume: it would not continue the same run ({}); start a new run instead",
+                path.display()
+            ),
+        ));
     }
     if t.steps.is_some() || t.epochs.is_some() {
         config.steps = t.steps;
@@ -198,14 +191,9 @@ fn resume(path: &Path, a: &TrainArgs) -> Result<(Session, RunDir)> {
         config.log_every = t.log_every;
     }
     let session = Session::resume(ck.clone(), config, &path.display().to_string())?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let run = if dir.join("config.json").exists() {
-        RunDir {
-            path: dir.to_path_buf(),
-        }
+        RunDir { path: dir.to_path_buf() }
     } else {
         RunDir::create_next(&t.runs_dir)?
     };
@@ -222,10 +210,8 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
         ));
     }
     let base = resolve_train(&a.model, &a.data, &a.train)?;
-    let names: Vec<String> = a
-        .heads
-        .clone()
-        .unwrap_or_else(|| heads::head_names().iter().map(|s| s.to_string()).collect());
+    let names: Vec<String> =
+        a.heads.clone().unwrap_or_else(|| heads::head_names().iter().map(|s| s.to_string()).collect());
     let mut configs = Vec::new();
     for h in &names {
         let mut c = base.clone();
@@ -257,37 +243,15 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
     let table = compare_table(&reports);
     let first = reports
         .first()
-        .map(|r| {
-            Path::new(&r.run_dir)
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string()
-        })
+        .map(|r| Path::new(&r.run_dir).file_name().unwrap_or_default().to_string_lossy().to_string())
         .unwrap_or_default();
     let stem = a.train.runs_dir.join(format!("compare-{first}"));
     train::fsutil::write_atomic(&stem.with_extension("txt"), table.as_bytes())?;
-    let rows: Vec<(String, Vec<train::MetricsRow>)> = reports
-        .iter()
-        .map(|r| {
-            (
-                r.head.clone(),
-                RunDir {
-                    path: r.run_dir.clone().into(),
-                }
-                .read_metrics(),
-            )
-        })
-        .collect();
-    let series: Vec<train::plot::Series<'_>> = rows
-        .iter()
-        .map(|(h, m)| train::plot::Series { label: h, rows: m })
-        .collect();
-    train::plot::curves(
-        &stem.with_extension("svg"),
-        "overfit compare: every head on the same data and seed",
-        &series,
-    )?;
+    let rows: Vec<(String, Vec<train::MetricsRow>)> =
+        reports.iter().map(|r| (r.head.clone(), RunDir { path: r.run_dir.clone().into() }.read_metrics())).collect();
+    let series: Vec<train::plot::Series<'_>> =
+        rows.iter().map(|(h, m)| train::plot::Series { label: h, rows: m }).collect();
+    train::plot::curves(&stem.with_extension("svg"), "overfit compare: every head on the same data and seed", &series)?;
     if a.train.json {
         println!(
             "{}",
@@ -295,11 +259,7 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
         );
     } else {
         print!("{table}");
-        println!(
-            "table: {}   plot: {}",
-            stem.with_extension("txt").display(),
-            stem.with_extension("svg").display()
-        );
+        println!("table: {}   plot: {}", stem.with_extension("txt").display(), stem.with_extension("svg").display());
     }
     Ok(code)
 }
@@ -321,9 +281,7 @@ fn compare_table(reports: &[Report]) -> String {
         "samples/s"
     );
     for r in reports {
-        let epochs = r
-            .epochs_to_memorize
-            .map_or("not memorized".to_string(), |e| format!("{e:.0}"));
+        let epochs = r.epochs_to_memorize.map_or("not memorized".to_string(), |e| format!("{e:.0}"));
         s.push_str(&format!(
             "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9.4} {:>8.3} {:>10.0}\n",
             r.head,
@@ -347,10 +305,7 @@ fn cmd_summary(a: SummaryArgs) -> Result<u8> {
     let (_, config) = a.model.resolve()?;
     let s = Summary::of(&config)?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&s).expect("serializable")
-        );
+        println!("{}", serde_json::to_string_pretty(&s).expect("serializable"));
     } else {
         print!("{}", s.table());
     }
@@ -369,18 +324,10 @@ fn load_model(path: &Path) -> Result<(Checkpoint, heads::Model<f32>, autograd::P
 fn cmd_generate(a: GenerateArgs) -> Result<u8> {
     setup_threads(None)?;
     if !(a.temperature.is_finite() && a.temperature >= 0.0) {
-        return Err(Error::usage(
-            "--temperature",
-            format!("must be 0 (greedy) or more, got {}", a.temperature),
-        ));
+        return Err(Error::usage("--temperature", format!("must be 0 (greedy) or more, got {}", a.temperature)));
     }
     let (_, model, params) = load_model(&a.checkpoint)?;
-    let sampling = Sampling {
-        greedy: a.greedy,
-        temperature: a.temperature,
-        top_k: a.top_k,
-        seed: a.seed,
-    };
+    let sampling = Sampling { greedy: a.greedy, temperature: a.temperature, top_k: a.top_k, seed: a.seed };
     let out = generate(&model, &params, a.prompt.as_bytes(), a.bytes, sampling);
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
@@ -400,11 +347,7 @@ fn cmd_eval(a: EvalArgs) -> Result<u8> {
         Some(p) => train::data::Corpus::open(p)?,
         None => train::data::Corpus::Embedded,
     };
-    let samples = a.data.samples.or(if a.data.data.is_none() {
-        Some(train::data::DEFAULT_SAMPLES)
-    } else {
-        None
-    });
+    let samples = a.data.samples.or(if a.data.data.is_none() { Some(train::data::DEFAULT_SAMPLES) } else { None });
     let split = train::data::Split::new(
         corpus.bytes().len(),
         ck.config.model.seq_length,
@@ -413,11 +356,8 @@ fn cmd_eval(a: EvalArgs) -> Result<u8> {
         a.data.val_fraction,
         &corpus.name(),
     )?;
-    let (first, count) = if split.val_windows > 0 {
-        (split.val_start, split.val_windows)
-    } else {
-        (0, split.train_windows)
-    };
+    let (first, count) =
+        if split.val_windows > 0 { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
     let starts: Vec<usize> = (first..first + count).collect();
     let ev = train::session::evaluate(&model, &params, corpus.bytes(), &split, &starts, 256);
     let bpb = ev.loss / std::f64::consts::LN_2;
@@ -427,7 +367,17 @@ fn cmd_eval(a: EvalArgs) -> Result<u8> {
             serde_json::json!({ "loss": ev.loss, "bits_per_byte": bpb, "accuracy": ev.accuracy, "memorized": ev.memorized, "samples": ev.windows, "split": if split.val_windows > 0 { "validation" } else { "train" } })
         );
     } else {
-        println!("{}: {} windows of {}: loss {:.4} nats, {:.3} bits/byte, accuracy {:.3}, memorized {}/{}", a.checkpoint.display(), ev.windows, corpus.name(), ev.loss, bpb, ev.accuracy, ev.memorized, ev.windows);
+        println!(
+            "{}: {} windows of {}: loss {:.4} nats, {:.3} bits/byte, accuracy {:.3}, memorized {}/{}",
+            a.checkpoint.display(),
+            ev.windows,
+            corpus.name(),
+            ev.loss,
+            bpb,
+            ev.accuracy,
+            ev.memorized,
+            ev.windows
+        );
     }
     Ok(0)
 }
@@ -442,12 +392,7 @@ fn cmd_export(a: ExportArgs) -> Result<u8> {
 fn cmd_import(a: ImportArgs) -> Result<u8> {
     let ck = train::weights::import(&a.weights)?;
     ck.save(&a.out)?;
-    eprintln!(
-        "wrote {} (head {}, {} tensors)",
-        a.out.display(),
-        ck.config.model.head,
-        ck.params.len()
-    );
+    eprintln!("wrote {} (head {}, {} tensors)", a.out.display(), ck.config.model.head, ck.params.len());
     Ok(0)
 }
 
@@ -462,7 +407,27 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
     c.model = model;
     c.batch_size = a.batch_size;
     c.data = a.data.map(|d| d.display().to_string());
-    let r = train::bench::bench(c, a.steps, a.warmup)?;
+    let r = train::bench::bench(c, a.steps, a.warmup, a.profile)?;
+    if a.profile {
+        let mut rows = autograd::profile::take();
+        rows.sort_by(|x, y| (y.1.forward_secs + y.1.backward_secs).total_cmp(&(x.1.forward_secs + x.1.backward_secs)));
+        let total: f64 = rows.iter().map(|(_, e)| e.forward_secs + e.backward_secs).sum();
+        eprintln!(
+            "{:<30} {:>12} {:>12} {:>8} {:>10}",
+            "op (CPU time per step)", "forward µs", "backward µs", "share", "calls/step"
+        );
+        for (name, e) in rows {
+            let per = |s: f64| s * 1e6 / a.steps as f64;
+            eprintln!(
+                "{name:<30} {:>12.1} {:>12.1} {:>7.1}% {:>10.1}",
+                per(e.forward_secs),
+                per(e.backward_secs),
+                100.0 * (e.forward_secs + e.backward_secs) / total,
+                e.calls as f64 / a.steps as f64
+            );
+        }
+        eprintln!("{:<30} {:>12.1} µs of CPU time per step", "total", total * 1e6 / a.steps as f64);
+    }
     if a.json {
         println!("{}", serde_json::to_string(&r).expect("serializable"));
     } else {

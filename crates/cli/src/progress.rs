@@ -12,11 +12,7 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(enabled: bool, label: &str) -> Self {
-        Bar {
-            bar: enabled.then(ProgressBar::hidden),
-            label: label.to_string(),
-            memorized: String::new(),
-        }
+        Bar { bar: enabled.then(ProgressBar::hidden), label: label.to_string(), memorized: String::new() }
     }
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
@@ -41,10 +37,8 @@ impl Observer for Bar {
                 );
             }
             None => bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{elapsed_precise}] {spinner} step {pos}  {msg}",
-                )
-                .expect("valid template"),
+                ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner} step {pos}  {msg}")
+                    .expect("valid template"),
             ),
         }
         bar.set_position(s.step);
@@ -53,17 +47,11 @@ impl Observer for Bar {
     fn stepped(&mut self, step: u64, loss: f64, sps: f64) {
         if let Some(bar) = &self.bar {
             bar.set_position(step);
-            bar.set_message(format!(
-                "loss {loss:.4}{}  {sps:.0} samples/s",
-                self.memorized
-            ));
+            bar.set_message(format!("loss {loss:.4}{}  {sps:.0} samples/s", self.memorized));
         }
     }
     fn logged(&mut self, row: &MetricsRow, of: usize) {
-        self.memorized = format!(
-            "  acc {:.3}  memorized {}/{}",
-            row.accuracy, row.memorized, of
-        );
+        self.memorized = format!("  acc {:.3}  memorized {}/{}", row.accuracy, row.memorized, of);
         if let Some(v) = row.val_loss {
             self.memorized.push_str(&format!("  val {v:.4}"));
         }

@@ -5,37 +5,21 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn overfit(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_overfit"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_overfit")).args(args).current_dir(dir).output().expect("the binary runs")
 }
 
 fn shakespeare() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/tinyshakespeare.txt")
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/tinyshakespeare.txt").display().to_string()
 }
 
 /// Exit code 2, a message on stderr that contains `needle`, and no panic.
 fn rejects(dir: &Path, args: &[&str], needle: &str) {
     let out = overfit(dir, args);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{args:?}: exit code; stderr: {err}"
-    );
+    assert_eq!(out.status.code(), Some(2), "{args:?}: exit code; stderr: {err}");
+    assert!(err.contains(needle), "{args:?}: stderr does not mention {needle:?}: {err}");
     assert!(
-        err.contains(needle),
-        "{args:?}: stderr does not mention {needle:?}: {err}"
-    );
-    assert!(
-        !err.contains("panicked")
-            && !err.contains("RUST_BACKTRACE")
-            && !err.contains("internal error"),
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE") && !err.contains("internal error"),
         "{args:?}: {err}"
     );
 }
@@ -44,29 +28,14 @@ fn rejects(dir: &Path, args: &[&str], needle: &str) {
 fn the_readme_run_command_memorizes_the_embedded_corpus() {
     let dir = tempfile::tempdir().unwrap();
     let out = overfit(dir.path(), &["train"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("all 432 windows memorized"), "{stdout}");
     let run = dir.path().join("runs/id-1");
-    for f in [
-        "config.json",
-        "summary.txt",
-        "metrics.jsonl",
-        "checkpoint.bin",
-        "report.json",
-        "curves.svg",
-    ] {
-        assert!(
-            run.join(f).metadata().map(|m| m.len() > 0).unwrap_or(false),
-            "{f}"
-        );
+    for f in ["config.json", "summary.txt", "metrics.jsonl", "checkpoint.bin", "report.json", "curves.svg"] {
+        assert!(run.join(f).metadata().map(|m| m.len() > 0).unwrap_or(false), "{f}");
     }
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["stopped"], "memorized");
     assert_eq!(report["memorized"], 432);
 
@@ -75,23 +44,10 @@ fn the_readme_run_command_memorizes_the_embedded_corpus() {
     let corpus = include_str!("../../train/src/corpus.txt");
     let out = overfit(
         dir.path(),
-        &[
-            "generate",
-            "--checkpoint",
-            &ck,
-            "--prompt",
-            &corpus[..32],
-            "--bytes",
-            "200",
-            "--greedy",
-            "--only-new",
-        ],
+        &["generate", "--checkpoint", &ck, "--prompt", &corpus[..32], "--bytes", "200", "--greedy", "--only-new"],
     );
     assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
-        &corpus[32..232]
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'), &corpus[32..232]);
 }
 
 #[test]
@@ -123,19 +79,11 @@ fn bad_data_is_refused_with_exit_2() {
     let d = dir.path();
     std::fs::write(d.join("empty.txt"), "").unwrap();
     std::fs::write(d.join("short.txt"), "0123456789").unwrap();
-    rejects(
-        d,
-        &["train", "--data", "missing.txt"],
-        "missing.txt: cannot read the data file: no such file",
-    );
+    rejects(d, &["train", "--data", "missing.txt"], "missing.txt: cannot read the data file: no such file");
     rejects(d, &["train", "--data", "."], "is a directory");
     rejects(d, &["train", "--data", "empty.txt"], "empty");
     rejects(d, &["train", "--data", "short.txt"], "at least 33 bytes");
-    rejects(
-        d,
-        &["train", "--data", &shakespeare(), "--samples", "2000000"],
-        "--samples",
-    );
+    rejects(d, &["train", "--data", &shakespeare(), "--samples", "2000000"], "--samples");
     rejects(d, &["train", "--val-fraction", "1.5"], "--val-fraction");
     rejects(d, &["train", "--val-fraction", "0.999"], "--val-fraction");
 }
@@ -143,19 +91,10 @@ fn bad_data_is_refused_with_exit_2() {
 #[test]
 fn arbitrary_binary_bytes_train() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes: Vec<u8> = (0..5000u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let bytes: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     std::fs::write(dir.path().join("blob.bin"), bytes).unwrap();
-    let out = overfit(
-        dir.path(),
-        &["train", "--data", "blob.bin", "--steps", "5", "--quiet"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = overfit(dir.path(), &["train", "--data", "blob.bin", "--steps", "5", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -164,43 +103,30 @@ fn impossible_configs_name_the_flag() {
     let d = dir.path();
     rejects(d, &["train", "--d-model", "0"], "--d-model");
     rejects(d, &["train", "--num-heads", "3"], "--num-heads");
-    rejects(
-        d,
-        &["train", "--head", "td-dense", "--reduce", "32"],
-        "--reduce",
-    );
+    rejects(d, &["train", "--head", "td-dense", "--reduce", "32"], "--reduce");
     rejects(d, &["train", "--head", "conv", "--reduce", "3"], "--reduce");
     rejects(d, &["train", "--head", "conv", "--kernel", "4"], "--kernel");
     rejects(d, &["train", "--vocab-size", "200"], "--vocab-size");
-    rejects(
-        d,
-        &["train", "--head", "dense"],
-        "flatten, bottleneck, td-dense, conv, tied, causal",
-    );
+    rejects(d, &["train", "--head", "dense"], "flatten, bottleneck, td-dense, conv, tied, causal");
     rejects(d, &["train", "--preset", "huge"], "seed-id4, small, medium");
     rejects(d, &["train", "--lr", "-1"], "--lr");
     rejects(d, &["train", "--batch-size", "0"], "--batch-size");
     std::fs::write(d.join("typo.json"), r#"{"sead": 3}"#).unwrap();
-    rejects(
-        d,
-        &["train", "--config", "typo.json"],
-        "unknown field `sead`",
-    );
+    rejects(d, &["train", "--config", "typo.json"], "unknown field `sead`");
 }
 
 #[test]
 fn a_partial_config_file_fills_in_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("c.json"), r#"{"seed": 7, "steps": 2, "epochs": null, "until_memorized": false, "model": {"head": "tied"}}"#).unwrap();
+    std::fs::write(
+        dir.path().join("c.json"),
+        r#"{"seed": 7, "steps": 2, "epochs": null, "until_memorized": false, "model": {"head": "tied"}}"#,
+    )
+    .unwrap();
     let out = overfit(dir.path(), &["train", "--config", "c.json", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let c: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("runs/id-1/config.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/id-1/config.json")).unwrap()).unwrap();
     assert_eq!(c["seed"], 7);
     assert_eq!(c["model"]["head"], "tied");
     assert_eq!(c["model"]["d_model"], 16);
@@ -210,9 +136,7 @@ fn a_partial_config_file_fills_in_the_defaults() {
 fn damaged_checkpoints_are_refused_and_nothing_is_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(overfit(d, &["train", "--steps", "2", "--quiet"])
-        .status
-        .success());
+    assert!(overfit(d, &["train", "--steps", "2", "--quiet"]).status.success());
     let good = std::fs::read(d.join("runs/id-1/checkpoint.bin")).unwrap();
     let mut flipped = good.clone();
     flipped[good.len() / 2] ^= 0x10;
@@ -235,96 +159,31 @@ fn damaged_checkpoints_are_refused_and_nothing_is_overwritten() {
         ("missing.bin", "no such file"),
     ] {
         rejects(d, &["eval", "--checkpoint", file], needle);
-        rejects(
-            d,
-            &[
-                "export",
-                "--checkpoint",
-                file,
-                "--out",
-                "existing.safetensors",
-            ],
-            needle,
-        );
+        rejects(d, &["export", "--checkpoint", file, "--out", "existing.safetensors"], needle);
         rejects(d, &["train", "--resume", file], needle);
     }
-    assert_eq!(
-        std::fs::read(d.join("existing.safetensors")).unwrap(),
-        b"keep me"
-    );
+    assert_eq!(std::fs::read(d.join("existing.safetensors")).unwrap(), b"keep me");
 }
 
 #[test]
 fn resume_refuses_contradicting_flags_and_continues_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(overfit(d, &["train", "--steps", "10", "--quiet"])
-        .status
-        .success());
-    rejects(
-        d,
-        &[
-            "train",
-            "--resume",
-            "runs/id-1/checkpoint.bin",
-            "--d-model",
-            "32",
-        ],
-        "--d-model",
-    );
-    rejects(
-        d,
-        &[
-            "train",
-            "--resume",
-            "runs/id-1/checkpoint.bin",
-            "--lr",
-            "0.01",
-        ],
-        "--lr",
-    );
-    rejects(
-        d,
-        &[
-            "train",
-            "--resume",
-            "runs/id-1/checkpoint.bin",
-            "--seed",
-            "3",
-        ],
-        "--seed",
-    );
-    let out = overfit(
-        d,
-        &[
-            "train",
-            "--resume",
-            "runs/id-1/checkpoint.bin",
-            "--steps",
-            "20",
-            "--json",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(overfit(d, &["train", "--steps", "10", "--quiet"]).status.success());
+    rejects(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--d-model", "32"], "--d-model");
+    rejects(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--lr", "0.01"], "--lr");
+    rejects(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--seed", "3"], "--seed");
+    let out = overfit(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--steps", "20", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["steps"], 20);
-    assert!(
-        !d.join("runs/id-2").exists(),
-        "a resume continues in its own run folder"
-    );
+    assert!(!d.join("runs/id-2").exists(), "a resume continues in its own run folder");
 }
 
 #[test]
 fn a_diverging_run_stops_with_exit_1_and_advice() {
     let dir = tempfile::tempdir().unwrap();
-    let out = overfit(
-        dir.path(),
-        &["train", "--lr", "1e30", "--steps", "50", "--json"],
-    );
+    let out = overfit(dir.path(), &["train", "--lr", "1e30", "--steps", "50", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("diverged") && err.contains("--lr"), "{err}");
@@ -343,33 +202,14 @@ fn export_import_round_trip_keeps_the_loss() {
             args.push("--output-bias");
         }
         assert!(overfit(d, &args).status.success());
-        assert!(overfit(
-            d,
-            &[
-                "export",
-                "--checkpoint",
-                "runs/id-1/checkpoint.bin",
-                "--out",
-                "w.safetensors"
-            ]
-        )
-        .status
-        .success());
-        assert!(overfit(
-            d,
-            &["import", "--weights", "w.safetensors", "--out", "back.bin"]
-        )
-        .status
-        .success());
-        let a = overfit(
-            d,
-            &["eval", "--checkpoint", "runs/id-1/checkpoint.bin", "--json"],
-        );
+        assert!(overfit(d, &["export", "--checkpoint", "runs/id-1/checkpoint.bin", "--out", "w.safetensors"])
+            .status
+            .success());
+        assert!(overfit(d, &["import", "--weights", "w.safetensors", "--out", "back.bin"]).status.success());
+        let a = overfit(d, &["eval", "--checkpoint", "runs/id-1/checkpoint.bin", "--json"]);
         let b = overfit(d, &["eval", "--checkpoint", "back.bin", "--json"]);
-        let (a, b): (serde_json::Value, serde_json::Value) = (
-            serde_json::from_slice(&a.stdout).unwrap(),
-            serde_json::from_slice(&b.stdout).unwrap(),
-        );
+        let (a, b): (serde_json::Value, serde_json::Value) =
+            (serde_json::from_slice(&a.stdout).unwrap(), serde_json::from_slice(&b.stdout).unwrap());
         assert_eq!(a["loss"], b["loss"], "{head}");
     }
 }
@@ -378,20 +218,9 @@ fn export_import_round_trip_keeps_the_loss() {
 fn compare_trains_every_head_and_writes_one_table_and_plot() {
     let dir = tempfile::tempdir().unwrap();
     let out = overfit(dir.path(), &["compare", "--steps", "3", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
-    for h in [
-        "flatten",
-        "bottleneck",
-        "td-dense",
-        "conv",
-        "tied",
-        "causal",
-    ] {
+    for h in ["flatten", "bottleneck", "td-dense", "conv", "tied", "causal"] {
         assert!(table.contains(h), "{table}");
     }
     assert!(dir.path().join("runs/compare-id-1.svg").exists());
@@ -401,17 +230,12 @@ fn compare_trains_every_head_and_writes_one_table_and_plot() {
 #[test]
 fn every_command_has_help_with_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    for c in [
-        "train", "compare", "summary", "generate", "eval", "export", "import", "bench",
-    ] {
+    for c in ["train", "compare", "summary", "generate", "eval", "export", "import", "bench"] {
         let out = overfit(dir.path(), &[c, "--help"]);
         assert!(out.status.success());
         let h = String::from_utf8_lossy(&out.stdout);
         assert!(h.contains("Usage: overfit"), "{c}");
     }
     let h = String::from_utf8_lossy(&overfit(dir.path(), &["train", "--help"]).stdout).to_string();
-    assert!(
-        h.contains("[default: 32]") && h.contains("[default: seed-id4]"),
-        "{h}"
-    );
+    assert!(h.contains("[default: 32]") && h.contains("[default: seed-id4]"), "{h}");
 }

@@ -29,12 +29,7 @@ pub fn group_of(name: &str) -> &'static str {
 
 impl ParamCounts {
     pub fn of<F: tensor::Float>(params: &ParamSet<F>) -> Self {
-        let mut c = ParamCounts {
-            embeddings: 0,
-            blocks: 0,
-            head: 0,
-            total: 0,
-        };
+        let mut c = ParamCounts { embeddings: 0, blocks: 0, head: 0, total: 0 };
         for (_, p) in params.iter() {
             let n = p.numel() as u64;
             match group_of(&p.name) {
@@ -63,19 +58,10 @@ pub struct LogApprox {
 
 impl LogApprox {
     pub fn of(c: &ModelConfig, tied: bool) -> Self {
-        let (l, d, n, v) = (
-            c.seq_length as u64,
-            c.d_model as u64,
-            c.num_blocks as u64,
-            c.vocab_size as u64,
-        );
+        let (l, d, n, v) = (c.seq_length as u64, c.d_model as u64, c.num_blocks as u64, c.vocab_size as u64);
         let n_params_blocks = 4 * n * d * d;
         let n_params_dense = if tied { l * d * d } else { l * d * v };
-        LogApprox {
-            n_params_blocks,
-            n_params_dense,
-            ratio: n_params_blocks as f64 / n_params_dense as f64,
-        }
+        LogApprox { n_params_blocks, n_params_dense, ratio: n_params_blocks as f64 / n_params_dense as f64 }
     }
 }
 
@@ -152,41 +138,21 @@ impl Summary {
             .into_iter()
             .map(|info| {
                 let prefix = format!("{}.", info.name);
-                let n: usize = params
-                    .iter()
-                    .filter(|(_, p)| p.name.starts_with(&prefix))
-                    .map(|(_, p)| p.numel())
-                    .sum();
+                let n: usize = params.iter().filter(|(_, p)| p.name.starts_with(&prefix)).map(|(_, p)| p.numel()).sum();
                 let mut shape = vec![None];
                 shape.extend(info.output_shape.iter().map(|&s| Some(s)));
-                LayerRow {
-                    name: info.name,
-                    kind: info.kind.to_string(),
-                    output_shape: shape,
-                    params: n as u64,
-                }
+                LayerRow { name: info.name, kind: info.kind.to_string(), output_shape: shape, params: n as u64 }
             })
             .collect();
         let approx = LogApprox::of(config, model.spec.tied);
-        let (d, f, n) = (
-            config.d_model as u64,
-            config.d_ff as u64,
-            config.num_blocks as u64,
-        );
+        let (d, f, n) = (config.d_model as u64, config.d_ff as u64, config.num_blocks as u64);
         let breakdown = BlockBreakdown {
             attention_weights: 4 * n * d * d,
             ffn_weights: 2 * n * d * f,
             biases: n * (4 * d + f + d),
             layer_norms: 4 * n * d + 2 * d,
         };
-        let explain = explain(
-            config,
-            &counts,
-            &approx,
-            &breakdown,
-            model.spec.tied,
-            model.spec.per_position,
-        );
+        let explain = explain(config, &counts, &approx, &breakdown, model.spec.tied, model.spec.per_position);
         Ok(Summary {
             config: config.clone(),
             head: config.head.clone(),
@@ -201,14 +167,7 @@ impl Summary {
 
     /// The Keras-style table, group totals, ratio, approximations and notes.
     pub fn table(&self) -> String {
-        let w = (self
-            .layers
-            .iter()
-            .map(|r| r.name.len() + r.kind.len() + 3)
-            .max()
-            .unwrap_or(20)
-            + 2)
-        .max(30);
+        let w = (self.layers.iter().map(|r| r.name.len() + r.kind.len() + 3).max().unwrap_or(20) + 2).max(30);
         let line = |c: char| c.to_string().repeat(w + 40);
         let mut s = String::new();
         s.push_str(&format!(
@@ -223,18 +182,12 @@ impl Summary {
         ));
         s.push_str(&line('_'));
         s.push('\n');
-        s.push_str(&format!(
-            " {:<w$} {:<24} {:>13}\n",
-            "Layer (type)", "Output Shape", "Param #"
-        ));
+        s.push_str(&format!(" {:<w$} {:<24} {:>13}\n", "Layer (type)", "Output Shape", "Param #"));
         s.push_str(&line('='));
         s.push('\n');
         for r in &self.layers {
-            let shape: Vec<String> = r
-                .output_shape
-                .iter()
-                .map(|d| d.map_or("None".to_string(), |d| d.to_string()))
-                .collect();
+            let shape: Vec<String> =
+                r.output_shape.iter().map(|d| d.map_or("None".to_string(), |d| d.to_string())).collect();
             s.push_str(&format!(
                 " {:<w$} {:<24} {:>13}\n",
                 format!("{} ({})", r.name, r.kind),
@@ -254,8 +207,7 @@ impl Summary {
         ));
         s.push_str(&format!(
             "  ratio blocks/head: {}\n",
-            self.ratio
-                .map_or("none (the head has no parameters)".to_string(), fmt_ratio)
+            self.ratio.map_or("none (the head has no parameters)".to_string(), fmt_ratio)
         ));
         let a = &self.approx;
         s.push_str(&format!(
@@ -330,7 +282,11 @@ fn explain(
     }
     notes.extend(log_arithmetic(c, p));
     if let Some(r) = p.ratio() {
-        notes.push(format!("ratio: exact {} vs the log's {}: the blocks are undercounted by the log's formula, the head is not.", fmt_ratio(r), fmt_ratio(a.ratio)));
+        notes.push(format!(
+            "ratio: exact {} vs the log's {}: the blocks are undercounted by the log's formula, the head is not.",
+            fmt_ratio(r),
+            fmt_ratio(a.ratio)
+        ));
     }
     notes
 }
@@ -356,12 +312,7 @@ fn log_arithmetic(c: &ModelConfig, p: &ParamCounts) -> Vec<String> {
             thousands(p.total)
         )]
     } else if is("ctrl") {
-        let (l, d, n, v) = (
-            c.seq_length as u64,
-            c.d_model as u64,
-            c.num_blocks as u64,
-            c.vocab_size as u64,
-        );
+        let (l, d, n, v) = (c.seq_length as u64, c.d_model as u64, c.num_blocks as u64, c.vocab_size as u64);
         vec![format!(
             "the log's CTRL arithmetic took d_model = 8192 and seq_length = 512 (n_params_dense = 1e12, n_params_blocks = 1e10); \
              8192 is CTRL's feed-forward width d_ff. With CTRL's d_model = {d} and window {l}, the log's formulas give L·d·V = {} and \

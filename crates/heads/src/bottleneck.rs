@@ -19,30 +19,13 @@ impl<F: Float> Head<F> for Bottleneck {
             per_position: false,
             tied: false,
             formula: |c| {
-                c.seq_length * c.d_model * c.bottleneck
-                    + c.bottleneck
-                    + c.bottleneck * c.vocab_size
-                    + c.vocab_size
+                c.seq_length * c.d_model * c.bottleneck + c.bottleneck + c.bottleneck * c.vocab_size + c.vocab_size
             },
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {
-        let down = Linear::new(
-            params,
-            "head.down",
-            c.seq_length * c.d_model,
-            c.bottleneck,
-            INIT_STD,
-            rng,
-        );
-        let out = Linear::new(
-            params,
-            "head.out",
-            c.bottleneck,
-            c.vocab_size,
-            INIT_STD,
-            rng,
-        );
+        let down = Linear::new(params, "head.down", c.seq_length * c.d_model, c.bottleneck, INIT_STD, rng);
+        let out = Linear::new(params, "head.out", c.bottleneck, c.vocab_size, INIT_STD, rng);
         Bottleneck { down, out }
     }
     // h is [B, L, d] → [B, L·d] → [B, k] → logits [B, V]

@@ -22,9 +22,7 @@ impl<F: Float> Head<F> for Causal {
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, _rng: &mut ChaCha8Rng) -> Self {
-        let bias = c
-            .output_bias
-            .then(|| params.add_constant("head.bias", &[c.vocab_size], 0.0, false));
+        let bias = c.output_bias.then(|| params.add_constant("head.bias", &[c.vocab_size], 0.0, false));
         Causal { bias }
     }
     // h is [B, L, d] → [B·L, d] → logits [B·L, V] = H·tok_embᵀ (+ bias)
@@ -35,17 +33,9 @@ impl<F: Float> Head<F> for Causal {
         t.linear(rows, tok_emb, bias)
     }
     fn layers(&self, c: &ModelConfig) -> Vec<LayerInfo> {
-        let mut rows = vec![LayerInfo::new(
-            "head.logits",
-            "TiedEmbedding(tok_emb)",
-            vec![c.seq_length, c.vocab_size],
-        )];
+        let mut rows = vec![LayerInfo::new("head.logits", "TiedEmbedding(tok_emb)", vec![c.seq_length, c.vocab_size])];
         if self.bias.is_some() {
-            rows.push(LayerInfo::new(
-                "head.bias",
-                "Bias",
-                vec![c.seq_length, c.vocab_size],
-            ));
+            rows.push(LayerInfo::new("head.bias", "Bias", vec![c.seq_length, c.vocab_size]));
         }
         rows
     }

@@ -93,36 +93,16 @@ pub fn presets() -> Vec<Preset> {
             about: "the research log's run id 4 (default)",
             config: base(32, 16, 1, 2, 16, BYTE_VOCAB, "flatten"),
         },
-        Preset {
-            name: "small",
-            about: "a small byte model",
-            config: base(64, 64, 2, 4, 256, BYTE_VOCAB, "flatten"),
-        },
+        Preset { name: "small", about: "a small byte model", config: base(64, 64, 2, 4, 256, BYTE_VOCAB, "flatten") },
         Preset {
             name: "medium",
             about: "a medium byte model",
             config: base(128, 128, 4, 4, 512, BYTE_VOCAB, "flatten"),
         },
-        Preset {
-            name: "gpt2-small",
-            about: "GPT-2 124M (published count)",
-            config: gpt2(768, 12, 12),
-        },
-        Preset {
-            name: "gpt2-medium",
-            about: "GPT-2 355M (published count)",
-            config: gpt2(1024, 24, 16),
-        },
-        Preset {
-            name: "gpt2-large",
-            about: "GPT-2 774M (published count)",
-            config: gpt2(1280, 36, 20),
-        },
-        Preset {
-            name: "gpt2-xl",
-            about: "GPT-2 1.5B (published count)",
-            config: gpt2(1600, 48, 25),
-        },
+        Preset { name: "gpt2-small", about: "GPT-2 124M (published count)", config: gpt2(768, 12, 12) },
+        Preset { name: "gpt2-medium", about: "GPT-2 355M (published count)", config: gpt2(1024, 24, 16) },
+        Preset { name: "gpt2-large", about: "GPT-2 774M (published count)", config: gpt2(1280, 36, 20) },
+        Preset { name: "gpt2-xl", about: "GPT-2 1.5B (published count)", config: gpt2(1600, 48, 25) },
         Preset {
             name: "ctrl",
             about: "CTRL 1.6B (published count)",
@@ -154,10 +134,7 @@ fn invalid(flag: &'static str, message: String) -> ConfigError {
 }
 
 fn divisors(n: usize) -> String {
-    let ds: Vec<String> = (1..=n)
-        .filter(|k| n % k == 0)
-        .map(|k| k.to_string())
-        .collect();
+    let ds: Vec<String> = (1..=n).filter(|k| n % k == 0).map(|k| k.to_string()).collect();
     if ds.len() > 12 {
         format!("{} … {}", ds[..6].join(", "), ds[ds.len() - 3..].join(", "))
     } else {
@@ -168,18 +145,10 @@ fn divisors(n: usize) -> String {
 impl ModelConfig {
     /// The configuration of a preset.
     pub fn preset(name: &str) -> Result<ModelConfig, ConfigError> {
-        presets()
-            .into_iter()
-            .find(|p| p.name == name)
-            .map(|p| p.config)
-            .ok_or_else(|| ConfigError::UnknownPreset {
-                name: name.to_string(),
-                allowed: presets()
-                    .iter()
-                    .map(|p| p.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        presets().into_iter().find(|p| p.name == name).map(|p| p.config).ok_or_else(|| ConfigError::UnknownPreset {
+            name: name.to_string(),
+            allowed: presets().iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        })
     }
 
     /// d_model / reduce: the channels the td-dense and conv heads reduce to.
@@ -205,10 +174,7 @@ impl ModelConfig {
                 return Err(invalid(flag, format!("must be at least 1, got 0")));
             }
             if v > MAX_DIM {
-                return Err(invalid(
-                    flag,
-                    format!("{v} is larger than the largest size accepted, {MAX_DIM}"),
-                ));
+                return Err(invalid(flag, format!("{v} is larger than the largest size accepted, {MAX_DIM}")));
             }
         }
         if self.vocab_size < 2 {
@@ -232,27 +198,17 @@ impl ModelConfig {
         if self.reduce > self.d_model || self.d_model % self.reduce != 0 {
             return Err(invalid(
                 "--reduce",
-                format!(
-                    "must divide d_model {} exactly; allowed: {}",
-                    self.d_model,
-                    divisors(self.d_model)
-                ),
+                format!("must divide d_model {} exactly; allowed: {}", self.d_model, divisors(self.d_model)),
             ));
         }
         if self.kernel % 2 == 0 {
             return Err(invalid(
                 "--kernel",
-                format!(
-                    "must be odd (same padding of K//2 on each side), got {}",
-                    self.kernel
-                ),
+                format!("must be odd (same padding of K//2 on each side), got {}", self.kernel),
             ));
         }
         if self.output_bias && spec.name != "causal" {
-            return Err(invalid(
-                "--output-bias",
-                format!("applies to the causal head only, not '{}'", spec.name),
-            ));
+            return Err(invalid("--output-bias", format!("applies to the causal head only, not '{}'", spec.name)));
         }
         Ok(())
     }

@@ -18,19 +18,17 @@ impl<F: Float> Head<F> for Conv {
             about: "Conv1d(d → d/r, kernel K, same padding) → flatten → Linear(L·d/r, V): the log's \"alien\"",
             per_position: false,
             tied: false,
-            formula: |c| c.kernel * c.d_model * c.reduced() + c.reduced() + c.seq_length * c.reduced() * c.vocab_size + c.vocab_size,
+            formula: |c| {
+                c.kernel * c.d_model * c.reduced()
+                    + c.reduced()
+                    + c.seq_length * c.reduced() * c.vocab_size
+                    + c.vocab_size
+            },
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {
         let conv = Conv1d::new(params, "head.conv", c.d_model, c.reduced(), c.kernel, rng);
-        let out = Linear::new(
-            params,
-            "head.out",
-            c.seq_length * c.reduced(),
-            c.vocab_size,
-            INIT_STD,
-            rng,
-        );
+        let out = Linear::new(params, "head.out", c.seq_length * c.reduced(), c.vocab_size, INIT_STD, rng);
         Conv { conv, out }
     }
     // h is [B, L, d] → [B, L, d/r] → [B, L·d/r] → logits [B, V]

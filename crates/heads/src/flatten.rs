@@ -21,16 +21,7 @@ impl<F: Float> Head<F> for Flatten {
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {
-        Flatten {
-            out: Linear::new(
-                params,
-                "head.out",
-                c.seq_length * c.d_model,
-                c.vocab_size,
-                INIT_STD,
-                rng,
-            ),
-        }
+        Flatten { out: Linear::new(params, "head.out", c.seq_length * c.d_model, c.vocab_size, INIT_STD, rng) }
     }
     // h is [B, L, d] → [B, L·d] → logits [B, V]
     fn forward(&self, t: &mut Tape<'_, F>, h: Var, _tok_emb: Var) -> Var {

@@ -48,11 +48,7 @@ pub struct LayerInfo {
 
 impl LayerInfo {
     pub fn new(name: &str, kind: &'static str, output_shape: Vec<usize>) -> Self {
-        LayerInfo {
-            name: name.to_string(),
-            kind,
-            output_shape,
-        }
+        LayerInfo { name: name.to_string(), kind, output_shape }
     }
 }
 

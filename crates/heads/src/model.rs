@@ -28,24 +28,16 @@ impl<F: Float> Model<F> {
         Self::build(config, ParamSet::shapes_only(), 0)
     }
 
-    fn build(
-        config: &ModelConfig,
-        mut params: ParamSet<F>,
-        seed: u64,
-    ) -> Result<(Self, ParamSet<F>), ConfigError> {
+    fn build(config: &ModelConfig, mut params: ParamSet<F>, seed: u64) -> Result<(Self, ParamSet<F>), ConfigError> {
         config.validate()?;
         let spec = crate::spec(&config.head).expect("validated");
         let c = config;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let tok_emb = Embedding::new(&mut params, "tok_emb", c.vocab_size, c.d_model, &mut rng);
         let pos_emb = match c.positions {
-            Positions::Learned => PositionalEmbedding::learned(
-                &mut params,
-                "pos_emb",
-                c.seq_length,
-                c.d_model,
-                &mut rng,
-            ),
+            Positions::Learned => {
+                PositionalEmbedding::learned(&mut params, "pos_emb", c.seq_length, c.d_model, &mut rng)
+            }
             Positions::Sinusoidal => PositionalEmbedding::sinusoidal(c.seq_length, c.d_model),
         };
         let dims = BlockDims {
@@ -55,23 +47,10 @@ impl<F: Float> Model<F> {
             num_blocks: c.num_blocks,
             causal: spec.per_position,
         };
-        let blocks = (0..c.num_blocks)
-            .map(|i| Block::new(&mut params, i, dims, &mut rng))
-            .collect();
+        let blocks = (0..c.num_blocks).map(|i| Block::new(&mut params, i, dims, &mut rng)).collect();
         let ln_f = LayerNorm::new(&mut params, "ln_f", c.d_model);
         let head = crate::build(c, &mut params, &mut rng);
-        Ok((
-            Model {
-                config: c.clone(),
-                spec,
-                tok_emb,
-                pos_emb,
-                blocks,
-                ln_f,
-                head,
-            },
-            params,
-        ))
+        Ok((Model { config: c.clone(), spec, tok_emb, pos_emb, blocks, ln_f, head }, params))
     }
 
     /// The token embedding, shared with the tied and causal heads.
@@ -82,10 +61,7 @@ impl<F: Float> Model<F> {
     /// Windows per batch of a flat id buffer.
     fn batch_of(&self, ids: &[u32]) -> usize {
         let l = self.config.seq_length;
-        assert!(
-            !ids.is_empty() && ids.len() % l == 0,
-            "ids hold whole windows of {l}"
-        );
+        assert!(!ids.is_empty() && ids.len() % l == 0, "ids hold whole windows of {l}");
         ids.len() / l
     }
 
@@ -109,12 +85,7 @@ impl<F: Float> Model<F> {
 
     /// Logits with the head reading `out_emb` instead of the input embedding: used to check that the
     /// tied gradient is the sum of its two paths.
-    pub fn logits_with_output_embedding(
-        &self,
-        t: &mut Tape<'_, F>,
-        ids: &[u32],
-        out_emb: Var,
-    ) -> Var {
+    pub fn logits_with_output_embedding(&self, t: &mut Tape<'_, F>, ids: &[u32], out_emb: Var) -> Var {
         let h = self.trunk(t, ids);
         self.head.forward(t, h, out_emb)
     }
@@ -148,30 +119,14 @@ impl<F: Float> Model<F> {
             vec![l, d],
         ));
         for i in 0..c.num_blocks {
-            rows.push(LayerInfo::new(
-                &format!("blocks.{i}.ln1"),
-                "LayerNorm",
-                vec![l, d],
-            ));
+            rows.push(LayerInfo::new(&format!("blocks.{i}.ln1"), "LayerNorm", vec![l, d]));
             rows.push(LayerInfo::new(
                 &format!("blocks.{i}.attn"),
-                if self.spec.per_position {
-                    "CausalSelfAttention"
-                } else {
-                    "SelfAttention"
-                },
+                if self.spec.per_position { "CausalSelfAttention" } else { "SelfAttention" },
                 vec![l, d],
             ));
-            rows.push(LayerInfo::new(
-                &format!("blocks.{i}.ln2"),
-                "LayerNorm",
-                vec![l, d],
-            ));
-            rows.push(LayerInfo::new(
-                &format!("blocks.{i}.ffn"),
-                "FeedForward",
-                vec![l, d],
-            ));
+            rows.push(LayerInfo::new(&format!("blocks.{i}.ln2"), "LayerNorm", vec![l, d]));
+            rows.push(LayerInfo::new(&format!("blocks.{i}.ffn"), "FeedForward", vec![l, d]));
         }
         rows.push(LayerInfo::new("ln_f", "LayerNorm", vec![l, d]));
         rows.extend(self.head.layers(c));

@@ -19,23 +19,13 @@ impl<F: Float> Head<F> for TdDense {
             per_position: false,
             tied: false,
             formula: |c| {
-                c.d_model * c.reduced()
-                    + c.reduced()
-                    + c.seq_length * c.reduced() * c.vocab_size
-                    + c.vocab_size
+                c.d_model * c.reduced() + c.reduced() + c.seq_length * c.reduced() * c.vocab_size + c.vocab_size
             },
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {
         let reduce = Linear::new(params, "head.reduce", c.d_model, c.reduced(), INIT_STD, rng);
-        let out = Linear::new(
-            params,
-            "head.out",
-            c.seq_length * c.reduced(),
-            c.vocab_size,
-            INIT_STD,
-            rng,
-        );
+        let out = Linear::new(params, "head.out", c.seq_length * c.reduced(), c.vocab_size, INIT_STD, rng);
         TdDense { reduce, out }
     }
     // h is [B, L, d] → [B, L, d/r] → [B, L·d/r] → logits [B, V]
@@ -47,11 +37,7 @@ impl<F: Float> Head<F> for TdDense {
     }
     fn layers(&self, c: &ModelConfig) -> Vec<LayerInfo> {
         vec![
-            LayerInfo::new(
-                "head.reduce",
-                "TimeDistributed(Linear)",
-                vec![c.seq_length, c.reduced()],
-            ),
+            LayerInfo::new("head.reduce", "TimeDistributed(Linear)", vec![c.seq_length, c.reduced()]),
             LayerInfo::new("head.flatten", "Flatten", vec![c.seq_length * c.reduced()]),
             LayerInfo::new("head.out", "Linear", vec![c.vocab_size]),
         ]

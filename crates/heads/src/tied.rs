@@ -21,16 +21,7 @@ impl<F: Float> Head<F> for Tied {
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {
-        Tied {
-            proj: Linear::new(
-                params,
-                "head.proj",
-                c.seq_length * c.d_model,
-                c.d_model,
-                INIT_STD,
-                rng,
-            ),
-        }
+        Tied { proj: Linear::new(params, "head.proj", c.seq_length * c.d_model, c.d_model, INIT_STD, rng) }
     }
     // h is [B, L, d] → [B, L·d] → z [B, d] → logits [B, V] = z·tok_embᵀ
     fn forward(&self, t: &mut Tape<'_, F>, h: Var, tok_emb: Var) -> Var {

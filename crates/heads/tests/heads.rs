@@ -49,28 +49,14 @@ fn head_parameters_follow_the_spec_formulas() {
     ];
     for base in configs {
         for spec in specs() {
-            let c = ModelConfig {
-                head: spec.name.into(),
-                ..base.clone()
-            };
+            let c = ModelConfig { head: spec.name.into(), ..base.clone() };
             let (_, params) = Model::<f32>::shapes_only(&c).unwrap();
             let counts = ParamCounts::of(&params);
-            assert_eq!(
-                counts.head as usize,
-                (spec.formula)(&c),
-                "head {} on {c:?}",
-                spec.name
-            );
+            assert_eq!(counts.head as usize, (spec.formula)(&c), "head {} on {c:?}", spec.name);
             let (l, d, n, f, v) = (c.seq_length, c.d_model, c.num_blocks, c.d_ff, c.vocab_size);
             assert_eq!(counts.embeddings as usize, v * d + l * d);
-            assert_eq!(
-                counts.blocks as usize,
-                n * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d) + 2 * d
-            );
-            assert_eq!(
-                counts.total,
-                counts.embeddings + counts.blocks + counts.head
-            );
+            assert_eq!(counts.blocks as usize, n * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d) + 2 * d);
+            assert_eq!(counts.total, counts.embeddings + counts.blocks + counts.head);
         }
     }
 }
@@ -101,43 +87,21 @@ fn seed_id4_summary_shows_the_logs_ratio_beside_the_exact_one() {
     assert_eq!(s.params.blocks, 1728);
     assert_eq!(s.approx.n_params_blocks, 1024);
     assert_eq!(s.approx.n_params_dense, 131_584);
-    assert!(
-        (1.0 / s.approx.ratio - 128.5).abs() < 0.01,
-        "the log's ~1/130"
-    );
+    assert!((1.0 / s.approx.ratio - 128.5).abs() < 0.01, "the log's ~1/130");
     assert!((1.0 / s.ratio.unwrap() - 76.3).abs() < 0.05);
     let table = s.table();
-    assert!(
-        table.contains("131,841") && table.contains("1/128.5") && table.contains("1/76.3"),
-        "{table}"
-    );
+    assert!(table.contains("131,841") && table.contains("1/128.5") && table.contains("1/76.3"), "{table}");
     // The tied head of id 4: the log's "ratio = 8" is really 4·N/L = 1/8.
-    let tied = Summary::of(&ModelConfig {
-        head: "tied".into(),
-        ..ModelConfig::preset("seed-id4").unwrap()
-    })
-    .unwrap();
+    let tied = Summary::of(&ModelConfig { head: "tied".into(), ..ModelConfig::preset("seed-id4").unwrap() }).unwrap();
     assert_eq!(tied.approx.ratio, 0.125);
-    assert_eq!(
-        tied.approx.n_params_dense, 8192,
-        "the log's n_params_dense = 8K"
-    );
+    assert_eq!(tied.approx.n_params_dense, 8192, "the log's n_params_dense = 8K");
 }
 
 #[test]
 fn summary_layer_rows_add_up_to_the_total() {
     for spec in specs() {
-        let s = Summary::of(&ModelConfig {
-            head: spec.name.into(),
-            ..ModelConfig::preset("small").unwrap()
-        })
-        .unwrap();
-        assert_eq!(
-            s.layers.iter().map(|r| r.params).sum::<u64>(),
-            s.params.total,
-            "{}",
-            spec.name
-        );
+        let s = Summary::of(&ModelConfig { head: spec.name.into(), ..ModelConfig::preset("small").unwrap() }).unwrap();
+        assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{}", spec.name);
     }
 }
 
@@ -148,11 +112,7 @@ fn gradient_check_of_the_whole_model_with_every_head() {
         let (model, mut params) = Model::<f64>::new(&c, 1).unwrap();
         jitter(&mut params, 2);
         let ids: Vec<u32> = vec![1, 5, 10, 0, 3, 3, 7, 2];
-        let targets: Vec<u32> = if spec.per_position {
-            vec![5, 10, 0, 9, 3, 7, 2, 4]
-        } else {
-            vec![9, 4]
-        };
+        let targets: Vec<u32> = if spec.per_position { vec![5, 10, 0, 9, 3, 7, 2, 4] } else { vec![9, 4] };
         let report = check_gradients(&mut params, &[], |t, _| model.loss(t, &ids, &targets).0);
         report.assert_below(1e-6);
     }
@@ -164,11 +124,7 @@ fn the_tied_embedding_collects_gradient_from_both_uses() {
         let c = tiny(head);
         let (model, params) = Model::<f64>::new(&c, 3).unwrap();
         let ids: Vec<u32> = vec![1, 5, 10, 0, 3, 3, 7, 2];
-        let targets: Vec<u32> = if head == "causal" {
-            vec![5, 10, 0, 9, 3, 7, 2, 4]
-        } else {
-            vec![9, 4]
-        };
+        let targets: Vec<u32> = if head == "causal" { vec![5, 10, 0, 9, 3, 7, 2, 4] } else { vec![9, 4] };
         let table = params.value(model.tok_emb()).clone();
         let grad_of = |path: &str| {
             let mut t = Tape::new(&params);
@@ -192,21 +148,13 @@ fn the_tied_embedding_collects_gradient_from_both_uses() {
         let both = grad_of("both");
         let sum = grad_of("input") + grad_of("output");
         assert!(relative_error(&both, &sum) < 1e-12, "{head}");
-        assert!(
-            relative_error(&both, &grad_of("input")) > 1e-3,
-            "{head}: the output path contributes"
-        );
+        assert!(relative_error(&both, &grad_of("input")) > 1e-3, "{head}: the output path contributes");
     }
 }
 
 #[test]
 fn the_causal_mask_leaks_nothing() {
-    let c = ModelConfig {
-        num_blocks: 2,
-        seq_length: 8,
-        d_model: 8,
-        ..tiny("causal")
-    };
+    let c = ModelConfig { num_blocks: 2, seq_length: 8, d_model: 8, ..tiny("causal") };
     let (model, params) = Model::<f64>::new(&c, 4).unwrap();
     let ids: Vec<u32> = vec![1, 2, 3, 4, 5, 6, 7, 8];
     let logits = |ids: &[u32]| {
@@ -220,13 +168,9 @@ fn the_causal_mask_leaks_nothing() {
         other[changed] = 0;
         let after = logits(&other);
         for pos in 0..8 {
-            let same = base.index_axis(tensor::ndarray::Axis(0), pos)
-                == after.index_axis(tensor::ndarray::Axis(0), pos);
-            assert_eq!(
-                same,
-                pos < changed,
-                "byte {changed} changed; position {pos}"
-            );
+            let same =
+                base.index_axis(tensor::ndarray::Axis(0), pos) == after.index_axis(tensor::ndarray::Axis(0), pos);
+            assert_eq!(same, pos < changed, "byte {changed} changed; position {pos}");
         }
     }
 }
@@ -262,71 +206,20 @@ fn f32_and_f64_models_agree() {
 fn invalid_configs_name_the_flag() {
     let base = ModelConfig::preset("seed-id4").unwrap();
     let cases: Vec<(ModelConfig, &str)> = vec![
-        (
-            ModelConfig {
-                d_model: 0,
-                ..base.clone()
-            },
-            "--d-model",
-        ),
-        (
-            ModelConfig {
-                num_heads: 3,
-                ..base.clone()
-            },
-            "--num-heads",
-        ),
-        (
-            ModelConfig {
-                reduce: 32,
-                ..base.clone()
-            },
-            "--reduce",
-        ),
-        (
-            ModelConfig {
-                reduce: 3,
-                ..base.clone()
-            },
-            "--reduce",
-        ),
-        (
-            ModelConfig {
-                kernel: 4,
-                ..base.clone()
-            },
-            "--kernel",
-        ),
-        (
-            ModelConfig {
-                head: "dense".into(),
-                ..base.clone()
-            },
-            "--head",
-        ),
-        (
-            ModelConfig {
-                output_bias: true,
-                ..base.clone()
-            },
-            "--output-bias",
-        ),
-        (
-            ModelConfig {
-                seq_length: 1 << 30,
-                ..base.clone()
-            },
-            "--seq-length",
-        ),
+        (ModelConfig { d_model: 0, ..base.clone() }, "--d-model"),
+        (ModelConfig { num_heads: 3, ..base.clone() }, "--num-heads"),
+        (ModelConfig { reduce: 32, ..base.clone() }, "--reduce"),
+        (ModelConfig { reduce: 3, ..base.clone() }, "--reduce"),
+        (ModelConfig { kernel: 4, ..base.clone() }, "--kernel"),
+        (ModelConfig { head: "dense".into(), ..base.clone() }, "--head"),
+        (ModelConfig { output_bias: true, ..base.clone() }, "--output-bias"),
+        (ModelConfig { seq_length: 1 << 30, ..base.clone() }, "--seq-length"),
     ];
     for (c, flag) in cases {
         let err = c.validate().unwrap_err().to_string();
         assert!(err.starts_with(flag), "{err}");
     }
-    assert!(ModelConfig::preset("huge")
-        .unwrap_err()
-        .to_string()
-        .contains("seed-id4"));
+    assert!(ModelConfig::preset("huge").unwrap_err().to_string().contains("seed-id4"));
     assert!(base.validate().is_ok());
 }
 
@@ -337,23 +230,11 @@ fn the_logs_gpt2_and_ctrl_arithmetic_is_set_beside_the_exact_counts() {
     assert_eq!(1024 * 1600 * 50257u64, 82_341_068_800, "the log's 82G");
     assert_eq!(xl.params.head, 0);
     assert!(
-        xl.explain
-            .iter()
-            .any(|n| n.contains("the log's GPT-2 arithmetic") && n.contains("1,475,561,600")),
+        xl.explain.iter().any(|n| n.contains("the log's GPT-2 arithmetic") && n.contains("1,475,561,600")),
         "{:?}",
         xl.explain
     );
     let ctrl = Summary::of(&ModelConfig::preset("ctrl").unwrap()).unwrap();
-    assert!(
-        ctrl.explain
-            .iter()
-            .any(|n| n.contains("8192 is CTRL's feed-forward width")),
-        "{:?}",
-        ctrl.explain
-    );
-    assert_eq!(
-        ctrl.params.embeddings,
-        246_534 * 1280,
-        "sinusoidal positions have no parameters"
-    );
+    assert!(ctrl.explain.iter().any(|n| n.contains("8192 is CTRL's feed-forward width")), "{:?}", ctrl.explain);
+    assert_eq!(ctrl.params.embeddings, 246_534 * 1280, "sinusoidal positions have no parameters");
 }

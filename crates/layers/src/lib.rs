@@ -39,13 +39,7 @@ impl Linear {
     ) -> Self {
         let w = params.add_normal(format!("{name}.weight"), &[out, inp], std, true, rng);
         let b = params.add_constant(format!("{name}.bias"), &[out], 0.0, false);
-        Linear {
-            name: name.to_string(),
-            w,
-            b,
-            inp,
-            out,
-        }
+        Linear { name: name.to_string(), w, b, inp, out }
     }
     // x is [..., in]; y is [..., out]
     pub fn forward<F: Float>(&self, t: &mut Tape<'_, F>, x: Var) -> Var {
@@ -73,20 +67,9 @@ impl Conv1d {
         rng: &mut impl Rng,
     ) -> Self {
         assert!(kernel % 2 == 1, "conv kernel must be odd for same padding");
-        let w = params.add_normal(
-            format!("{name}.weight"),
-            &[cout, cin, kernel],
-            INIT_STD,
-            true,
-            rng,
-        );
+        let w = params.add_normal(format!("{name}.weight"), &[cout, cin, kernel], INIT_STD, true, rng);
         let b = params.add_constant(format!("{name}.bias"), &[cout], 0.0, false);
-        Conv1d {
-            name: name.to_string(),
-            w,
-            b,
-            kernel,
-        }
+        Conv1d { name: name.to_string(), w, b, kernel }
     }
     // x is [B, L, Cin]; y is [B, L, Cout]
     pub fn forward<F: Float>(&self, t: &mut Tape<'_, F>, x: Var) -> Var {
@@ -107,11 +90,7 @@ impl LayerNorm {
     pub fn new<F: Float>(params: &mut ParamSet<F>, name: &str, d: usize) -> Self {
         let w = params.add_constant(format!("{name}.weight"), &[d], 1.0, false);
         let b = params.add_constant(format!("{name}.bias"), &[d], 0.0, false);
-        LayerNorm {
-            name: name.to_string(),
-            w,
-            b,
-        }
+        LayerNorm { name: name.to_string(), w, b }
     }
     // x is [..., d]; y is [..., d]
     pub fn forward<F: Float>(&self, t: &mut Tape<'_, F>, x: Var) -> Var {
@@ -129,13 +108,7 @@ pub struct Embedding {
 }
 
 impl Embedding {
-    pub fn new<F: Float>(
-        params: &mut ParamSet<F>,
-        name: &str,
-        vocab: usize,
-        d: usize,
-        rng: &mut impl Rng,
-    ) -> Self {
+    pub fn new<F: Float>(params: &mut ParamSet<F>, name: &str, vocab: usize, d: usize, rng: &mut impl Rng) -> Self {
         // Embeddings are not decayed by AdamW (GPT-2 practice).
         let table = params.add_normal(format!("{name}.weight"), &[vocab, d], INIT_STD, false, rng);
         Embedding { table, vocab, d }
@@ -160,20 +133,8 @@ pub enum PositionalEmbedding {
 }
 
 impl PositionalEmbedding {
-    pub fn learned<F: Float>(
-        params: &mut ParamSet<F>,
-        name: &str,
-        l: usize,
-        d: usize,
-        rng: &mut impl Rng,
-    ) -> Self {
-        PositionalEmbedding::Learned(params.add_normal(
-            format!("{name}.weight"),
-            &[l, d],
-            INIT_STD,
-            false,
-            rng,
-        ))
+    pub fn learned<F: Float>(params: &mut ParamSet<F>, name: &str, l: usize, d: usize, rng: &mut impl Rng) -> Self {
+        PositionalEmbedding::Learned(params.add_normal(format!("{name}.weight"), &[l, d], INIT_STD, false, rng))
     }
     pub fn sinusoidal(l: usize, d: usize) -> Self {
         let mut table = vec![0.0; l * d];
@@ -190,10 +151,9 @@ impl PositionalEmbedding {
     pub fn forward<F: Float>(&self, t: &mut Tape<'_, F>, x: Var) -> Var {
         let pos = match self {
             PositionalEmbedding::Learned(id) => t.param(*id),
-            PositionalEmbedding::Sinusoidal { table, l, d } => t.input(tensor::from_vec(
-                &[*l, *d],
-                table.iter().map(|&v| F::of(v)).collect(),
-            )),
+            PositionalEmbedding::Sinusoidal { table, l, d } => {
+                t.input(tensor::from_vec(&[*l, *d], table.iter().map(|&v| F::of(v)).collect()))
+            }
         };
         t.add(x, pos)
     }
@@ -225,14 +185,7 @@ impl Attention {
         let k = Linear::new(params, &format!("{name}.k"), d, d, INIT_STD, rng);
         let v = Linear::new(params, &format!("{name}.v"), d, d, INIT_STD, rng);
         let o = Linear::new(params, &format!("{name}.o"), d, d, residual_std, rng);
-        Attention {
-            q,
-            k,
-            v,
-            o,
-            heads,
-            causal,
-        }
+        Attention { q, k, v, o, heads, causal }
     }
     // x is [B, L, d]; y is [B, L, d]
     pub fn forward<F: Float>(&self, t: &mut Tape<'_, F>, x: Var) -> Var {
@@ -293,39 +246,14 @@ pub struct BlockDims {
 }
 
 impl Block {
-    pub fn new<F: Float>(
-        params: &mut ParamSet<F>,
-        index: usize,
-        dims: BlockDims,
-        rng: &mut impl Rng,
-    ) -> Self {
+    pub fn new<F: Float>(params: &mut ParamSet<F>, index: usize, dims: BlockDims, rng: &mut impl Rng) -> Self {
         let name = format!("blocks.{index}");
         let residual_std = INIT_STD / (2.0 * dims.num_blocks as f64).sqrt();
         let ln1 = LayerNorm::new(params, &format!("{name}.ln1"), dims.d);
-        let attn = Attention::new(
-            params,
-            &format!("{name}.attn"),
-            dims.d,
-            dims.heads,
-            dims.causal,
-            residual_std,
-            rng,
-        );
+        let attn = Attention::new(params, &format!("{name}.attn"), dims.d, dims.heads, dims.causal, residual_std, rng);
         let ln2 = LayerNorm::new(params, &format!("{name}.ln2"), dims.d);
-        let ffn = FeedForward::new(
-            params,
-            &format!("{name}.ffn"),
-            dims.d,
-            dims.d_ff,
-            residual_std,
-            rng,
-        );
-        Block {
-            ln1,
-            attn,
-            ln2,
-            ffn,
-        }
+        let ffn = FeedForward::new(params, &format!("{name}.ffn"), dims.d, dims.d_ff, residual_std, rng);
+        Block { ln1, attn, ln2, ffn }
     }
     // x is [B, L, d]; y is [B, L, d]
     pub fn forward<F: Float>(&self, t: &mut Tape<'_, F>, x: Var) -> Var {

@@ -30,10 +30,7 @@ fn linear_and_time_distributed() {
     let lin: TimeDistributed = Linear::new(&mut params, "head.reduce", 6, 3, INIT_STD, &mut rng);
     jitter(&mut params, 2);
     assert_eq!(params.get(lin.w).shape, vec![3, 6]);
-    check_gradients(&mut params, &[rand_tensor(&[2, 4, 6], 3)], |t, v| {
-        lin.forward(t, v[0])
-    })
-    .assert_below(TOL);
+    check_gradients(&mut params, &[rand_tensor(&[2, 4, 6], 3)], |t, v| lin.forward(t, v[0])).assert_below(TOL);
 }
 
 #[test]
@@ -43,10 +40,7 @@ fn conv1d_layer() {
     let conv = Conv1d::new(&mut params, "head.conv", 4, 2, 3, &mut rng);
     jitter(&mut params, 5);
     assert_eq!(params.get(conv.w).shape, vec![2, 4, 3]);
-    check_gradients(&mut params, &[rand_tensor(&[2, 5, 4], 6)], |t, v| {
-        conv.forward(t, v[0])
-    })
-    .assert_below(TOL);
+    check_gradients(&mut params, &[rand_tensor(&[2, 5, 4], 6)], |t, v| conv.forward(t, v[0])).assert_below(TOL);
 }
 
 #[test]
@@ -54,10 +48,7 @@ fn layer_norm_layer() {
     let mut params = ParamSet::new();
     let ln = LayerNorm::new(&mut params, "ln_f", 5);
     jitter(&mut params, 7);
-    check_gradients(&mut params, &[rand_tensor(&[3, 5], 8)], |t, v| {
-        ln.forward(t, v[0])
-    })
-    .assert_below(TOL);
+    check_gradients(&mut params, &[rand_tensor(&[3, 5], 8)], |t, v| ln.forward(t, v[0])).assert_below(TOL);
 }
 
 #[test]
@@ -80,8 +71,7 @@ fn embeddings_learned_and_sinusoidal() {
 
 #[test]
 fn sinusoidal_table_follows_the_spec() {
-    let PositionalEmbedding::Sinusoidal { table, d, .. } = PositionalEmbedding::sinusoidal(5, 6)
-    else {
+    let PositionalEmbedding::Sinusoidal { table, d, .. } = PositionalEmbedding::sinusoidal(5, 6) else {
         unreachable!()
     };
     for t in 0..5 {
@@ -100,10 +90,7 @@ fn attention_layer_full_and_causal() {
         let mut params = ParamSet::new();
         let attn = Attention::new(&mut params, "blocks.0.attn", 4, 2, causal, 0.01, &mut rng);
         jitter(&mut params, 11);
-        check_gradients(&mut params, &[rand_tensor(&[2, 3, 4], 12)], |t, v| {
-            attn.forward(t, v[0])
-        })
-        .assert_below(TOL);
+        check_gradients(&mut params, &[rand_tensor(&[2, 3, 4], 12)], |t, v| attn.forward(t, v[0])).assert_below(TOL);
     }
 }
 
@@ -113,23 +100,14 @@ fn feed_forward_layer() {
     let mut params = ParamSet::new();
     let ffn = FeedForward::new(&mut params, "blocks.0.ffn", 4, 6, 0.01, &mut rng);
     jitter(&mut params, 14);
-    check_gradients(&mut params, &[rand_tensor(&[2, 3, 4], 15)], |t, v| {
-        ffn.forward(t, v[0])
-    })
-    .assert_below(TOL);
+    check_gradients(&mut params, &[rand_tensor(&[2, 3, 4], 15)], |t, v| ffn.forward(t, v[0])).assert_below(TOL);
 }
 
 #[test]
 fn pre_ln_block_and_its_parameter_names() {
     let mut rng = ChaCha8Rng::seed_from_u64(16);
     let mut params = ParamSet::new();
-    let dims = BlockDims {
-        d: 4,
-        heads: 2,
-        d_ff: 8,
-        num_blocks: 2,
-        causal: true,
-    };
+    let dims = BlockDims { d: 4, heads: 2, d_ff: 8, num_blocks: 2, causal: true };
     let block = Block::new(&mut params, 1, dims, &mut rng);
     let names: Vec<&str> = params.iter().map(|(_, p)| p.name.as_str()).collect();
     let expected = [
@@ -154,10 +132,7 @@ fn pre_ln_block_and_its_parameter_names() {
     // 4d² + 4d attention, 2·d·F + F + d feed-forward, 4d LayerNorm.
     assert_eq!(params.numel(), 4 * 16 + 4 * 4 + 2 * 4 * 8 + 8 + 4 + 4 * 4);
     jitter(&mut params, 17);
-    check_gradients(&mut params, &[rand_tensor(&[2, 3, 4], 18)], |t, v| {
-        block.forward(t, v[0])
-    })
-    .assert_below(TOL);
+    check_gradients(&mut params, &[rand_tensor(&[2, 3, 4], 18)], |t, v| block.forward(t, v[0])).assert_below(TOL);
 }
 
 #[test]
@@ -165,13 +140,7 @@ fn init_follows_the_spec() {
     // normal(0, 0.02) weights, 0.02/√(2N) residual projections, zero biases, unit LayerNorm weights.
     let mut rng = ChaCha8Rng::seed_from_u64(19);
     let mut params = ParamSet::<f64>::new();
-    let dims = BlockDims {
-        d: 64,
-        heads: 4,
-        d_ff: 256,
-        num_blocks: 8,
-        causal: false,
-    };
+    let dims = BlockDims { d: 64, heads: 4, d_ff: 256, num_blocks: 8, causal: false };
     let b = Block::new(&mut params, 0, dims, &mut rng);
     let std = |id| {
         let v: &Tensor<f64> = params.value(id);

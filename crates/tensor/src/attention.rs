@@ -24,33 +24,21 @@ struct Dims {
 
 fn dims<F>(q: &Tensor<F>, heads: usize) -> Dims {
     let (b, l, d) = (q.shape()[0], q.shape()[1], q.shape()[2]);
-    assert!(
-        heads > 0 && d % heads == 0,
-        "d_model must divide into heads"
-    );
-    Dims {
-        b,
-        l,
-        d,
-        h: heads,
-        dh: d / heads,
-    }
+    assert!(heads > 0 && d % heads == 0, "d_model must divide into heads");
+    Dims { b, l, d, h: heads, dh: d / heads }
 }
 
 impl Dims {
     /// Head `j` of batch item `bi` of a [B, L, d] buffer, as an L × d/h strided view.
     fn head<'a, F: Float>(&self, data: &'a [F], bi: usize, j: usize) -> Mat<'a, F> {
-        Mat {
-            data,
-            rows: self.l,
-            cols: self.dh,
-            rs: self.d,
-            cs: 1,
-            offset: bi * self.l * self.d + j * self.dh,
-        }
+        Mat { data, rows: self.l, cols: self.dh, rs: self.d, cs: 1, offset: bi * self.l * self.d + j * self.dh }
     }
     fn head_offset(&self, bi: usize, j: usize) -> usize {
         bi * self.l * self.d + j * self.dh
+    }
+    /// Whether the whole product is worth spreading over threads (the matmul threshold).
+    fn parallel(&self) -> bool {
+        2 * self.b * self.h * self.l * self.l * self.dh >= crate::matmul::PARALLEL_MIN_MACS
     }
     /// Pairs (item, head) per task: depends on the shape only.
     fn pairs_per_task(&self) -> usize {
@@ -61,9 +49,7 @@ impl Dims {
 /// Sets the scores a position may not see (later positions) to −∞. s is [L, L] row-major.
 fn mask_future<F: Float>(s: &mut [F], l: usize) {
     for t in 0..l {
-        s[t * l + t + 1..(t + 1) * l]
-            .iter_mut()
-            .for_each(|v| *v = F::neg_infinity());
+        s[t * l + t + 1..(t + 1) * l].iter_mut().for_each(|v| *v = F::neg_infinity());
     }
 }
 
@@ -77,49 +63,38 @@ pub fn attention_forward<F: Float>(
 ) -> (Tensor<F>, Tensor<F>) {
     let dm = dims(q, heads);
     let Dims { b, l, d, h, dh } = dm;
-    let (qs, ks, vs) = (
-        crate::contiguous(q),
-        crate::contiguous(k),
-        crate::contiguous(v),
-    );
+    let (qs, ks, vs) = (crate::contiguous(q), crate::contiguous(k), crate::contiguous(v));
     let scale = F::one() / F::of(dh as f64).sqrt();
     let mut probs = crate::zeros::<F>(&[b, h, l, l]);
     let mut out = crate::zeros::<F>(&[b, l, d]);
     let out_ptr = SendPtr(crate::buf_mut(&mut out).as_mut_ptr());
     let per = dm.pairs_per_task();
-    crate::buf_mut(&mut probs)
-        .par_chunks_mut(per * l * l)
-        .enumerate()
-        .for_each(|(task, chunk)| {
-            for (i, p) in chunk.chunks_mut(l * l).enumerate() {
-                let pair = task * per + i;
-                let (bi, j) = (pair / h, pair % h);
-                let (qh, kh, vh) = (
-                    dm.head(&qs, bi, j),
-                    dm.head(&ks, bi, j),
-                    dm.head(&vs, bi, j),
-                );
-                // SAFETY: p is this pair's own [L, L] block; the output view is this pair's head
-                // columns of its batch item, written by no other pair.
-                unsafe {
-                    gemm_strided(qh, kh.t(), F::zero(), p.as_mut_ptr(), l, 1); // S = Q·Kᵀ
-                    p.iter_mut().for_each(|s| *s *= scale);
-                    if causal {
-                        mask_future(p, l);
-                    }
-                    p.chunks_mut(l).for_each(softmax_row);
-                    let pm = Mat::new(&*p, l, l);
-                    gemm_strided(
-                        pm,
-                        vh,
-                        F::zero(),
-                        out_ptr.get().add(dm.head_offset(bi, j)),
-                        d,
-                        1,
-                    ); // O = P·V
+    let task = |(task, chunk): (usize, &mut [F])| {
+        for (i, p) in chunk.chunks_mut(l * l).enumerate() {
+            let pair = task * per + i;
+            let (bi, j) = (pair / h, pair % h);
+            let (qh, kh, vh) = (dm.head(&qs, bi, j), dm.head(&ks, bi, j), dm.head(&vs, bi, j));
+            // SAFETY: p is this pair's own [L, L] block; the output view is this pair's head
+            // columns of its batch item, written by no other pair.
+            unsafe {
+                gemm_strided(qh, kh.t(), F::zero(), p.as_mut_ptr(), l, 1); // S = Q·Kᵀ
+                p.iter_mut().for_each(|s| *s *= scale);
+                if causal {
+                    mask_future(p, l);
                 }
+                p.chunks_mut(l).for_each(softmax_row);
+                let pm = Mat::new(&*p, l, l);
+                gemm_strided(pm, vh, F::zero(), out_ptr.get().add(dm.head_offset(bi, j)), d, 1);
+                // O = P·V
             }
-        });
+        }
+    };
+    let buf = crate::buf_mut(&mut probs);
+    if dm.parallel() {
+        buf.par_chunks_mut(per * l * l).enumerate().for_each(task);
+    } else {
+        buf.chunks_mut(per * l * l).enumerate().for_each(task);
+    }
     (out, probs)
 }
 
@@ -154,16 +129,12 @@ pub fn attention_backward<F: Float>(
     );
     let per = dm.pairs_per_task();
     let tasks = (b * h).div_ceil(per);
-    (0..tasks).into_par_iter().for_each(|task| {
+    let run = |task: usize| {
         let mut ds = vec![F::zero(); l * l];
         for pair in task * per..((task + 1) * per).min(b * h) {
             let (bi, j) = (pair / h, pair % h);
-            let (qh, kh, vh, doh) = (
-                dm.head(&qs, bi, j),
-                dm.head(&ks, bi, j),
-                dm.head(&vs, bi, j),
-                dm.head(&dos, bi, j),
-            );
+            let (qh, kh, vh, doh) =
+                (dm.head(&qs, bi, j), dm.head(&ks, bi, j), dm.head(&vs, bi, j), dm.head(&dos, bi, j));
             let p = &ps[pair * l * l..(pair + 1) * l * l];
             let pm = Mat::new(p, l, l);
             let off = dm.head_offset(bi, j);
@@ -174,9 +145,7 @@ pub fn attention_backward<F: Float>(
             }
             for (dsr, pr) in ds.chunks_mut(l).zip(p.chunks(l)) {
                 let dot: F = dsr.iter().zip(pr).map(|(&g, &p)| g * p).sum();
-                dsr.iter_mut()
-                    .zip(pr)
-                    .for_each(|(g, &p)| *g = p * (*g - dot) * scale);
+                dsr.iter_mut().zip(pr).for_each(|(g, &p)| *g = p * (*g - dot) * scale);
             }
             let dsm = Mat::new(&ds, l, l);
             unsafe {
@@ -184,7 +153,12 @@ pub fn attention_backward<F: Float>(
                 gemm_strided(dsm.t(), qh, F::zero(), dkp.get().add(off), d, 1); // dK = dSᵀ·Q
             }
         }
-    });
+    };
+    if dm.parallel() {
+        (0..tasks).into_par_iter().for_each(run);
+    } else {
+        (0..tasks).for_each(run);
+    }
     (dq, dk, dv)
 }
 
@@ -205,9 +179,7 @@ pub fn attention_reference<F: Float>(
                 let seen = if causal { t + 1 } else { l };
                 let scores: Vec<f64> = (0..seen)
                     .map(|u| {
-                        (0..dh)
-                            .map(|c| q[[bi, t, j * dh + c]].f64() * k[[bi, u, j * dh + c]].f64())
-                            .sum::<f64>()
+                        (0..dh).map(|c| q[[bi, t, j * dh + c]].f64() * k[[bi, u, j * dh + c]].f64()).sum::<f64>()
                             * scale
                     })
                     .collect();
@@ -215,9 +187,7 @@ pub fn attention_reference<F: Float>(
                 let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
                 let z: f64 = e.iter().sum();
                 for c in 0..dh {
-                    let o: f64 = (0..seen)
-                        .map(|u| e[u] / z * v[[bi, u, j * dh + c]].f64())
-                        .sum();
+                    let o: f64 = (0..seen).map(|u| e[u] / z * v[[bi, u, j * dh + c]].f64()).sum();
                     out[[bi, t, j * dh + c]] = F::of(o);
                 }
             }
@@ -231,9 +201,7 @@ pub fn attention_reference<F: Float>(
 pub fn causal_mask_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
     let l = *x.shape().last().expect("rank >= 2");
     let mut y = x.as_standard_layout().into_owned();
-    crate::buf_mut(&mut y)
-        .chunks_mut(l * l)
-        .for_each(|s| mask_future(s, l));
+    crate::buf_mut(&mut y).chunks_mut(l * l).for_each(|s| mask_future(s, l));
     y
 }
 /// The masked entries were constants: their gradient is dropped.
@@ -242,9 +210,7 @@ pub fn causal_mask_backward<F: Float>(dy: &Tensor<F>) -> Tensor<F> {
     let mut dx = dy.as_standard_layout().into_owned();
     for s in crate::buf_mut(&mut dx).chunks_mut(l * l) {
         for t in 0..l {
-            s[t * l + t + 1..(t + 1) * l]
-                .iter_mut()
-                .for_each(|g| *g = F::zero());
+            s[t * l + t + 1..(t + 1) * l].iter_mut().for_each(|g| *g = F::zero());
         }
     }
     dx

@@ -42,25 +42,16 @@ pub fn conv1d_forward<F: Float>(x: &Tensor<F>, w: &Tensor<F>, b: &Tensor<F>) -> 
     let (bsz, l) = (x.shape()[0], x.shape()[1]);
     let cout = w.shape()[0];
     let y = linear_forward(&im2col(x, w.shape()[2]), &weight_as_matrix(w), Some(b));
-    y.into_shape_with_order(ndarray::IxDyn(&[bsz, l, cout]))
-        .expect("contiguous")
+    y.into_shape_with_order(ndarray::IxDyn(&[bsz, l, cout])).expect("contiguous")
 }
 
 /// Returns (dx, dw, db): the dense layer's gradients, folded back (col2im) onto x and w.
-pub fn conv1d_backward<F: Float>(
-    x: &Tensor<F>,
-    w: &Tensor<F>,
-    dy: &Tensor<F>,
-) -> (Tensor<F>, Tensor<F>, Tensor<F>) {
+pub fn conv1d_backward<F: Float>(x: &Tensor<F>, w: &Tensor<F>, dy: &Tensor<F>) -> (Tensor<F>, Tensor<F>, Tensor<F>) {
     let (bsz, l, c) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let (cout, k) = (w.shape()[0], w.shape()[2]);
     let pad = k / 2;
     let cols = im2col(x, k);
-    let dy2 = dy
-        .view()
-        .into_shape_with_order(ndarray::IxDyn(&[bsz * l, cout]))
-        .expect("contiguous")
-        .to_owned();
+    let dy2 = dy.view().into_shape_with_order(ndarray::IxDyn(&[bsz * l, cout])).expect("contiguous").to_owned();
     let (dcols, dw2, db) = linear_backward(&cols, &weight_as_matrix(w), &dy2, true);
     let dcols = dcols.expect("asked for dx");
     let dcs = crate::contiguous(&dcols);
@@ -73,10 +64,7 @@ pub fn conv1d_backward<F: Float>(
                 let src = t as isize + kk as isize - pad as isize;
                 if src >= 0 && (src as usize) < l {
                     let d = (bi * l + src as usize) * c;
-                    dx[d..d + c]
-                        .iter_mut()
-                        .zip(&row[kk * c..(kk + 1) * c])
-                        .for_each(|(a, &g)| *a += g);
+                    dx[d..d + c].iter_mut().zip(&row[kk * c..(kk + 1) * c]).for_each(|(a, &g)| *a += g);
                 }
             }
         }

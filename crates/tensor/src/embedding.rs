@@ -15,21 +15,14 @@ pub fn embedding_forward<F: Float>(table: &Tensor<F>, ids: &[u32]) -> Tensor<F> 
 }
 
 /// dtable[ids[i]] += dout[i], in order of i (a repeated id accumulates every use). dout is [n, d].
-pub fn embedding_backward<F: Float>(
-    table_shape: &[usize],
-    ids: &[u32],
-    dout: &Tensor<F>,
-) -> Tensor<F> {
+pub fn embedding_backward<F: Float>(table_shape: &[usize], ids: &[u32], dout: &Tensor<F>) -> Tensor<F> {
     let d = table_shape[1];
     let mut dt = crate::zeros::<F>(table_shape);
     let dts = crate::buf_mut(&mut dt);
     let g = crate::contiguous(dout);
     for (k, &i) in ids.iter().enumerate() {
         let i = i as usize;
-        for (a, &b) in dts[i * d..(i + 1) * d]
-            .iter_mut()
-            .zip(&g[k * d..(k + 1) * d])
-        {
+        for (a, &b) in dts[i * d..(i + 1) * d].iter_mut().zip(&g[k * d..(k + 1) * d]) {
             *a += b;
         }
     }

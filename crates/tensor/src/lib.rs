@@ -52,6 +52,10 @@ pub(crate) fn buf_mut<F: Float>(x: &mut Tensor<F>) -> &mut [F] {
     x.as_slice_mut().expect("kernel outputs are contiguous")
 }
 
+/// Elementwise and row-wise kernels stay on the calling thread below this many elements: waking a
+/// rayon worker costs 10–20 µs (BENCHMARKS.md), more than such a kernel's work.
+pub const PARALLEL_MIN_ELEMS: usize = 1 << 16;
+
 /// A raw pointer that may cross threads. Used only where tasks write provably disjoint parts of
 /// one output buffer (strided per-head slices, say), which `chunks_mut` cannot express.
 #[derive(Clone, Copy)]

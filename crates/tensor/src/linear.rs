@@ -14,13 +14,7 @@ fn rows_of<F>(x: &Tensor<F>) -> usize {
 // x is [..., in], w is [out, in], b is [out]; y is [..., out]
 pub fn linear_forward<F: Float>(x: &Tensor<F>, w: &Tensor<F>, b: Option<&Tensor<F>>) -> Tensor<F> {
     let (out, inp) = (w.shape()[0], w.shape()[1]);
-    assert_eq!(
-        x.shape().last(),
-        Some(&inp),
-        "linear: input has {:?}, weight {:?}",
-        x.shape(),
-        w.shape()
-    );
+    assert_eq!(x.shape().last(), Some(&inp), "linear: input has {:?}, weight {:?}", x.shape(), w.shape());
     let m = rows_of(x);
     let mut shape = x.shape().to_vec();
     *shape.last_mut().expect("rank >= 1") = out;
@@ -30,12 +24,7 @@ pub fn linear_forward<F: Float>(x: &Tensor<F>, w: &Tensor<F>, b: Option<&Tensor<
         y.chunks_mut(out).for_each(|row| row.copy_from_slice(&bs));
     }
     let (xs, ws) = (crate::contiguous(x), crate::contiguous(w));
-    gemm(
-        Mat::new(&xs, m, inp),
-        Mat::new(&ws, out, inp).t(),
-        &mut y,
-        b.is_some(),
-    );
+    gemm(Mat::new(&xs, m, inp), Mat::new(&ws, out, inp).t(), &mut y, b.is_some());
     crate::from_vec(&shape, y)
 }
 
@@ -48,28 +37,14 @@ pub fn linear_backward<F: Float>(
 ) -> (Option<Tensor<F>>, Tensor<F>, Tensor<F>) {
     let (out, inp) = (w.shape()[0], w.shape()[1]);
     let m = rows_of(x);
-    let (xs, ws, dys) = (
-        crate::contiguous(x),
-        crate::contiguous(w),
-        crate::contiguous(dy),
-    );
+    let (xs, ws, dys) = (crate::contiguous(x), crate::contiguous(w), crate::contiguous(dy));
     let dx = need_dx.then(|| {
         let mut dx = vec![F::zero(); m * inp];
-        gemm(
-            Mat::new(&dys, m, out),
-            Mat::new(&ws, out, inp),
-            &mut dx,
-            false,
-        );
+        gemm(Mat::new(&dys, m, out), Mat::new(&ws, out, inp), &mut dx, false);
         crate::from_vec(x.shape(), dx)
     });
     let mut dw = vec![F::zero(); out * inp];
-    gemm(
-        Mat::new(&dys, m, out).t(),
-        Mat::new(&xs, m, inp),
-        &mut dw,
-        false,
-    );
+    gemm(Mat::new(&dys, m, out).t(), Mat::new(&xs, m, inp), &mut dw, false);
     (dx, crate::from_vec(&[out, inp], dw), column_sums(&dys, out))
 }
 

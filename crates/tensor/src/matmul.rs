@@ -1,4 +1,4 @@
-//! Matrix products on `matrixmultiply`, parallel with rayon where it pays.
+//! Matrix products on the `gemm` crate's kernels, parallel with rayon where it pays.
 //!
 //! `matmul_forward(a, ta, b, tb)` computes `op(a)·op(b)` where `op` transposes the last two axes when
 //! its flag is set, by striding, never by copying. Operands are rank 2 (`[m, k]`) or rank 3
@@ -35,24 +35,11 @@ pub struct Mat<'a, F> {
 impl<'a, F: Float> Mat<'a, F> {
     /// A row-major `rows × cols` matrix.
     pub fn new(data: &'a [F], rows: usize, cols: usize) -> Self {
-        Mat {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-            offset: 0,
-        }
+        Mat { data, rows, cols, rs: cols, cs: 1, offset: 0 }
     }
     /// The transpose, as a view.
     pub fn t(self) -> Self {
-        Mat {
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-            ..self
-        }
+        Mat { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
     }
     /// Reads transposed when `flag` is set.
     pub fn t_if(self, flag: bool) -> Self {
@@ -82,11 +69,7 @@ pub fn gemm<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool) {
     a.check();
     b.check();
     let macs = m * n * k;
-    let tasks = if macs < PARALLEL_MIN_MACS {
-        1
-    } else {
-        (macs / TASK_MACS).clamp(2, MAX_TASKS)
-    };
+    let tasks = if macs < PARALLEL_MIN_MACS { 1 } else { (macs / TASK_MACS).clamp(2, MAX_TASKS) };
     gemm_in_tasks(a, b, c, accumulate, tasks);
 }
 
@@ -109,11 +92,7 @@ pub fn gemm_in_tasks<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bo
         (0..m.div_ceil(rows)).into_par_iter().for_each(|i| {
             let r0 = i * rows;
             let r = rows.min(m - r0);
-            let sub = Mat {
-                rows: r,
-                offset: a.offset + r0 * a.rs,
-                ..a
-            };
+            let sub = Mat { rows: r, offset: a.offset + r0 * a.rs, ..a };
             // SAFETY: each task writes rows r0..r0+r of c only.
             unsafe { gemm_strided(sub, b, beta, out.get().add(r0 * n), n, 1) };
         });
@@ -122,11 +101,7 @@ pub fn gemm_in_tasks<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bo
         (0..n.div_ceil(cols)).into_par_iter().for_each(|j| {
             let c0 = j * cols;
             let w = cols.min(n - c0);
-            let sub = Mat {
-                cols: w,
-                offset: b.offset + c0 * b.cs,
-                ..b
-            };
+            let sub = Mat { cols: w, offset: b.offset + c0 * b.cs, ..b };
             // SAFETY: each task writes columns c0..c0+w of c only.
             unsafe { gemm_strided(a, sub, beta, out.get().add(c0), n, 1) };
         });
@@ -141,14 +116,7 @@ fn round_up(x: usize, to: usize) -> usize {
 ///
 /// # Safety
 /// `c` with strides (`rsc`, `csc`) must address `a.rows × b.cols` valid elements not aliasing a or b.
-pub(crate) unsafe fn gemm_strided<F: Float>(
-    a: Mat<F>,
-    b: Mat<F>,
-    beta: F,
-    c: *mut F,
-    rsc: usize,
-    csc: usize,
-) {
+pub(crate) unsafe fn gemm_strided<F: Float>(a: Mat<F>, b: Mat<F>, beta: F, c: *mut F, rsc: usize, csc: usize) {
     F::gemm_raw(
         a.rows,
         a.cols,
@@ -185,31 +153,21 @@ pub fn bmm<F: Float>(
         return;
     }
     let item = |i: usize, ci: &mut [F]| {
-        let ai = Mat {
-            offset: a.offset + i * a_stride,
-            ..a
-        };
-        let bi = Mat {
-            offset: b.offset + i * b_stride,
-            ..b
-        };
+        let ai = Mat { offset: a.offset + i * a_stride, ..a };
+        let bi = Mat { offset: b.offset + i * b_stride, ..b };
         gemm(ai, bi, ci, accumulate);
     };
     let per_item = m * n * a.cols;
     if per_item * batch < PARALLEL_MIN_MACS || per_item >= PARALLEL_MIN_MACS {
         // Small in total, or each item large enough to be split on its own.
-        c.chunks_mut(m * n)
-            .enumerate()
-            .for_each(|(i, ci)| item(i, ci));
+        c.chunks_mut(m * n).enumerate().for_each(|(i, ci)| item(i, ci));
     } else {
         let items = (TASK_MACS / per_item.max(1)).max(1);
-        c.par_chunks_mut(items * m * n)
-            .enumerate()
-            .for_each(|(t, chunk)| {
-                for (j, ci) in chunk.chunks_mut(m * n).enumerate() {
-                    item(t * items + j, ci);
-                }
-            });
+        c.par_chunks_mut(items * m * n).enumerate().for_each(|(t, chunk)| {
+            for (j, ci) in chunk.chunks_mut(m * n).enumerate() {
+                item(t * items + j, ci);
+            }
+        });
     }
 }
 
@@ -239,20 +197,11 @@ pub fn matmul_forward<F: Float>(a: &Tensor<F>, ta: bool, b: &Tensor<F>, tb: bool
 pub fn matmul_shape<F>(a: &Tensor<F>, ta: bool, b: &Tensor<F>, tb: bool) -> Vec<usize> {
     let (ba, m, k) = dims(a, ta);
     let (bb, k2, n) = dims(b, tb);
-    assert_eq!(
-        k,
-        k2,
-        "matmul inner dimensions differ: {:?} vs {:?}",
-        a.shape(),
-        b.shape()
-    );
+    assert_eq!(k, k2, "matmul inner dimensions differ: {:?} vs {:?}", a.shape(), b.shape());
     match (a.ndim(), b.ndim()) {
         (2, 2) => vec![m, n],
         (3, 2) => {
-            assert!(
-                !ta,
-                "a shared-weight product reads its rank-3 operand untransposed"
-            );
+            assert!(!ta, "a shared-weight product reads its rank-3 operand untransposed");
             vec![ba, m, n]
         }
         (3, 3) => {
@@ -265,14 +214,7 @@ pub fn matmul_shape<F>(a: &Tensor<F>, ta: bool, b: &Tensor<F>, tb: bool) -> Vec<
 }
 
 /// `out (+)= op(a)·op(b)`, out row-major in the shape of [`matmul_shape`].
-pub fn matmul_into<F: Float>(
-    a: &Tensor<F>,
-    ta: bool,
-    b: &Tensor<F>,
-    tb: bool,
-    out: &mut [F],
-    accumulate: bool,
-) {
+pub fn matmul_into<F: Float>(a: &Tensor<F>, ta: bool, b: &Tensor<F>, tb: bool, out: &mut [F], accumulate: bool) {
     let ad = crate::contiguous(a);
     let bd = crate::contiguous(b);
     let (ba, ar, ac) = dims(a, false);
@@ -302,33 +244,15 @@ pub fn matmul_backward<F: Float>(
         // Shared weight: the same as one [B·m, k]·[k, n] product, whose weight gradient is then a
         // single product over all B·m rows instead of B products summed.
         let (bsz, m, k) = (a.shape()[0], a.shape()[1], a.shape()[2]);
-        let a2 = a
-            .view()
-            .into_shape_with_order((bsz * m, k))
-            .expect("contiguous")
-            .into_dyn()
-            .to_owned();
+        let a2 = a.view().into_shape_with_order((bsz * m, k)).expect("contiguous").into_dyn().to_owned();
         let n = dc.shape()[2];
-        let dc2 = dc
-            .view()
-            .into_shape_with_order((bsz * m, n))
-            .expect("contiguous")
-            .into_dyn()
-            .to_owned();
+        let dc2 = dc.view().into_shape_with_order((bsz * m, n)).expect("contiguous").into_dyn().to_owned();
         let (da, db) = matmul_backward(&a2, ta, b, tb, &dc2);
         return (da.into_shape_with_order(a.shape()).expect("same size"), db);
     }
     // With C = op(A)·op(B):  d op(A) = dC·op(B)ᵀ  and  d op(B) = op(A)ᵀ·dC.
-    let da = if ta {
-        matmul_forward(b, tb, dc, true)
-    } else {
-        matmul_forward(dc, false, b, !tb)
-    };
-    let db = if tb {
-        matmul_forward(dc, true, a, ta)
-    } else {
-        matmul_forward(a, !ta, dc, false)
-    };
+    let da = if ta { matmul_forward(b, tb, dc, true) } else { matmul_forward(dc, false, b, !tb) };
+    let db = if tb { matmul_forward(dc, true, a, ta) } else { matmul_forward(a, !ta, dc, false) };
     (da, db)
 }
 
@@ -350,14 +274,8 @@ pub fn matmul_reference<F: Float>(a: &Tensor<F>, ta: bool, b: &Tensor<F>, tb: bo
     for bi in 0..batch {
         for i in 0..m {
             for j in 0..n {
-                let (ai, bj) = if a.ndim() == 3 && b.ndim() == 2 {
-                    (bi, 0)
-                } else {
-                    (bi, bi)
-                };
-                let s: f64 = (0..k)
-                    .map(|p| get(a, ta, ai, i, p) * get(b, tb, bj, p, j))
-                    .sum();
+                let (ai, bj) = if a.ndim() == 3 && b.ndim() == 2 { (bi, 0) } else { (bi, bi) };
+                let s: f64 = (0..k).map(|p| get(a, ta, ai, i, p) * get(b, tb, bj, p, j)).sum();
                 out.push(F::of(s));
             }
         }

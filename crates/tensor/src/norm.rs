@@ -20,10 +20,7 @@ pub fn layer_norm_forward<F: Float>(
     let rows = x.len() / d;
     let (ws, bs) = (crate::contiguous(w), crate::contiguous(b));
     let mut y = x.as_standard_layout().into_owned();
-    let mut saved = LayerNormSaved {
-        mean: Vec::with_capacity(rows),
-        rstd: Vec::with_capacity(rows),
-    };
+    let mut saved = LayerNormSaved { mean: Vec::with_capacity(rows), rstd: Vec::with_capacity(rows) };
     let inv_d = F::one() / F::of(d as f64);
     for row in crate::buf_mut(&mut y).chunks_mut(d) {
         let mean = row.iter().copied().sum::<F>() * inv_d;
@@ -47,22 +44,13 @@ pub fn layer_norm_backward<F: Float>(
     dy: &Tensor<F>,
 ) -> (Tensor<F>, Tensor<F>, Tensor<F>) {
     let d = *x.shape().last().expect("rank >= 1");
-    let (xs, ws, dys) = (
-        crate::contiguous(x),
-        crate::contiguous(w),
-        crate::contiguous(dy),
-    );
+    let (xs, ws, dys) = (crate::contiguous(x), crate::contiguous(w), crate::contiguous(dy));
     let mut dx = crate::zeros::<F>(x.shape());
     let mut dw = vec![F::zero(); d];
     let mut db = vec![F::zero(); d];
     let inv_d = F::one() / F::of(d as f64);
     let dxs = crate::buf_mut(&mut dx);
-    for (r, ((xr, dyr), dxr)) in xs
-        .chunks(d)
-        .zip(dys.chunks(d))
-        .zip(dxs.chunks_mut(d))
-        .enumerate()
-    {
+    for (r, ((xr, dyr), dxr)) in xs.chunks(d).zip(dys.chunks(d)).zip(dxs.chunks_mut(d)).enumerate() {
         let (mean, rstd) = (saved.mean[r], saved.rstd[r]);
         let mut mean_g = F::zero();
         let mut mean_gx = F::zero();

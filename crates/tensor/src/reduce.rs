@@ -24,9 +24,7 @@ pub fn sum_backward<F: Float>(x_shape: &[usize], axes: &[usize], dy: &Tensor<F>)
     for &a in &sorted {
         kept = kept.insert_axis(Axis(a));
     }
-    kept.broadcast(IxDyn(x_shape))
-        .expect("summed axes broadcast back")
-        .to_owned()
+    kept.broadcast(IxDyn(x_shape)).expect("summed axes broadcast back").to_owned()
 }
 
 /// Number of elements a reduction over `axes` averages.

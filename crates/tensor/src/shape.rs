@@ -6,10 +6,7 @@ use ndarray::{Axis, Slice};
 
 // ---- permute: y = x with axes reordered so that y's axis i is x's axis perm[i] ------------------
 pub fn permute_forward<F: Float>(x: &Tensor<F>, perm: &[usize]) -> Tensor<F> {
-    x.view()
-        .permuted_axes(perm.to_vec())
-        .as_standard_layout()
-        .into_owned()
+    x.view().permuted_axes(perm.to_vec()).as_standard_layout().into_owned()
 }
 /// The inverse permutation applied to dy.
 pub fn permute_backward<F: Float>(perm: &[usize], dy: &Tensor<F>) -> Tensor<F> {
@@ -34,10 +31,7 @@ pub fn concat_backward<F: Float>(sizes: &[usize], axis: usize, dy: &Tensor<F>) -
     sizes
         .iter()
         .map(|&n| {
-            let part = dy
-                .slice_axis(Axis(axis), Slice::from(start..start + n))
-                .as_standard_layout()
-                .into_owned();
+            let part = dy.slice_axis(Axis(axis), Slice::from(start..start + n)).as_standard_layout().into_owned();
             start += n;
             part
         })
@@ -46,20 +40,12 @@ pub fn concat_backward<F: Float>(sizes: &[usize], axis: usize, dy: &Tensor<F>) -
 
 // ---- slice: y = x[start .. start+len] along an axis ---------------------------------------------
 pub fn slice_forward<F: Float>(x: &Tensor<F>, axis: usize, start: usize, len: usize) -> Tensor<F> {
-    x.slice_axis(Axis(axis), Slice::from(start..start + len))
-        .as_standard_layout()
-        .into_owned()
+    x.slice_axis(Axis(axis), Slice::from(start..start + len)).as_standard_layout().into_owned()
 }
 /// dy placed back at its position, zeros elsewhere.
-pub fn slice_backward<F: Float>(
-    x_shape: &[usize],
-    axis: usize,
-    start: usize,
-    dy: &Tensor<F>,
-) -> Tensor<F> {
+pub fn slice_backward<F: Float>(x_shape: &[usize], axis: usize, start: usize, dy: &Tensor<F>) -> Tensor<F> {
     let mut dx = crate::zeros::<F>(x_shape);
     let n = dy.shape()[axis];
-    dx.slice_axis_mut(Axis(axis), Slice::from(start..start + n))
-        .assign(dy);
+    dx.slice_axis_mut(Axis(axis), Slice::from(start..start + n)).assign(dy);
     dx
 }

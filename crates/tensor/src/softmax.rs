@@ -11,15 +11,13 @@ fn rows<F>(x: &Tensor<F>) -> (usize, usize) {
     (n, x.len() / n.max(1))
 }
 
-/// In-place softmax of one row.
+/// In-place softmax of one row. The exponentials are one loop with nothing else in it, so it
+/// vectorizes; the sum is a separate, sequential loop (a fixed order, the same bits every run).
 #[inline]
 pub fn softmax_row<F: Float>(row: &mut [F]) {
     let max = row.iter().copied().fold(F::neg_infinity(), F::max);
-    let mut sum = F::zero();
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
+    row.iter_mut().for_each(|v| *v = (*v - max).fast_exp());
+    let sum: F = row.iter().copied().sum();
     let inv = F::one() / sum;
     row.iter_mut().for_each(|v| *v *= inv);
 }
@@ -62,9 +60,7 @@ pub fn log_softmax_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F
     let ys = crate::contiguous(y);
     for (g, y) in crate::buf_mut(&mut dx).chunks_mut(n).zip(ys.chunks(n)) {
         let sum: F = g.iter().copied().sum();
-        g.iter_mut()
-            .zip(y)
-            .for_each(|(g, &y)| *g = *g - y.exp() * sum);
+        g.iter_mut().zip(y).for_each(|(g, &y)| *g = *g - y.exp() * sum);
     }
     dx
 }
@@ -79,26 +75,26 @@ pub fn cross_entropy_forward<F: Float>(logits: &Tensor<F>, targets: &[u32]) -> (
     let (v, m) = rows(logits);
     assert_eq!(m, targets.len(), "one target per row");
     let mut probs = logits.as_standard_layout().into_owned();
-    let partial: Vec<f64> = crate::buf_mut(&mut probs)
-        .par_chunks_mut(CE_ROWS_PER_TASK * v)
-        .zip(targets.par_chunks(CE_ROWS_PER_TASK))
-        .map(|(chunk, ts)| {
-            let mut s = 0.0f64;
-            for (row, &t) in chunk.chunks_mut(v).zip(ts) {
-                let max = row.iter().copied().fold(F::neg_infinity(), F::max);
-                let x_t = row[t as usize];
-                let mut sum = F::zero();
-                for x in row.iter_mut() {
-                    *x = (*x - max).exp();
-                    sum += *x;
-                }
-                s += (max + sum.ln() - x_t).f64();
-                let inv = F::one() / sum;
-                row.iter_mut().for_each(|p| *p *= inv);
-            }
-            s
-        })
-        .collect();
+    let chunk_loss = |(chunk, ts): (&mut [F], &[u32])| -> f64 {
+        let mut s = 0.0f64;
+        for (row, &t) in chunk.chunks_mut(v).zip(ts) {
+            let max = row.iter().copied().fold(F::neg_infinity(), F::max);
+            let x_t = row[t as usize];
+            row.iter_mut().for_each(|x| *x = (*x - max).fast_exp());
+            let sum: F = row.iter().copied().sum();
+            s += (max + sum.ln() - x_t).f64();
+            let inv = F::one() / sum;
+            row.iter_mut().for_each(|p| *p *= inv);
+        }
+        s
+    };
+    // The same chunks, and the same in-order sum of their partial losses, either way.
+    let buf = crate::buf_mut(&mut probs);
+    let partial: Vec<f64> = if m * v >= crate::PARALLEL_MIN_ELEMS {
+        buf.par_chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.par_chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
+    } else {
+        buf.chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
+    };
     let total: f64 = partial.iter().sum();
     (F::of(total / m.max(1) as f64), probs)
 }
@@ -108,14 +104,17 @@ pub fn cross_entropy_backward<F: Float>(probs: &Tensor<F>, targets: &[u32], dlos
     let (v, m) = rows(probs);
     let scale = dloss / F::of(m.max(1) as f64);
     let mut d = probs.clone();
-    crate::buf_mut(&mut d)
-        .par_chunks_mut(CE_ROWS_PER_TASK * v)
-        .zip(targets.par_chunks(CE_ROWS_PER_TASK))
-        .for_each(|(chunk, ts)| {
-            for (row, &t) in chunk.chunks_mut(v).zip(ts) {
-                row[t as usize] -= F::one();
-                row.iter_mut().for_each(|g| *g *= scale);
-            }
-        });
+    let rows = |(chunk, ts): (&mut [F], &[u32])| {
+        for (row, &t) in chunk.chunks_mut(v).zip(ts) {
+            row[t as usize] -= F::one();
+            row.iter_mut().for_each(|g| *g *= scale);
+        }
+    };
+    let buf = crate::buf_mut(&mut d);
+    if m * v >= crate::PARALLEL_MIN_ELEMS {
+        buf.par_chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.par_chunks(CE_ROWS_PER_TASK)).for_each(rows);
+    } else {
+        buf.chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.chunks(CE_ROWS_PER_TASK)).for_each(rows);
+    }
     d
 }

@@ -8,10 +8,7 @@ use tensor::Tensor;
 fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = shape.iter().product();
-    tensor::from_vec(
-        shape,
-        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
-    )
+    tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
 }
 
 fn max_rel(a: &Tensor<f32>, b: &Tensor<f32>) -> f32 {
@@ -25,22 +22,11 @@ fn matmul_matches_reference_at_model_shapes() {
     // (m, k, n): attention scores, a seed-id4 head, a medium-sized head split in parallel.
     for &(m, k, n) in &[(32, 8, 32), (32, 512, 257), (257, 32, 512), (96, 640, 300)] {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            let a = if ta {
-                rand_tensor(&[k, m], 1)
-            } else {
-                rand_tensor(&[m, k], 1)
-            };
-            let b = if tb {
-                rand_tensor(&[n, k], 2)
-            } else {
-                rand_tensor(&[k, n], 2)
-            };
+            let a = if ta { rand_tensor(&[k, m], 1) } else { rand_tensor(&[m, k], 1) };
+            let b = if tb { rand_tensor(&[n, k], 2) } else { rand_tensor(&[k, n], 2) };
             let fast = tensor::matmul::matmul_forward(&a, ta, &b, tb);
             let slow = tensor::matmul::matmul_reference(&a, ta, &b, tb);
-            assert!(
-                max_rel(&fast, &slow) < 1e-5,
-                "({m},{k},{n}) ta={ta} tb={tb}"
-            );
+            assert!(max_rel(&fast, &slow) < 1e-5, "({m},{k},{n}) ta={ta} tb={tb}");
         }
     }
 }
@@ -67,11 +53,7 @@ fn conv1d_matches_reference_including_both_sequence_ends() {
 #[test]
 fn attention_matches_reference() {
     for causal in [false, true] {
-        let (q, k, v) = (
-            rand_tensor(&[4, 32, 16], 8),
-            rand_tensor(&[4, 32, 16], 9),
-            rand_tensor(&[4, 32, 16], 10),
-        );
+        let (q, k, v) = (rand_tensor(&[4, 32, 16], 8), rand_tensor(&[4, 32, 16], 9), rand_tensor(&[4, 32, 16], 10));
         let (fast, _) = tensor::attention::attention_forward(&q, &k, &v, 2, causal);
         let slow = tensor::attention::attention_reference(&q, &k, &v, 2, causal);
         assert!(max_rel(&fast, &slow) < 1e-5);
@@ -93,22 +75,14 @@ fn softmax_is_stable_for_huge_logits() {
 }
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]
 fn results_are_bit_identical_on_any_thread_count() {
     let a = rand_tensor(&[300, 640], 11);
     let b = rand_tensor(&[640, 257], 12);
-    let (q, k, v) = (
-        rand_tensor(&[32, 32, 16], 13),
-        rand_tensor(&[32, 32, 16], 14),
-        rand_tensor(&[32, 32, 16], 15),
-    );
+    let (q, k, v) = (rand_tensor(&[32, 32, 16], 13), rand_tensor(&[32, 32, 16], 14), rand_tensor(&[32, 32, 16], 15));
     let targets: Vec<u32> = (0..300).map(|i| (i * 7 % 257) as u32).collect();
     let run = || {
         let c = tensor::matmul::matmul_forward(&a, false, &b, false);
@@ -120,9 +94,36 @@ fn results_are_bit_identical_on_any_thread_count() {
     };
     let one = in_pool(1, run);
     for threads in [2, 3, 8] {
-        assert!(
-            one == in_pool(threads, run),
-            "results differ on {threads} threads"
-        );
+        assert!(one == in_pool(threads, run), "results differ on {threads} threads");
     }
+}
+
+#[test]
+fn fast_exp_is_accurate_over_the_whole_range_and_exact_at_the_ends() {
+    use tensor::float::exp_f32;
+    let mut worst = 0f64;
+    let mut x = -87.0f32;
+    while x < 88.5 {
+        let want = (x as f64).exp();
+        worst = worst.max(((exp_f32(x) as f64) - want).abs() / want);
+        x += 0.000_7;
+    }
+    assert!(worst < 2e-7, "max relative error {worst:e}");
+    assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+    assert_eq!(exp_f32(-100.0), 0.0);
+    assert_eq!(exp_f32(0.0), 1.0);
+    assert_eq!(exp_f32(100.0), f32::INFINITY);
+    assert!(exp_f32(88.7).is_finite());
+}
+
+#[test]
+fn gelu_in_f32_matches_the_exact_tanh_form() {
+    let mut worst = 0f64;
+    for i in -2000..2000 {
+        let x = i as f32 * 0.005;
+        let exact =
+            0.5 * x as f64 * (1.0 + (0.797_884_560_802_865_4 * (x as f64 + 0.044715 * (x as f64).powi(3))).tanh());
+        worst = worst.max((tensor::elementwise::gelu(x) as f64 - exact).abs());
+    }
+    assert!(worst < 1e-6, "max absolute error {worst:e}");
 }

@@ -21,7 +21,7 @@ pub struct BenchResult {
 }
 
 /// Times `steps` full training steps (forward, backward, Adam) after `warmup` untimed ones.
-pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64) -> Result<BenchResult> {
+pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64, profile: bool) -> Result<BenchResult> {
     config.steps = Some(steps + warmup);
     config.epochs = None;
     config.until_memorized = false;
@@ -29,6 +29,10 @@ pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64) -> Result<BenchRe
     let mut s = Session::new(config)?;
     for _ in 0..warmup {
         s.train_step();
+    }
+    if profile {
+        autograd::profile::enable();
+        autograd::profile::take();
     }
     let t0 = Instant::now();
     for _ in 0..steps {

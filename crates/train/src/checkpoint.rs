@@ -56,10 +56,7 @@ impl Checkpoint {
 
     /// Copies saved values into a freshly built parameter set, checking every name and shape.
     pub fn restore_into(saved: &[SavedTensor], set: &mut ParamSet<f32>, what: &str) -> Result<()> {
-        let expected: Vec<(String, Vec<usize>)> = set
-            .iter()
-            .map(|(_, p)| (p.name.clone(), p.shape.clone()))
-            .collect();
+        let expected: Vec<(String, Vec<usize>)> = set.iter().map(|(_, p)| (p.name.clone(), p.shape.clone())).collect();
         for (name, shape) in &expected {
             let Some(s) = saved.iter().find(|s| &s.name == name) else {
                 return Err(Error::input(what, format!("tensor '{name}' is missing")));
@@ -67,35 +64,22 @@ impl Checkpoint {
             if &s.shape != shape || s.data.len() != shape.iter().product::<usize>() {
                 return Err(Error::input(
                     what,
-                    format!(
-                        "tensor '{name}' has shape {:?}; the model needs {:?}",
-                        s.shape, shape
-                    ),
+                    format!("tensor '{name}' has shape {:?}; the model needs {:?}", s.shape, shape),
                 ));
             }
         }
-        if let Some(extra) = saved
-            .iter()
-            .find(|s| !expected.iter().any(|(n, _)| n == &s.name))
-        {
-            return Err(Error::input(
-                what,
-                format!("tensor '{}' does not belong to this model", extra.name),
-            ));
+        if let Some(extra) = saved.iter().find(|s| !expected.iter().any(|(n, _)| n == &s.name)) {
+            return Err(Error::input(what, format!("tensor '{}' does not belong to this model", extra.name)));
         }
         for p in set.iter_mut() {
-            let s = saved
-                .iter()
-                .find(|s| s.name == p.name)
-                .expect("checked above");
+            let s = saved.iter().find(|s| s.name == p.name).expect("checked above");
             p.value = tensor::from_vec(&p.shape, s.data.clone());
         }
         Ok(())
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let payload = bincode::serde::encode_to_vec(self, bincode::config::standard())
-            .expect("checkpoints serialize");
+        let payload = bincode::serde::encode_to_vec(self, bincode::config::standard()).expect("checkpoints serialize");
         let mut out = Vec::with_capacity(HEADER + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -107,35 +91,35 @@ impl Checkpoint {
 
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Checkpoint> {
         if bytes.len() < HEADER || &bytes[..8] != MAGIC {
-            return Err(Error::input(
-                what,
-                "is not an overfit checkpoint (no OVERFIT header)",
-            ));
+            return Err(Error::input(what, "is not an overfit checkpoint (no OVERFIT header)"));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
         if version != VERSION {
-            return Err(Error::input(what, format!("is a checkpoint of format version {version}; this overfit reads version {VERSION}")));
+            return Err(Error::input(
+                what,
+                format!("is a checkpoint of format version {version}; this overfit reads version {VERSION}"),
+            ));
         }
         let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
         let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
         let payload = &bytes[HEADER..];
         if payload.len() as u64 != len {
-            return Err(Error::input(what, format!("is truncated or padded: the header announces {len} bytes of state, the file holds {}", payload.len())));
-        }
-        if crc32fast::hash(payload) != crc {
             return Err(Error::input(
                 what,
-                "is corrupt: its checksum does not match (a changed or damaged byte)",
+                format!(
+                    "is truncated or padded: the header announces {len} bytes of state, the file holds {}",
+                    payload.len()
+                ),
             ));
+        }
+        if crc32fast::hash(payload) != crc {
+            return Err(Error::input(what, "is corrupt: its checksum does not match (a changed or damaged byte)"));
         }
         let config = bincode::config::standard().with_limit::<LIMIT>();
         let (ck, used): (Checkpoint, usize) = bincode::serde::decode_from_slice(payload, config)
             .map_err(|e| Error::input(what, format!("cannot be decoded: {e}")))?;
         if used != payload.len() {
-            return Err(Error::input(
-                what,
-                "has trailing bytes after the training state",
-            ));
+            return Err(Error::input(what, "has trailing bytes after the training state"));
         }
         Ok(ck)
     }
@@ -147,24 +131,13 @@ impl Checkpoint {
 
     pub fn load(path: &Path) -> Result<Checkpoint> {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| {
-            Error::input(
-                &shown,
-                format!("cannot read the checkpoint: {}", crate::data::io_reason(&e)),
-            )
-        })?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Error::input(&shown, format!("cannot read the checkpoint: {}", crate::data::io_reason(&e))))?;
         if meta.is_dir() {
-            return Err(Error::input(
-                &shown,
-                "is a directory, not a checkpoint file",
-            ));
+            return Err(Error::input(&shown, "is a directory, not a checkpoint file"));
         }
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::input(
-                &shown,
-                format!("cannot read the checkpoint: {}", crate::data::io_reason(&e)),
-            )
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::input(&shown, format!("cannot read the checkpoint: {}", crate::data::io_reason(&e))))?;
         Self::from_bytes(&bytes, &shown)
     }
 }

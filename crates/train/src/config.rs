@@ -20,6 +20,10 @@ pub struct TrainConfig {
     pub val_fraction: Option<f64>,
     pub seed: u64,
     pub batch_size: usize,
+    /// Each batch is split into micro-batches of this many windows, computed in parallel and their
+    /// gradients summed in a fixed order: one thread hand-off per step instead of one per op, and
+    /// the same bits on any number of threads. Changing it changes the rounding, not the maths.
+    pub micro_batch: usize,
     pub lr: f64,
     /// The floor of the cosine schedule.
     pub min_lr: f64,
@@ -55,13 +59,13 @@ impl TrainConfig {
     pub fn default_run() -> Self {
         TrainConfig {
             preset: heads::config::DEFAULT_PRESET.into(),
-            model: ModelConfig::preset(heads::config::DEFAULT_PRESET)
-                .expect("default preset exists"),
+            model: ModelConfig::preset(heads::config::DEFAULT_PRESET).expect("default preset exists"),
             data: None,
             samples: Some(crate::data::DEFAULT_SAMPLES),
             val_fraction: None,
             seed: 0,
             batch_size: 32,
+            micro_batch: 16,
             lr: 1e-3,
             min_lr: 0.0,
             optimizer: OptimizerKind::Adam,
@@ -83,34 +87,31 @@ impl TrainConfig {
         use crate::Error;
         self.model.validate()?;
         if self.model.vocab_size < heads::BYTE_VOCAB {
-            return Err(Error::usage("--vocab-size", format!("{} is too small for byte data: 256 byte values and the special token need at least 257", self.model.vocab_size)));
+            return Err(Error::usage(
+                "--vocab-size",
+                format!(
+                    "{} is too small for byte data: 256 byte values and the special token need at least 257",
+                    self.model.vocab_size
+                ),
+            ));
         }
         if self.batch_size == 0 {
             return Err(Error::usage("--batch-size", "must be at least 1"));
         }
+        if self.micro_batch == 0 {
+            return Err(Error::usage("--micro-batch", "must be at least 1"));
+        }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::usage(
-                "--lr",
-                format!("must be a positive number, got {}", self.lr),
-            ));
+            return Err(Error::usage("--lr", format!("must be a positive number, got {}", self.lr)));
         }
         if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr <= self.lr) {
-            return Err(Error::usage(
-                "--min-lr",
-                format!("must be between 0 and --lr, got {}", self.min_lr),
-            ));
+            return Err(Error::usage("--min-lr", format!("must be between 0 and --lr, got {}", self.min_lr)));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(Error::usage(
-                "--weight-decay",
-                format!("must be 0 or more, got {}", self.weight_decay),
-            ));
+            return Err(Error::usage("--weight-decay", format!("must be 0 or more, got {}", self.weight_decay)));
         }
         if !(self.clip.is_finite() && self.clip >= 0.0) {
-            return Err(Error::usage(
-                "--clip",
-                format!("must be 0 (off) or more, got {}", self.clip),
-            ));
+            return Err(Error::usage("--clip", format!("must be 0 (off) or more, got {}", self.clip)));
         }
         if self.steps == Some(0) {
             return Err(Error::usage("--steps", "must be at least 1"));
@@ -137,7 +138,12 @@ impl TrainConfig {
             if bytes > total as u128 {
                 return Err(Error::usage(
                     "--preset",
-                    format!("this model has {} parameters and needs about {} GiB to train; the machine has {} GiB", shapes.numel(), bytes >> 30, total >> 30),
+                    format!(
+                        "this model has {} parameters and needs about {} GiB to train; the machine has {} GiB",
+                        shapes.numel(),
+                        bytes >> 30,
+                        total >> 30
+                    ),
                 ));
             }
         }

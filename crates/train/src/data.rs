@@ -28,32 +28,21 @@ impl Corpus {
     /// Opens a file for reading as bytes. Errors name the file and say what is wrong.
     pub fn open(path: &Path) -> Result<Corpus> {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| {
-            Error::input(
-                &shown,
-                format!("cannot read the data file: {}", io_reason(&e)),
-            )
-        })?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Error::input(&shown, format!("cannot read the data file: {}", io_reason(&e))))?;
         if meta.is_dir() {
             return Err(Error::input(&shown, "is a directory; --data takes a file"));
         }
-        let file = std::fs::File::open(path).map_err(|e| {
-            Error::input(
-                &shown,
-                format!("cannot open the data file: {}", io_reason(&e)),
-            )
-        })?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::input(&shown, format!("cannot open the data file: {}", io_reason(&e))))?;
         if meta.len() == 0 {
             return Err(Error::input(&shown, "the data file is empty"));
         }
         // SAFETY: the map is read-only; a file truncated by another process while we train would
         // fault, which is the accepted contract of memory-mapped input.
-        let map = unsafe { Mmap::map(&file) }
-            .map_err(|e| Error::input(&shown, format!("cannot map the data file: {e}")))?;
-        Ok(Corpus::File {
-            path: shown,
-            map: Some(map),
-        })
+        let map =
+            unsafe { Mmap::map(&file) }.map_err(|e| Error::input(&shown, format!("cannot map the data file: {e}")))?;
+        Ok(Corpus::File { path: shown, map: Some(map) })
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -108,16 +97,16 @@ impl Split {
     ) -> Result<Split> {
         let l = seq_length;
         if len <= l {
-            return Err(Error::input(name, format!("has {len} bytes; a window of --seq-length {l} and its target need at least {} bytes", l + 1)));
+            return Err(Error::input(
+                name,
+                format!("has {len} bytes; a window of --seq-length {l} and its target need at least {} bytes", l + 1),
+            ));
         }
         let (train_end, val_start, val_windows) = match val_fraction {
             None => (len, len, 0),
             Some(f) => {
                 if !(f > 0.0 && f < 1.0) {
-                    return Err(Error::usage(
-                        "--val-fraction",
-                        format!("must be strictly between 0 and 1, got {f}"),
-                    ));
+                    return Err(Error::usage("--val-fraction", format!("must be strictly between 0 and 1, got {f}")));
                 }
                 let split = ((len as f64) * (1.0 - f)).floor() as usize;
                 let val_bytes = len - split;
@@ -130,9 +119,7 @@ impl Split {
         if train_end <= l {
             return Err(Error::usage(
                 "--val-fraction",
-                format!(
-                    "leaves {train_end} bytes for training, no window of --seq-length {l} fits"
-                ),
+                format!("leaves {train_end} bytes for training, no window of --seq-length {l} fits"),
             ));
         }
         let available = train_end - l;
@@ -140,7 +127,10 @@ impl Split {
             None => available,
             Some(0) => return Err(Error::usage("--samples", "must be at least 1")),
             Some(n) if n > available => {
-                return Err(Error::usage("--samples", format!("{n} is more than the {available} training windows {name} allows at --seq-length {l}")));
+                return Err(Error::usage(
+                    "--samples",
+                    format!("{n} is more than the {available} training windows {name} allows at --seq-length {l}"),
+                ));
             }
             Some(n) => n,
         };
@@ -177,8 +167,7 @@ impl Batch {
             if split.targets_per_window == 1 {
                 self.targets.push(bytes[i + l] as u32);
             } else {
-                self.targets
-                    .extend(bytes[i + 1..i + l + 1].iter().map(|&b| b as u32));
+                self.targets.extend(bytes[i + 1..i + l + 1].iter().map(|&b| b as u32));
             }
         }
     }
@@ -203,11 +192,7 @@ impl EpochOrder {
         if n <= FULL_SHUFFLE_MAX {
             let mut order: Vec<u32> = (0..n as u32).collect();
             order.shuffle(&mut rng);
-            EpochOrder {
-                order,
-                affine: None,
-                n,
-            }
+            EpochOrder { order, affine: None, n }
         } else {
             // i ↦ (a·i + c) mod n is a permutation when gcd(a, n) = 1.
             let a = loop {
@@ -216,11 +201,7 @@ impl EpochOrder {
                     break a;
                 }
             };
-            EpochOrder {
-                order: Vec::new(),
-                affine: Some((a, rng.random_range(0..n as u64))),
-                n,
-            }
+            EpochOrder { order: Vec::new(), affine: Some((a, rng.random_range(0..n as u64))), n }
         }
     }
     /// The window at position j of the epoch.

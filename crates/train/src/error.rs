@@ -16,30 +16,18 @@ pub enum Error {
     Input { path: String, message: String },
     /// The run could not go on: the disk is full, the run folder is read-only… (exit 1).
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
 }
 
 impl Error {
     pub fn usage(flag: &'static str, message: impl Into<String>) -> Self {
-        Error::Usage {
-            flag,
-            message: message.into(),
-        }
+        Error::Usage { flag, message: message.into() }
     }
     pub fn input(path: impl std::fmt::Display, message: impl Into<String>) -> Self {
-        Error::Input {
-            path: path.to_string(),
-            message: message.into(),
-        }
+        Error::Input { path: path.to_string(), message: message.into() }
     }
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io { context: context.into(), source }
     }
     /// 2 for bad usage or input, 1 for a run that failed.
     pub fn exit_code(&self) -> i32 {

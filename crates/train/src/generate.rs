@@ -19,13 +19,7 @@ pub struct Sampling {
 /// with the special token, on the left for a window head (so the prediction stays at the end) and
 /// on the right for a causal head (which reads the prediction at the context's last position and
 /// cannot see the padding after it).
-pub fn generate(
-    model: &Model<f32>,
-    params: &ParamSet<f32>,
-    prompt: &[u8],
-    n: usize,
-    sampling: Sampling,
-) -> Vec<u8> {
+pub fn generate(model: &Model<f32>, params: &ParamSet<f32>, prompt: &[u8], n: usize, sampling: Sampling) -> Vec<u8> {
     let l = model.config.seq_length;
     let v = model.config.vocab_size;
     let mut rng = ChaCha8Rng::seed_from_u64(sampling.seed);
@@ -61,10 +55,7 @@ fn pick(logits: &[f32], s: Sampling, rng: &mut ChaCha8Rng) -> usize {
         idx.truncate(s.top_k);
     }
     let max = logits[idx[0]] as f64;
-    let weights: Vec<f64> = idx
-        .iter()
-        .map(|&i| ((logits[i] as f64 - max) / s.temperature).exp())
-        .collect();
+    let weights: Vec<f64> = idx.iter().map(|&i| ((logits[i] as f64 - max) / s.temperature).exp()).collect();
     let total: f64 = weights.iter().sum();
     let mut r = rng.random::<f64>() * total;
     for (k, w) in weights.iter().enumerate() {

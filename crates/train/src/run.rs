@@ -80,41 +80,22 @@ pub struct RunDir {
 impl RunDir {
     /// Creates the next `id-N` folder under `runs_dir` (N one more than the largest there).
     pub fn create_next(runs_dir: &Path) -> Result<RunDir> {
-        std::fs::create_dir_all(runs_dir).map_err(|e| {
-            Error::io(
-                format!("creating the runs folder {}", runs_dir.display()),
-                e,
-            )
-        })?;
+        std::fs::create_dir_all(runs_dir)
+            .map_err(|e| Error::io(format!("creating the runs folder {}", runs_dir.display()), e))?;
         loop {
             let next = Self::ids(runs_dir).into_iter().max().unwrap_or(0) + 1;
             let path = runs_dir.join(format!("id-{next}"));
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(RunDir { path }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(Error::io(
-                        format!("creating the run folder {}", path.display()),
-                        e,
-                    ))
-                }
+                Err(e) => return Err(Error::io(format!("creating the run folder {}", path.display()), e)),
             }
         }
     }
 
     fn ids(runs_dir: &Path) -> Vec<u64> {
         std::fs::read_dir(runs_dir)
-            .map(|rd| {
-                rd.filter_map(|e| {
-                    e.ok()?
-                        .file_name()
-                        .to_str()?
-                        .strip_prefix("id-")?
-                        .parse()
-                        .ok()
-                })
-                .collect()
-            })
+            .map(|rd| rd.filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("id-")?.parse().ok()).collect())
             .unwrap_or_default()
     }
 
@@ -147,11 +128,7 @@ impl RunDir {
     /// The rows of metrics.jsonl (unreadable lines skipped).
     pub fn read_metrics(&self) -> Vec<MetricsRow> {
         std::fs::read_to_string(self.file("metrics.jsonl"))
-            .map(|s| {
-                s.lines()
-                    .filter_map(|l| serde_json::from_str(l).ok())
-                    .collect()
-            })
+            .map(|s| s.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
             .unwrap_or_default()
     }
 

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::optim::{clip_grad_norm, learning_rate, Adam};
 use autograd::{Grads, ParamSet, Tape};
 use heads::Model;
+use rayon::prelude::*;
 use std::path::Path;
 
 pub struct Session {
@@ -61,32 +62,22 @@ impl Session {
         let (model, mut params) = Model::<f32>::new(&config.model, config.seed)?;
         Checkpoint::restore_into(&ck.params, &mut params, what)?;
         if ck.optimizer.m.len() != params.len()
-            || ck
-                .optimizer
-                .m
-                .iter()
-                .zip(params.iter())
-                .any(|(m, (_, p))| m.len() != p.numel())
+            || ck.optimizer.m.iter().zip(params.iter()).any(|(m, (_, p))| m.len() != p.numel())
         {
-            return Err(Error::input(
-                what,
-                "its optimizer state does not fit its parameters",
-            ));
+            return Err(Error::input(what, "its optimizer state does not fit its parameters"));
         }
         let mut adam = ck.optimizer.clone();
         adam.kind = config.optimizer;
         adam.weight_decay = config.weight_decay;
-        let s = Self::assemble(
-            config,
-            model,
-            params,
-            adam,
-            ck.step,
-            ck.samples_seen,
-            ck.wall_seconds,
-        )?;
+        let s = Self::assemble(config, model, params, adam, ck.step, ck.samples_seen, ck.wall_seconds)?;
         if s.fingerprint != ck.data_fingerprint {
-            return Err(Error::input(what, format!("was trained on other data than {} (its checksum differs): resume with the same --data", s.corpus.name())));
+            return Err(Error::input(
+                what,
+                format!(
+                    "was trained on other data than {} (its checksum differs): resume with the same --data",
+                    s.corpus.name()
+                ),
+            ));
         }
         Ok(s)
     }
@@ -161,14 +152,7 @@ impl Session {
 
     pub fn lr_at(&self, step: u64) -> f64 {
         let c = &self.config;
-        learning_rate(
-            c.lr,
-            c.min_lr,
-            c.warmup,
-            c.schedule,
-            self.total_steps(),
-            step,
-        )
+        learning_rate(c.lr, c.min_lr, c.warmup, c.schedule, self.total_steps(), step)
     }
 
     /// The windows of the next step: batch (step mod steps-per-epoch) of epoch (step / steps-per-epoch).
@@ -176,76 +160,72 @@ impl Session {
         let spe = self.steps_per_epoch();
         let (epoch, pos) = (self.step / spe, (self.step % spe) as usize);
         if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            self.order = Some((
-                epoch,
-                EpochOrder::new(self.split.train_windows, self.config.seed, epoch),
-            ));
+            self.order = Some((epoch, EpochOrder::new(self.split.train_windows, self.config.seed, epoch)));
         }
         let order = &self.order.as_ref().expect("set above").1;
         let b = self.config.batch_size;
         let end = ((pos + 1) * b).min(self.split.train_windows);
-        self.batch.fill(
-            self.corpus.bytes(),
-            &self.split,
-            (pos * b..end).map(|j| order.get(j)),
-        );
+        self.batch.fill(self.corpus.bytes(), &self.split, (pos * b..end).map(|j| order.get(j)));
     }
 
-    /// One optimizer step. Returns Err only for I/O; a non-finite loss or gradient is reported in
-    /// the outcome (loss NaN/inf) and leaves the parameters untouched.
+    /// One optimizer step. A non-finite loss or gradient is reported in the outcome (loss NaN or
+    /// infinite) and leaves the parameters untouched.
     pub fn train_step(&mut self) -> StepOutcome {
-        self.next_batch();
-        let windows = self.batch.windows(self.split.seq_length);
-        self.grads.clear();
-        let loss = {
-            let mut tape = Tape::new(&self.params);
-            let (loss, _) = self
-                .model
-                .loss(&mut tape, &self.batch.ids, &self.batch.targets);
-            let value = tape.scalar(loss) as f64;
-            if !value.is_finite() {
-                return StepOutcome {
-                    loss: value,
-                    grad_norm: f64::NAN,
-                    lr: self.lr_at(self.step),
-                    windows,
-                };
-            }
-            tape.backward(loss).accumulate_into(&tape, &mut self.grads);
-            value
-        };
-        let grad_norm = clip_grad_norm(&mut self.grads, self.config.clip);
+        autograd::profile::time("step: batch", || self.next_batch());
+        let (l, per_window) = (self.split.seq_length, self.split.targets_per_window);
+        let windows = self.batch.windows(l);
+        let total_targets = self.batch.targets.len() as f64;
+        // Micro-batches in parallel, each on its own tape; the loss is the mean over every target
+        // of the batch, so micro-batch i's gradient is seeded with its share n_i / N.
+        let micro = self.config.micro_batch;
+        let (model, params) = (&self.model, &self.params);
+        let parts: Vec<(f64, Vec<(autograd::ParamId, tensor::Tensor<f32>)>)> = self
+            .batch
+            .ids
+            .par_chunks(micro * l)
+            .zip(self.batch.targets.par_chunks(micro * per_window))
+            .map(|(ids, targets)| {
+                let mut tape = Tape::new(params);
+                let (loss, _) = model.loss(&mut tape, ids, targets);
+                let share = targets.len() as f64 / total_targets;
+                let value = tape.scalar(loss) as f64 * share;
+                if !value.is_finite() {
+                    return (value, Vec::new());
+                }
+                let seed = tensor::Tensor::from_elem(tensor::ndarray::IxDyn(&[]), share as f32);
+                (value, tape.backward_with(loss, seed).into_param_grads(&tape))
+            })
+            .collect();
         let lr = self.lr_at(self.step);
-        if !grad_norm.is_finite() {
-            return StepOutcome {
-                loss: f64::NAN,
-                grad_norm,
-                lr,
-                windows,
-            };
+        let loss: f64 = parts.iter().map(|(l, _)| l).sum();
+        if !loss.is_finite() {
+            return StepOutcome { loss, grad_norm: f64::NAN, lr, windows };
         }
-        self.adam.step(&mut self.params, &self.grads, lr);
+        let grads = &mut self.grads;
+        autograd::profile::time("step: sum micro-batch grads", || {
+            grads.clear();
+            for (_, part) in parts {
+                for (id, g) in part {
+                    grads.accumulate(id, g);
+                }
+            }
+        });
+        let clip = self.config.clip;
+        let grad_norm = autograd::profile::time("step: clip", || clip_grad_norm(grads, clip));
+        if !grad_norm.is_finite() {
+            return StepOutcome { loss: f64::NAN, grad_norm, lr, windows };
+        }
+        let (adam, params, grads) = (&mut self.adam, &mut self.params, &self.grads);
+        autograd::profile::time("step: adam", || adam.step(params, grads, lr));
         self.step += 1;
         self.samples_seen += windows as u64;
-        StepOutcome {
-            loss,
-            grad_norm,
-            lr,
-            windows,
-        }
+        StepOutcome { loss, grad_norm, lr, windows }
     }
 
     /// Loss, accuracy and memorized windows over the windows starting at `starts`, in batches,
     /// with no graph recorded.
     pub fn evaluate(&self, starts: &[usize]) -> Evaluation {
-        evaluate(
-            &self.model,
-            &self.params,
-            self.corpus.bytes(),
-            &self.split,
-            starts,
-            self.config.batch_size.max(64),
-        )
+        evaluate(&self.model, &self.params, self.corpus.bytes(), &self.split, starts, 64)
     }
 }
 
@@ -261,25 +241,35 @@ pub fn evaluate(
     let v = model.config.vocab_size;
     let per_window = split.targets_per_window;
     let (mut loss_sum, mut correct, mut memorized, mut targets) = (0.0f64, 0usize, 0usize, 0usize);
-    let mut batch = Batch::default();
-    for chunk in starts.chunks(batch_size.max(1)) {
-        batch.fill(bytes, split, chunk.iter().copied());
-        let mut tape = Tape::no_record(params);
-        let (loss, logits) = model.loss(&mut tape, &batch.ids, &batch.targets);
-        loss_sum += tape.scalar(loss) as f64 * batch.targets.len() as f64;
-        targets += batch.targets.len();
-        let logits = tape.value(logits).as_slice().expect("contiguous");
-        for (w, ts) in batch.targets.chunks(per_window).enumerate() {
-            for (p, &t) in ts.iter().enumerate() {
-                let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
-                let right = argmax(row) == t as usize;
-                correct += right as usize;
-                // The window's own next byte, b[i+L], is the last target of its row(s).
-                if p + 1 == per_window && right {
-                    memorized += 1;
+    // Chunks in parallel, their sums added in order: the same bits on any thread count.
+    let per_chunk: Vec<(f64, usize, usize, usize)> = starts
+        .par_chunks(batch_size.max(1))
+        .map(|chunk| {
+            let mut batch = Batch::default();
+            batch.fill(bytes, split, chunk.iter().copied());
+            let mut tape = Tape::no_record(params);
+            let (loss, logits) = model.loss(&mut tape, &batch.ids, &batch.targets);
+            let logits = tape.value(logits).as_slice().expect("contiguous");
+            let (mut correct, mut memorized) = (0, 0);
+            for (w, ts) in batch.targets.chunks(per_window).enumerate() {
+                for (p, &t) in ts.iter().enumerate() {
+                    let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
+                    let right = argmax(row) == t as usize;
+                    correct += right as usize;
+                    // The window's own next byte, b[i+L], is the last target of its row(s).
+                    if p + 1 == per_window && right {
+                        memorized += 1;
+                    }
                 }
             }
-        }
+            (tape.scalar(loss) as f64 * batch.targets.len() as f64, batch.targets.len(), correct, memorized)
+        })
+        .collect();
+    for (l, n, c, m) in per_chunk {
+        loss_sum += l;
+        targets += n;
+        correct += c;
+        memorized += m;
     }
     Evaluation {
         loss: loss_sum / targets.max(1) as f64,

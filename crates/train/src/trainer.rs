@@ -29,22 +29,12 @@ fn is_log_step(step: u64, steps_per_epoch: u64, log_every: Option<u64>) -> bool 
 }
 
 /// Trains until the config's end, memorization, divergence or `stop`, writing the run folder.
-pub fn train(
-    s: &mut Session,
-    run: &RunDir,
-    observer: &mut dyn Observer,
-    stop: &AtomicBool,
-) -> Result<Report> {
+pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Report> {
     let spe = s.steps_per_epoch();
     let total = s.total_steps();
     let train_eval = eval_starts(0, s.split.train_windows, s.config.eval_windows);
-    let val_eval = (s.split.val_windows > 0).then(|| {
-        eval_starts(
-            s.split.val_start,
-            s.split.val_windows,
-            s.config.eval_windows,
-        )
-    });
+    let val_eval =
+        (s.split.val_windows > 0).then(|| eval_starts(s.split.val_start, s.split.val_windows, s.config.eval_windows));
     observer.started(s, total);
 
     let (mut loss_sum, mut loss_steps) = (0.0f64, 0u64);
@@ -114,10 +104,7 @@ pub fn train(
     }
     let (ev, val) = match last {
         Some((ev, val)) if stopped != Stopped::Interrupted || ev.windows == 0 => (ev, val),
-        _ => (
-            s.evaluate(&train_eval),
-            val_eval.as_ref().map(|v| s.evaluate(v).loss),
-        ),
+        _ => (s.evaluate(&train_eval), val_eval.as_ref().map(|v| s.evaluate(v).loss)),
     };
     let counts = ParamCounts::of(&s.params);
     let report = Report {
@@ -149,10 +136,7 @@ pub fn train(
     crate::plot::curves(
         &run.file("curves.svg"),
         &format!("{} — head {}", run.path.display(), report.head),
-        &[crate::plot::Series {
-            label: &report.head,
-            rows: &rows,
-        }],
+        &[crate::plot::Series { label: &report.head, rows: &rows }],
     )?;
     Ok(report)
 }

@@ -19,28 +19,14 @@ pub fn export(ck: &Checkpoint, out: &Path) -> Result<()> {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = ck
         .params
         .iter()
-        .map(|t| {
-            (
-                t.name.clone(),
-                t.shape.clone(),
-                t.data.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            )
-        })
+        .map(|t| (t.name.clone(), t.shape.clone(), t.data.iter().flat_map(|x| x.to_le_bytes()).collect()))
         .collect();
     let views: Vec<(String, TensorView<'_>)> = bytes
         .iter()
-        .map(|(n, s, b)| {
-            (
-                n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).expect("sizes agree"),
-            )
-        })
+        .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("sizes agree")))
         .collect();
     let mut meta = HashMap::new();
-    meta.insert(
-        CONFIG_KEY.to_string(),
-        serde_json::to_string(&ck.config.model).expect("serializable"),
-    );
+    meta.insert(CONFIG_KEY.to_string(), serde_json::to_string(&ck.config.model).expect("serializable"));
     meta.insert("format".to_string(), "overfit".to_string());
     let data = safetensors::tensor::serialize(views, Some(meta))
         .map_err(|e| Error::input(out.display(), format!("cannot serialize: {e}")))?;
@@ -51,41 +37,27 @@ pub fn export(ck: &Checkpoint, out: &Path) -> Result<()> {
 /// every tensor of the config's model is there with its shape, and nothing else.
 pub fn import(path: &Path) -> Result<Checkpoint> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::input(
-            &shown,
-            format!("cannot read the weights: {}", crate::data::io_reason(&e)),
-        )
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::input(&shown, format!("cannot read the weights: {}", crate::data::io_reason(&e))))?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| Error::input(&shown, format!("is not a safetensors file: {e}")))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::input(&shown, format!("is not a safetensors file: {e}")))?;
-    let config_json = header.metadata().as_ref().and_then(|m| m.get(CONFIG_KEY).cloned()).ok_or_else(|| Error::input(&shown, format!("has no '{CONFIG_KEY}' entry in its metadata: the model config is needed to rebuild the model")))?;
-    let model: ModelConfig = serde_json::from_str(&config_json).map_err(|e| {
+    let config_json = header.metadata().as_ref().and_then(|m| m.get(CONFIG_KEY).cloned()).ok_or_else(|| {
         Error::input(
             &shown,
-            format!("its metadata config is not a valid model config: {e}"),
+            format!("has no '{CONFIG_KEY}' entry in its metadata: the model config is needed to rebuild the model"),
         )
     })?;
+    let model: ModelConfig = serde_json::from_str(&config_json)
+        .map_err(|e| Error::input(&shown, format!("its metadata config is not a valid model config: {e}")))?;
     let mut saved = Vec::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(Error::input(
-                &shown,
-                format!("tensor '{name}' is {:?}; overfit reads F32", view.dtype()),
-            ));
+            return Err(Error::input(&shown, format!("tensor '{name}' is {:?}; overfit reads F32", view.dtype())));
         }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        saved.push(SavedTensor {
-            name,
-            shape: view.shape().to_vec(),
-            data,
-        });
+        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        saved.push(SavedTensor { name, shape: view.shape().to_vec(), data });
     }
     let mut config = TrainConfig::default_run();
     config.model = model;

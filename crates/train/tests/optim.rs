@@ -29,11 +29,7 @@ const ADAM_W: [f32; 6] = [
     -0.5269650816917419,
     -0.31693416833877563,
 ];
-const ADAM_B: [f32; 3] = [
-    0.07076817750930786,
-    -0.16999998688697815,
-    0.27000030875205994,
-];
+const ADAM_B: [f32; 3] = [0.07076817750930786, -0.16999998688697815, 0.27000030875205994];
 const ADAMW_W: [f32; 6] = [
     0.44801872968673706,
     0.9886875748634338,
@@ -42,11 +38,7 @@ const ADAMW_W: [f32; 6] = [
     -0.5256490111351013,
     -0.31664711236953735,
 ];
-const ADAMW_B: [f32; 3] = [
-    0.07076817750930786,
-    -0.16999998688697815,
-    0.27000030875205994,
-];
+const ADAMW_B: [f32; 3] = [0.07076817750930786, -0.16999998688697815, 0.27000030875205994];
 
 fn run(kind: OptimizerKind) -> (Vec<f32>, Vec<f32>) {
     let mut params = ParamSet::<f32>::new();
@@ -61,9 +53,7 @@ fn run(kind: OptimizerKind) -> (Vec<f32>, Vec<f32>) {
         })
         .collect();
     let w = params.add("w", &[2, 3], true, || tensor::from_vec(&[2, 3], w0.clone()));
-    let b = params.add("b", &[3], false, || {
-        tensor::from_vec(&[3], vec![0.1, -0.2, 0.3])
-    });
+    let b = params.add("b", &[3], false, || tensor::from_vec(&[3], vec![0.1, -0.2, 0.3]));
     let wd = 0.1;
     let mut adam = Adam::new(kind, wd, &params);
     for step in 0..3u32 {
@@ -73,24 +63,15 @@ fn run(kind: OptimizerKind) -> (Vec<f32>, Vec<f32>) {
             .chain((0..3).map(|i| ((i + step) as f64).sin() as f32))
             .collect();
         grads.accumulate(w, tensor::from_vec(&[2, 3], gw));
-        grads.accumulate(
-            b,
-            tensor::from_vec(&[3], vec![0.5 * (step + 1) as f32, -1.0, 1e-3]),
-        );
+        grads.accumulate(b, tensor::from_vec(&[3], vec![0.5 * (step + 1) as f32, -1.0, 1e-3]));
         adam.step(&mut params, &grads, 0.01);
     }
-    (
-        params.value(w).iter().copied().collect(),
-        params.value(b).iter().copied().collect(),
-    )
+    (params.value(w).iter().copied().collect(), params.value(b).iter().copied().collect())
 }
 
 fn close(got: &[f32], want: &[f32]) {
     for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g - w).abs() <= 2e-6 * w.abs().max(1.0),
-            "got {got:?}, want {want:?}"
-        );
+        assert!((g - w).abs() <= 2e-6 * w.abs().max(1.0), "got {got:?}, want {want:?}");
     }
 }
 
@@ -116,8 +97,5 @@ fn warmup_then_cosine() {
     assert!((lr(10) - 1.0).abs() < 1e-12);
     assert!((lr(60) - 0.55).abs() < 1e-12, "half way: (1 + 0.1) / 2");
     assert!((lr(110) - 0.1).abs() < 1e-12);
-    assert_eq!(
-        learning_rate(1.0, 0.0, 0, Schedule::Constant, Some(100), 50),
-        1.0
-    );
+    assert_eq!(learning_rate(1.0, 0.0, 0, Schedule::Constant, Some(100), 50), 1.0);
 }
