@@ -339,6 +339,10 @@ pub struct BenchArgs {
     /// Worker threads [default: one per core]
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Instead of timing, write the initial weights, the first batch and its loss and gradients to
+    /// DIR, for benches/reference/torch_reference.py --parity DIR
+    #[arg(long, value_name = "DIR")]
+    pub dump_parity: Option<PathBuf>,
     /// Print where the time goes: CPU time per op kind, forward and backward, per step
     #[arg(long)]
     pub profile: bool,

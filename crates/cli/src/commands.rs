@@ -407,6 +407,12 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
     c.model = model;
     c.batch_size = a.batch_size;
     c.data = a.data.map(|d| d.display().to_string());
+    if let Some(dir) = &a.dump_parity {
+        c.samples = None;
+        let loss = train::bench::dump_parity(c, dir)?;
+        eprintln!("wrote weights, batch and gradients to {} (loss {loss:.6})", dir.display());
+        return Ok(0);
+    }
     let r = train::bench::bench(c, a.steps, a.warmup, a.profile)?;
     if a.profile {
         let mut rows = autograd::profile::take();

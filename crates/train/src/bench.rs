@@ -53,3 +53,44 @@ pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64, profile: bool) ->
         head: s.config.model.head.clone(),
     })
 }
+
+/// Writes what a reference implementation needs to check that it trains the same model: the
+/// initial weights (`weights.safetensors`, as `overfit export` writes them), the first batch
+/// (`batch.safetensors`: `ids` [B, L] and `targets` [B] or [B, L], int32) and overfit's loss and
+/// gradients on it (`grads.safetensors`, the same names as the weights; the loss in its metadata).
+pub fn dump_parity(config: TrainConfig, dir: &std::path::Path) -> Result<f64> {
+    use crate::error::Error;
+    use safetensors::tensor::{Dtype, TensorView};
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let mut s = Session::new(config)?;
+    crate::weights::export(&s.checkpoint(), &dir.join("weights.safetensors"))?;
+    let (loss, windows) = s.compute_gradients();
+    let l = s.config.model.seq_length;
+    let ints = |v: &[u32]| -> Vec<u8> { v.iter().flat_map(|&x| (x as i32).to_le_bytes()).collect() };
+    let (ids, targets) = (ints(&s.batch().ids), ints(&s.batch().targets));
+    let target_shape = if s.batch().targets.len() == windows { vec![windows] } else { vec![windows, l] };
+    let views = vec![
+        ("ids".to_string(), TensorView::new(Dtype::I32, vec![windows, l], &ids).expect("sizes agree")),
+        ("targets".to_string(), TensorView::new(Dtype::I32, target_shape, &targets).expect("sizes agree")),
+    ];
+    let data = safetensors::tensor::serialize(views, None).map_err(|e| Error::input(dir.display(), e.to_string()))?;
+    crate::fsutil::write_atomic(&dir.join("batch.safetensors"), &data)?;
+    let grads: Vec<(String, Vec<usize>, Vec<u8>)> = s
+        .params
+        .iter()
+        .map(|(id, p)| {
+            let g = s.grads().get(id).map(|g| g.iter().copied().collect()).unwrap_or_else(|| vec![0f32; p.numel()]);
+            (p.name.clone(), p.shape.clone(), g.iter().flat_map(|x| x.to_le_bytes()).collect())
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = grads
+        .iter()
+        .map(|(n, sh, b)| (n.clone(), TensorView::new(Dtype::F32, sh.clone(), b).expect("sizes agree")))
+        .collect();
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("loss".to_string(), format!("{loss:e}"));
+    let data =
+        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::input(dir.display(), e.to_string()))?;
+    crate::fsutil::write_atomic(&dir.join("grads.safetensors"), &data)?;
+    Ok(loss)
+}

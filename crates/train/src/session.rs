@@ -171,6 +171,27 @@ impl Session {
     /// One optimizer step. A non-finite loss or gradient is reported in the outcome (loss NaN or
     /// infinite) and leaves the parameters untouched.
     pub fn train_step(&mut self) -> StepOutcome {
+        let (loss, windows) = self.compute_gradients();
+        let lr = self.lr_at(self.step);
+        if !loss.is_finite() {
+            return StepOutcome { loss, grad_norm: f64::NAN, lr, windows };
+        }
+        let (clip, grads) = (self.config.clip, &mut self.grads);
+        let grad_norm = autograd::profile::time("step: clip", || clip_grad_norm(grads, clip));
+        if !grad_norm.is_finite() {
+            return StepOutcome { loss: f64::NAN, grad_norm, lr, windows };
+        }
+        let (adam, params, grads) = (&mut self.adam, &mut self.params, &self.grads);
+        autograd::profile::time("step: adam", || adam.step(params, grads, lr));
+        self.step += 1;
+        self.samples_seen += windows as u64;
+        StepOutcome { loss, grad_norm, lr, windows }
+    }
+
+    /// Draws the next batch and computes its loss and gradients (into [`Session::grads`]) without
+    /// changing the parameters. Returns the loss (non-finite if the forward pass blew up) and the
+    /// batch's windows.
+    pub fn compute_gradients(&mut self) -> (f64, usize) {
         autograd::profile::time("step: batch", || self.next_batch());
         let (l, per_window) = (self.split.seq_length, self.split.targets_per_window);
         let windows = self.batch.windows(l);
@@ -196,11 +217,7 @@ impl Session {
                 (value, tape.backward_with(loss, seed).into_param_grads(&tape))
             })
             .collect();
-        let lr = self.lr_at(self.step);
         let loss: f64 = parts.iter().map(|(l, _)| l).sum();
-        if !loss.is_finite() {
-            return StepOutcome { loss, grad_norm: f64::NAN, lr, windows };
-        }
         let grads = &mut self.grads;
         autograd::profile::time("step: sum micro-batch grads", || {
             grads.clear();
@@ -210,16 +227,17 @@ impl Session {
                 }
             }
         });
-        let clip = self.config.clip;
-        let grad_norm = autograd::profile::time("step: clip", || clip_grad_norm(grads, clip));
-        if !grad_norm.is_finite() {
-            return StepOutcome { loss: f64::NAN, grad_norm, lr, windows };
-        }
-        let (adam, params, grads) = (&mut self.adam, &mut self.params, &self.grads);
-        autograd::profile::time("step: adam", || adam.step(params, grads, lr));
-        self.step += 1;
-        self.samples_seen += windows as u64;
-        StepOutcome { loss, grad_norm, lr, windows }
+        (loss, windows)
+    }
+
+    /// The gradients of the last [`Session::compute_gradients`].
+    pub fn grads(&self) -> &Grads<f32> {
+        &self.grads
+    }
+
+    /// The batch of the last step.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
     }
 
     /// Loss, accuracy and memorized windows over the windows starting at `starts`, in batches,

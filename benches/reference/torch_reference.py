@@ -1,0 +1,233 @@
+"""The model of SPEC §1 in PyTorch: overfit's reference for parity and for speed.
+
+  # Parity: overfit writes its initial weights, first batch, loss and gradients; PyTorch loads
+  # the weights as they are and must agree (loss to 1e-5 relative, every gradient to 1e-4).
+  overfit bench --preset small --head conv --dump-parity /tmp/p
+  python3 benches/reference/torch_reference.py parity /tmp/p
+
+  # Speed: full training steps (forward, backward, Adam) on the same config, batch 32.
+  python3 benches/reference/torch_reference.py time --preset seed-id4 --head flatten --threads 2
+
+Requirements: benches/reference/requirements.txt (torch, safetensors, numpy).
+"""
+import argparse
+import json
+import math
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+PRESETS = {
+    "seed-id4": dict(seq_length=32, d_model=16, num_blocks=1, num_heads=2, d_ff=16),
+    "small": dict(seq_length=64, d_model=64, num_blocks=2, num_heads=4, d_ff=256),
+    "medium": dict(seq_length=128, d_model=128, num_blocks=4, num_heads=4, d_ff=512),
+}
+DEFAULTS = dict(vocab_size=257, head="flatten", bottleneck=16, reduce=8, kernel=3, positions="learned", output_bias=False)
+
+
+class Attention(nn.Module):
+    def __init__(self, d, h, causal):
+        super().__init__()
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.h, self.causal = h, causal
+
+    def forward(self, x):
+        b, l, d = x.shape
+        split = lambda t: t.view(b, l, self.h, d // self.h).transpose(1, 2)  # head j = features j·d/h …
+        y = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)), is_causal=self.causal)
+        return self.o(y.transpose(1, 2).reshape(b, l, d))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d, f):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(d, f), nn.Linear(f, d)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, c, causal):
+        super().__init__()
+        d = c["d_model"]
+        self.ln1, self.ln2 = nn.LayerNorm(d, eps=1e-5), nn.LayerNorm(d, eps=1e-5)
+        self.attn = Attention(d, c["num_heads"], causal)
+        self.ffn = FeedForward(d, c["d_ff"])
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.ffn(self.ln2(x))
+
+
+class Head(nn.Module):
+    """The six strategies, with SPEC §1's parameter names."""
+
+    def __init__(self, c):
+        super().__init__()
+        L, d, V, kind = c["seq_length"], c["d_model"], c["vocab_size"], c["head"]
+        self.kind = kind
+        r = d // c["reduce"]
+        if kind == "flatten":
+            self.out = nn.Linear(L * d, V)
+        elif kind == "bottleneck":
+            self.down, self.out = nn.Linear(L * d, c["bottleneck"]), nn.Linear(c["bottleneck"], V)
+        elif kind == "td-dense":
+            self.reduce, self.out = nn.Linear(d, r), nn.Linear(L * r, V)
+        elif kind == "conv":
+            self.conv, self.out = nn.Conv1d(d, r, c["kernel"], padding=c["kernel"] // 2), nn.Linear(L * r, V)
+        elif kind == "tied":
+            self.proj = nn.Linear(L * d, d)
+        elif kind == "causal":
+            self.bias = nn.Parameter(torch.zeros(V)) if c["output_bias"] else None
+        else:
+            raise SystemExit(f"unknown head {kind}")
+
+    def forward(self, h, tok_emb):
+        b = h.shape[0]
+        k = self.kind
+        if k == "flatten":
+            return self.out(h.reshape(b, -1))
+        if k == "bottleneck":
+            return self.out(self.down(h.reshape(b, -1)))
+        if k == "td-dense":
+            return self.out(self.reduce(h).reshape(b, -1))
+        if k == "conv":
+            return self.out(self.conv(h.transpose(1, 2)).transpose(1, 2).reshape(b, -1))
+        if k == "tied":
+            return self.proj(h.reshape(b, -1)) @ tok_emb.t()
+        logits = h.reshape(-1, h.shape[-1]) @ tok_emb.t()
+        return logits + self.bias if self.bias is not None else logits
+
+
+class Model(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        L, d, V = c["seq_length"], c["d_model"], c["vocab_size"]
+        self.c = c
+        self.tok_emb = nn.Embedding(V, d)
+        if c["positions"] == "learned":
+            self.pos_emb = nn.Embedding(L, d)
+        else:
+            t = torch.arange(L, dtype=torch.float64)[:, None]
+            i2 = (torch.arange(d) // 2 * 2).double()[None, :]
+            angle = t / 10000 ** (i2 / d)
+            pe = torch.where(torch.arange(d)[None, :] % 2 == 0, angle.sin(), angle.cos()).float()
+            self.register_buffer("sinusoid", pe, persistent=False)
+            self.pos_emb = None
+        causal = c["head"] == "causal"
+        self.blocks = nn.ModuleList(Block(c, causal) for _ in range(c["num_blocks"]))
+        self.ln_f = nn.LayerNorm(d, eps=1e-5)
+        self.head = Head(c)
+        n = c["num_blocks"]
+        for name, p in self.named_parameters():  # SPEC init (only used when timing: parity loads weights)
+            if name.endswith("bias") or ".ln" in name or name.startswith("ln_f"):
+                continue
+            std = 0.02 / math.sqrt(2 * n) if (name.endswith("attn.o.weight") or name.endswith("ffn.fc2.weight")) else 0.02
+            nn.init.normal_(p, 0.0, std)
+
+    def forward(self, ids):
+        x = self.tok_emb(ids)
+        x = x + (self.pos_emb.weight if self.pos_emb is not None else self.sinusoid)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.head(self.ln_f(x), self.tok_emb.weight)
+
+    def loss(self, ids, targets):
+        return F.cross_entropy(self.forward(ids), targets.reshape(-1))
+
+
+def config_from(args):
+    c = dict(DEFAULTS)
+    c.update(PRESETS[args.preset])
+    c["head"] = args.head
+    return c
+
+
+def parity(dir_, tol_loss=1e-5, tol_grad=1e-4):
+    with safe_open(f"{dir_}/weights.safetensors", "pt") as f:
+        c = json.loads(f.metadata()["config"])
+    weights = load_file(f"{dir_}/weights.safetensors")
+    batch = load_file(f"{dir_}/batch.safetensors")
+    with safe_open(f"{dir_}/grads.safetensors", "pt") as f:
+        ours_loss = float(f.metadata()["loss"])
+    ours = load_file(f"{dir_}/grads.safetensors")
+    model = Model(c)
+    model.load_state_dict(weights, strict=True)  # the exported names and layouts, as they are
+    loss = model.loss(batch["ids"].long(), batch["targets"].long())
+    loss.backward()
+    rel = abs(loss.item() - ours_loss) / abs(loss.item())
+    worst = 0.0
+    print(f"head {c['head']}: loss torch {loss.item():.7f} overfit {ours_loss:.7f} (relative difference {rel:.1e})")
+    # Each gradient's error relative to its own scale. The key biases are the exception: their
+    # gradient is exactly zero (softmax ignores a constant added to a row of scores), so both sides
+    # hold only float32 rounding noise there; check that it is noise (below 1e-5 of the largest
+    # gradient of the model) rather than compare two noises.
+    scale = max(p.grad.abs().max().item() for p in model.parameters())
+    for name, p in model.named_parameters():
+        g, o = p.grad, ours[name]
+        if name.endswith("attn.k.bias"):
+            err = max(g.abs().max().item(), o.abs().max().item()) / scale * (tol_grad / 1e-5)
+        else:
+            err = ((g - o).abs().max() / g.abs().max().clamp_min(1e-30)).item()
+        worst = max(worst, err)
+        if err > tol_grad:
+            print(f"  {name}: gradient differs, max error {err:.2e} of its scale")
+    ok = rel < tol_loss and worst < tol_grad
+    print(f"  every gradient: max error {worst:.1e} of its tensor's scale -> {'OK' if ok else 'MISMATCH'}")
+    return ok
+
+
+def time_steps(c, batch, steps, warmup, threads):
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    torch.manual_seed(0)
+    model = Model(c)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    L, V = c["seq_length"], 256
+    ids = torch.randint(0, V, (batch, L), generator=g)
+    targets = torch.randint(0, V, (batch, L) if c["head"] == "causal" else (batch,), generator=g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = model.loss(ids, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    secs = time.perf_counter() - t0
+    return {"steps_per_sec": steps / secs, "ms_per_step": secs * 1e3 / steps, "threads": threads, "torch": torch.__version__}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pp = sub.add_parser("parity")
+    pp.add_argument("dir")
+    pt = sub.add_parser("time")
+    pt.add_argument("--preset", default="seed-id4", choices=PRESETS)
+    pt.add_argument("--head", default="flatten")
+    pt.add_argument("--batch-size", type=int, default=32)
+    pt.add_argument("--steps", type=int, default=50)
+    pt.add_argument("--warmup", type=int, default=5)
+    pt.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    if a.cmd == "parity":
+        torch.set_default_dtype(torch.float32)
+        sys.exit(0 if parity(a.dir) else 1)
+    print(json.dumps(time_steps(config_from(a), a.batch_size, a.steps, a.warmup, a.threads)))
+
+
+if __name__ == "__main__":
+    main()
