@@ -150,9 +150,10 @@ impl<F: Float> Grads<F> {
     pub fn clear(&mut self) {
         self.tensors.iter_mut().for_each(|g| *g = None);
     }
-    /// √(Σ g²) over every parameter, summed in f64 in parameter order.
+    /// √(Σ g²) over every parameter, summed in f64 in a fixed order.
     pub fn global_norm(&self) -> f64 {
-        self.tensors.iter().flatten().map(|g| g.iter().map(|&x| x.f64() * x.f64()).sum::<f64>()).sum::<f64>().sqrt()
+        let slices = self.tensors.iter().flatten().map(|g| g.as_slice().expect("gradients are contiguous"));
+        slices.map(tensor::reduce::sum_of_squares).sum::<f64>().sqrt()
     }
     pub fn scale(&mut self, s: F) {
         self.tensors.iter_mut().flatten().for_each(|g| g.mapv_inplace(|x| x * s));

@@ -158,6 +158,9 @@ pub struct TrainFlags {
     /// Windows per batch [default: 32]
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Windows per micro-batch: a batch is split into these, computed in parallel [default: 16]
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
     /// Learning rate [default: 0.001]
     #[arg(long)]
     pub lr: Option<f64>,
@@ -330,6 +333,9 @@ pub struct BenchArgs {
     /// Windows per batch
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// Windows per micro-batch
+    #[arg(long, default_value_t = 16)]
+    pub micro_batch: usize,
     /// Timed steps
     #[arg(long, default_value_t = 50)]
     pub steps: u64,
@@ -390,7 +396,7 @@ pub fn resolve_train(model: &ModelArgs, data: &DataArgs, t: &TrainFlags) -> Resu
     macro_rules! set {
         ($($f:ident),*) => {$(if let Some(v) = t.$f { c.$f = v; })*};
     }
-    set!(batch_size, lr, min_lr, warmup, clip, checkpoint_every, eval_windows);
+    set!(batch_size, micro_batch, lr, min_lr, warmup, clip, checkpoint_every, eval_windows);
     if let Some(o) = t.optimizer {
         c.optimizer = match o {
             OptimizerArg::Adam => OptimizerKind::Adam,

@@ -160,6 +160,7 @@ fn resume(path: &Path, a: &TrainArgs) -> Result<(Session, RunDir)> {
         (a.data.val_fraction.map(|f| Some(f) != config.val_fraction), "--val-fraction"),
         (a.data.seed.map(|s| s != config.seed), "--seed"),
         (t.batch_size.map(|b| b != config.batch_size), "--batch-size"),
+        (t.micro_batch.map(|b| b != config.micro_batch), "--micro-batch"),
         (t.lr.map(|x| x != config.lr), "--lr"),
         (t.optimizer.map(|_| true), "--optimizer"),
         (t.weight_decay.map(|w| w != config.weight_decay), "--weight-decay"),
@@ -406,6 +407,7 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
     c.preset = preset;
     c.model = model;
     c.batch_size = a.batch_size;
+    c.micro_batch = a.micro_batch;
     c.data = a.data.map(|d| d.display().to_string());
     if let Some(dir) = &a.dump_parity {
         c.samples = None;

@@ -144,7 +144,7 @@ pub fn attention_backward<F: Float>(
                 gemm_strided(doh, vh.t(), F::zero(), ds.as_mut_ptr(), l, 1); // dP = dO·Vᵀ
             }
             for (dsr, pr) in ds.chunks_mut(l).zip(p.chunks(l)) {
-                let dot: F = dsr.iter().zip(pr).map(|(&g, &p)| g * p).sum();
+                let dot = crate::lanes::dot(dsr, pr);
                 dsr.iter_mut().zip(pr).for_each(|(g, &p)| *g = p * (*g - dot) * scale);
             }
             let dsm = Mat::new(&ds, l, l);

@@ -155,11 +155,12 @@ pub fn gelu_grad<F: Float>(x: F) -> F {
     // d/dx ½x(1+t) = ½(1+t) + ½x(1−t²)·c(1 + 3a x²)
     half * (F::one() + t) + half * x * (F::one() - t * t) * c * (F::one() + F::of(3.0) * a * x * x)
 }
+// Slice loops, not ndarray's generic iterators: these are hot and must vectorize.
 pub fn gelu_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
-    x.mapv(gelu)
+    let xs = crate::contiguous(x);
+    crate::from_vec(x.shape(), xs.iter().map(|&v| gelu(v)).collect())
 }
 pub fn gelu_backward<F: Float>(x: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
-    let mut dx = dy.clone();
-    Zip::from(&mut dx).and(x).for_each(|g, &x| *g = *g * gelu_grad(x));
-    dx
+    let (xs, gs) = (crate::contiguous(x), crate::contiguous(dy));
+    crate::from_vec(x.shape(), xs.iter().zip(gs.iter()).map(|(&x, &g)| g * gelu_grad(x)).collect())
 }

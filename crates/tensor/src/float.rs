@@ -47,23 +47,28 @@ pub trait Float:
         csc: isize,
     );
 
-    /// Converts a constant (exactly for the constants the kernels use).
-    fn of(x: f64) -> Self {
-        <Self as num_traits::FromPrimitive>::from_f64(x).expect("finite constant")
-    }
+    /// Converts a constant. Implemented as a plain cast per type, inlined, so that constants in
+    /// kernels fold at compile time (a library call here would stop loops from vectorizing).
+    fn of(x: f64) -> Self;
 
     /// eˣ for the hot kernels (softmax, cross-entropy, GELU): exact (`exp`) in f64, a branch-free
     /// polynomial in f32 that the compiler vectorizes (see [`exp_f32`]). −∞ gives exactly 0.
     fn fast_exp(self) -> Self;
 
     /// Widens to f64 (for sums that must not lose precision, and for reporting).
-    fn f64(self) -> f64 {
-        num_traits::ToPrimitive::to_f64(&self).unwrap_or(f64::NAN)
-    }
+    fn f64(self) -> f64;
 }
 
 impl Float for f32 {
     const NAME: &'static str = "f32";
+    #[inline(always)]
+    fn of(x: f64) -> f32 {
+        x as f32
+    }
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self as f64
+    }
     #[inline(always)]
     fn fast_exp(self) -> f32 {
         exp_f32(self)
@@ -90,6 +95,14 @@ impl Float for f32 {
 
 impl Float for f64 {
     const NAME: &'static str = "f64";
+    #[inline(always)]
+    fn of(x: f64) -> f64 {
+        x
+    }
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self
+    }
     #[inline(always)]
     fn fast_exp(self) -> f64 {
         self.exp()
@@ -174,8 +187,12 @@ pub fn exp_f32(x: f32) -> f32 {
     const LO: f32 = -87.33654; // ln(f32::MIN_POSITIVE)
     const HI: f32 = 88.72283; // ln(f32::MAX)
     let xc = x.clamp(LO, HI);
-    // Round to nearest with the 1.5·2²³ trick: exact for |k| < 2²².
-    let k = (xc * LOG2E + 12_582_912.0) - 12_582_912.0;
+    // Round to nearest with the 1.5·2²³ trick: k lands in the low mantissa bits of kb, so the
+    // integer k is read off kb's bits (an `as i32` cast would saturate, scalar, and stop the loop
+    // from vectorizing).
+    const MAGIC: f32 = 12_582_912.0;
+    let kb = xc * LOG2E + MAGIC;
+    let k = kb - MAGIC;
     let r = xc - k * LN2_HI - k * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
     p = p * r + 1.398_199_9e-3;
@@ -184,11 +201,11 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let er = p * r * r + r + 1.0;
-    // 2^k for k in [-126, 128): split in two factors so k = 128 (x near HI) does not overflow the bits.
-    let k = k as i32;
-    let half = k >> 1;
+    // 2^k for k in [-126, 128]: split in two factors so k = 128 (x near HI) does not overflow the bits.
+    let ki = (kb.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let half = ki >> 1;
     let s1 = f32::from_bits(((half + 127) as u32) << 23);
-    let s2 = f32::from_bits(((k - half + 127) as u32) << 23);
+    let s2 = f32::from_bits(((ki - half + 127) as u32) << 23);
     let y = er * s1 * s2;
     if x < LO {
         0.0

@@ -13,6 +13,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod embedding;
 pub mod float;
+pub mod lanes;
 pub mod linear;
 pub mod matmul;
 pub mod norm;

@@ -1,6 +1,6 @@
 //! Layer normalisation over the last axis, forward and backward in one pass over the rows each.
 
-use crate::{Float, Tensor};
+use crate::{lanes, Float, Tensor};
 
 /// Statistics the backward needs: per-row mean and 1/√(var + eps).
 #[derive(Clone, Debug)]
@@ -18,21 +18,22 @@ pub fn layer_norm_forward<F: Float>(
 ) -> (Tensor<F>, LayerNormSaved<F>) {
     let d = *x.shape().last().expect("layer norm needs rank >= 1");
     let rows = x.len() / d;
-    let (ws, bs) = (crate::contiguous(w), crate::contiguous(b));
-    let mut y = x.as_standard_layout().into_owned();
+    let (xs, ws, bs) = (crate::contiguous(x), crate::contiguous(w), crate::contiguous(b));
+    let mut y = vec![F::zero(); x.len()];
     let mut saved = LayerNormSaved { mean: Vec::with_capacity(rows), rstd: Vec::with_capacity(rows) };
     let inv_d = F::one() / F::of(d as f64);
-    for row in crate::buf_mut(&mut y).chunks_mut(d) {
-        let mean = row.iter().copied().sum::<F>() * inv_d;
-        let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<F>() * inv_d;
-        let rstd = F::one() / (var + F::of(eps)).sqrt();
-        for ((v, &w), &b) in row.iter_mut().zip(ws.iter()).zip(bs.iter()) {
-            *v = (*v - mean) * rstd * w + b;
+    for (xr, yr) in xs.chunks(d).zip(y.chunks_mut(d)) {
+        let mean = lanes::sum(xr) * inv_d;
+        // y holds x − mean for a moment, for the variance.
+        yr.iter_mut().zip(xr).for_each(|(y, &x)| *y = x - mean);
+        let rstd = F::one() / (lanes::dot(yr, yr) * inv_d + F::of(eps)).sqrt();
+        for ((y, &w), &b) in yr.iter_mut().zip(ws.iter()).zip(bs.iter()) {
+            *y = *y * rstd * w + b;
         }
         saved.mean.push(mean);
         saved.rstd.push(rstd);
     }
-    (y, saved)
+    (crate::from_vec(x.shape(), y), saved)
 }
 
 /// Returns (dx, dw, db). With x̂ = (x − mean)·rstd and g = dy ⊙ w:
@@ -45,29 +46,31 @@ pub fn layer_norm_backward<F: Float>(
 ) -> (Tensor<F>, Tensor<F>, Tensor<F>) {
     let d = *x.shape().last().expect("rank >= 1");
     let (xs, ws, dys) = (crate::contiguous(x), crate::contiguous(w), crate::contiguous(dy));
-    let mut dx = crate::zeros::<F>(x.shape());
+    let mut dx = vec![F::zero(); x.len()];
     let mut dw = vec![F::zero(); d];
     let mut db = vec![F::zero(); d];
+    let (mut xhat, mut g) = (vec![F::zero(); d], vec![F::zero(); d]);
     let inv_d = F::one() / F::of(d as f64);
-    let dxs = crate::buf_mut(&mut dx);
-    for (r, ((xr, dyr), dxr)) in xs.chunks(d).zip(dys.chunks(d)).zip(dxs.chunks_mut(d)).enumerate() {
+    for (r, ((xr, dyr), dxr)) in xs.chunks(d).zip(dys.chunks(d)).zip(dx.chunks_mut(d)).enumerate() {
         let (mean, rstd) = (saved.mean[r], saved.rstd[r]);
-        let mut mean_g = F::zero();
-        let mut mean_gx = F::zero();
-        for j in 0..d {
-            let xhat = (xr[j] - mean) * rstd;
-            let g = dyr[j] * ws[j];
-            mean_g += g;
-            mean_gx += g * xhat;
-            dw[j] += dyr[j] * xhat;
-            db[j] += dyr[j];
+        // Zipped slices (no indexing): the compiler proves the lengths equal and vectorizes.
+        for ((((xh, gj), (&x, &dy)), &w), (dw, db)) in xhat
+            .iter_mut()
+            .zip(g.iter_mut())
+            .zip(xr.iter().zip(dyr))
+            .zip(ws.iter())
+            .zip(dw.iter_mut().zip(db.iter_mut()))
+        {
+            *xh = (x - mean) * rstd;
+            *gj = dy * w;
+            *dw += dy * *xh;
+            *db += dy;
         }
-        mean_g *= inv_d;
-        mean_gx *= inv_d;
-        for j in 0..d {
-            let xhat = (xr[j] - mean) * rstd;
-            dxr[j] = rstd * (dyr[j] * ws[j] - mean_g - xhat * mean_gx);
+        let mean_g = lanes::sum(&g) * inv_d;
+        let mean_gx = lanes::dot(&g, &xhat) * inv_d;
+        for ((dx, &gj), &xh) in dxr.iter_mut().zip(&g).zip(&xhat) {
+            *dx = rstd * (gj - mean_g - xh * mean_gx);
         }
     }
-    (dx, crate::from_vec(&[d], dw), crate::from_vec(&[d], db))
+    (crate::from_vec(x.shape(), dx), crate::from_vec(&[d], dw), crate::from_vec(&[d], db))
 }

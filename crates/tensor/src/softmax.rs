@@ -11,14 +11,13 @@ fn rows<F>(x: &Tensor<F>) -> (usize, usize) {
     (n, x.len() / n.max(1))
 }
 
-/// In-place softmax of one row. The exponentials are one loop with nothing else in it, so it
-/// vectorizes; the sum is a separate, sequential loop (a fixed order, the same bits every run).
+/// In-place softmax of one row: max, exponentials and sum each in a loop of its own, so that all
+/// three vectorize (the sums in a fixed order, [`crate::lanes`]).
 #[inline]
 pub fn softmax_row<F: Float>(row: &mut [F]) {
-    let max = row.iter().copied().fold(F::neg_infinity(), F::max);
+    let max = crate::lanes::max(row);
     row.iter_mut().for_each(|v| *v = (*v - max).fast_exp());
-    let sum: F = row.iter().copied().sum();
-    let inv = F::one() / sum;
+    let inv = F::one() / crate::lanes::sum(row);
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
@@ -36,7 +35,7 @@ pub fn softmax_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
     let mut dx = dy.as_standard_layout().into_owned();
     let ys = crate::contiguous(y);
     for (g, y) in crate::buf_mut(&mut dx).chunks_mut(n).zip(ys.chunks(n)) {
-        let dot: F = g.iter().zip(y).map(|(&g, &y)| g * y).sum();
+        let dot = crate::lanes::dot(g, y);
         g.iter_mut().zip(y).for_each(|(g, &y)| *g = y * (*g - dot));
     }
     dx
@@ -78,10 +77,10 @@ pub fn cross_entropy_forward<F: Float>(logits: &Tensor<F>, targets: &[u32]) -> (
     let chunk_loss = |(chunk, ts): (&mut [F], &[u32])| -> f64 {
         let mut s = 0.0f64;
         for (row, &t) in chunk.chunks_mut(v).zip(ts) {
-            let max = row.iter().copied().fold(F::neg_infinity(), F::max);
+            let max = crate::lanes::max(row);
             let x_t = row[t as usize];
             row.iter_mut().for_each(|x| *x = (*x - max).fast_exp());
-            let sum: F = row.iter().copied().sum();
+            let sum = crate::lanes::sum(row);
             s += (max + sum.ln() - x_t).f64();
             let inv = F::one() / sum;
             row.iter_mut().for_each(|p| *p *= inv);

@@ -20,7 +20,8 @@ pub struct BenchResult {
     pub head: String,
 }
 
-/// Times `steps` full training steps (forward, backward, Adam) after `warmup` untimed ones.
+/// Times `steps` full training steps (forward, backward, Adam) after `warmup` untimed ones: the
+/// median of five rounds.
 pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64, profile: bool) -> Result<BenchResult> {
     config.steps = Some(steps + warmup);
     config.epochs = None;
@@ -34,11 +35,21 @@ pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64, profile: bool) ->
         autograd::profile::enable();
         autograd::profile::take();
     }
-    let t0 = Instant::now();
-    for _ in 0..steps {
-        s.train_step();
-    }
-    let secs = t0.elapsed().as_secs_f64().max(1e-12);
+    // Timed in five rounds; the median round is reported, so that a moment of interference from
+    // the rest of the machine (a shared VM, say) does not decide the figure.
+    let rounds = 5.min(steps).max(1);
+    let mut per_step: Vec<f64> = (0..rounds)
+        .map(|r| {
+            let n = steps / rounds + u64::from(r < steps % rounds);
+            let t0 = Instant::now();
+            for _ in 0..n {
+                s.train_step();
+            }
+            t0.elapsed().as_secs_f64() / n.max(1) as f64
+        })
+        .collect();
+    per_step.sort_by(f64::total_cmp);
+    let secs = (per_step[per_step.len() / 2] * steps as f64).max(1e-12);
     let (b, l) = (s.config.batch_size as f64, s.config.model.seq_length as f64);
     Ok(BenchResult {
         steps_per_sec: steps as f64 / secs,

@@ -62,8 +62,9 @@ impl Adam {
         Adam { kind, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, t: 0, m: zeros(), v: zeros() }
     }
 
-    /// One update of every parameter that has a gradient.
-    pub fn step(&mut self, params: &mut ParamSet<f32>, grads: &Grads<f32>, lr: f64) {
+    /// One update of every parameter that has a gradient, each gradient multiplied by
+    /// `grad_scale` first (the clipping factor, applied here instead of in a pass of its own).
+    pub fn step(&mut self, params: &mut ParamSet<f32>, grads: &Grads<f32>, lr: f64, grad_scale: f32) {
         self.t += 1;
         // Bias corrections folded into the step size (the form of the Adam paper's §2).
         let c1 = 1.0 - self.beta1.powi(self.t as i32);
@@ -75,6 +76,7 @@ impl Adam {
             eps: (self.eps * c2.sqrt()) as f32,
             decay: (lr * self.weight_decay) as f32,
             l2: self.weight_decay as f32,
+            grad_scale,
         };
         for (i, p) in params.iter_mut().enumerate() {
             let Some(g) = grads.tensors[i].as_ref() else { continue };
@@ -117,6 +119,7 @@ struct AdamConsts {
     eps: f32,
     decay: f32,
     l2: f32,
+    grad_scale: f32,
 }
 
 /// The Adam update of one slice; `mode` is hoisted out of the loop so that it vectorizes.
@@ -124,6 +127,7 @@ struct AdamConsts {
 fn update(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: &AdamConsts, mode: Decay) {
     let n = p.len();
     let (m, v, g) = (&mut m[..n], &mut v[..n], &g[..n]);
+    // g arrives clipped (times grad_scale).
     let step = |p: &mut f32, m: &mut f32, v: &mut f32, g: f32| {
         *m = k.b1 * *m + (1.0 - k.b1) * g;
         *v = k.b2 * *v + (1.0 - k.b2) * g * g;
@@ -134,21 +138,24 @@ fn update(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: &AdamConsts
             p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g).for_each(|(((p, m), v), &g)| step(p, m, v, g))
         }
         Decay::L2 => p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g).for_each(|(((p, m), v), &g)| {
-            let g = g + k.l2 * *p;
+            // L2 joins the clipped gradient, as torch.optim.Adam adds wd·p after clipping.
+            let g = g * k.grad_scale + k.l2 * *p;
             step(p, m, v, g)
         }),
         Decay::Decoupled => p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g).for_each(|(((p, m), v), &g)| {
             *p -= k.decay * *p;
-            step(p, m, v, g)
+            step(p, m, v, g * k.grad_scale)
         }),
     }
 }
 
-/// Scales the gradients so that their global norm is at most `max_norm`; returns the norm before.
-pub fn clip_grad_norm(grads: &mut Grads<f32>, max_norm: f64) -> f64 {
+/// The factor that brings the gradients' global norm down to `max_norm` (1 when it is below, or
+/// when clipping is off), and the norm before clipping.
+pub fn clip_factor(grads: &Grads<f32>, max_norm: f64) -> (f32, f64) {
     let norm = grads.global_norm();
     if max_norm > 0.0 && norm > max_norm {
-        grads.scale((max_norm / (norm + 1e-6)) as f32);
+        ((max_norm / (norm + 1e-6)) as f32, norm)
+    } else {
+        (1.0, norm)
     }
-    norm
 }

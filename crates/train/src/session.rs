@@ -4,7 +4,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::data::{Batch, Corpus, EpochOrder, Split};
 use crate::error::{Error, Result};
-use crate::optim::{clip_grad_norm, learning_rate, Adam};
+use crate::optim::{clip_factor, learning_rate, Adam};
 use autograd::{Grads, ParamSet, Tape};
 use heads::Model;
 use rayon::prelude::*;
@@ -176,13 +176,13 @@ impl Session {
         if !loss.is_finite() {
             return StepOutcome { loss, grad_norm: f64::NAN, lr, windows };
         }
-        let (clip, grads) = (self.config.clip, &mut self.grads);
-        let grad_norm = autograd::profile::time("step: clip", || clip_grad_norm(grads, clip));
+        let (clip, grads) = (self.config.clip, &self.grads);
+        let (factor, grad_norm) = autograd::profile::time("step: clip", || clip_factor(grads, clip));
         if !grad_norm.is_finite() {
             return StepOutcome { loss: f64::NAN, grad_norm, lr, windows };
         }
-        let (adam, params, grads) = (&mut self.adam, &mut self.params, &self.grads);
-        autograd::profile::time("step: adam", || adam.step(params, grads, lr));
+        let (adam, params) = (&mut self.adam, &mut self.params);
+        autograd::profile::time("step: adam", || adam.step(params, grads, lr, factor));
         self.step += 1;
         self.samples_seen += windows as u64;
         StepOutcome { loss, grad_norm, lr, windows }

@@ -64,7 +64,7 @@ fn run(kind: OptimizerKind) -> (Vec<f32>, Vec<f32>) {
             .collect();
         grads.accumulate(w, tensor::from_vec(&[2, 3], gw));
         grads.accumulate(b, tensor::from_vec(&[3], vec![0.5 * (step + 1) as f32, -1.0, 1e-3]));
-        adam.step(&mut params, &grads, 0.01);
+        adam.step(&mut params, &grads, 0.01, 1.0);
     }
     (params.value(w).iter().copied().collect(), params.value(b).iter().copied().collect())
 }
