@@ -38,6 +38,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Time full training steps (forward, backward, optimizer).
     Bench(BenchArgs),
+    /// Run the research log's experiments (log runs, bottleneck k, capacity, ideas 1-3, generalisation).
+    Study(StudyArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -434,4 +436,29 @@ impl ModelArgs {
         let preset = self.preset.clone().unwrap_or_else(|| heads::config::DEFAULT_PRESET.to_string());
         Ok((preset.clone(), ModelConfig::preset(&preset)?))
     }
+}
+
+#[derive(Args, Debug)]
+pub struct StudyArgs {
+    /// The text to study [default: the embedded corpus]
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// A small version of every experiment, in a few minutes
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of every run
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder [default: study/<data name>, with -quick for --quick]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress display
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print one JSON object (every run's outcome) on stdout
+    #[arg(long)]
+    pub json: bool,
 }

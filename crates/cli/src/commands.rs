@@ -22,6 +22,7 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Export(a) => cmd_export(a),
         Command::Import(a) => cmd_import(a),
         Command::Bench(a) => cmd_bench(a),
+        Command::Study(a) => cmd_study(a),
     }
 }
 
@@ -450,6 +451,36 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
             r.threads,
             r.peak_rss_bytes.map_or("?".into(), |b| (b >> 20).to_string())
         );
+    }
+    Ok(0)
+}
+
+fn cmd_study(a: StudyArgs) -> Result<u8> {
+    setup_threads(a.threads)?;
+    let options = train::study::StudyOptions { data: a.data.clone(), quick: a.quick, seed: a.seed };
+    let specs = train::study::plan(&options)?;
+    let name =
+        a.data.as_ref().and_then(|p| p.file_stem()).map_or("embedded".to_string(), |s| s.to_string_lossy().to_string());
+    let out =
+        a.out.clone().unwrap_or_else(|| Path::new("study").join(if a.quick { format!("{name}-quick") } else { name }));
+    install_interrupt_handler();
+    let mut bar = crate::progress::StudyBar::new(!a.quiet && !a.json);
+    let outcomes = train::study::run(&specs, &out, &mut bar, &STOP)?;
+    bar.finish();
+    if a.json {
+        println!("{}", serde_json::json!({ "out": out, "runs": outcomes }));
+    } else if !a.quiet {
+        let text = std::fs::read_to_string(out.join("results.md")).unwrap_or_default();
+        print!("{text}");
+        println!("\nresults: {}/results.json, results.md, and the plots in {}", out.display(), out.display());
+    }
+    if STOP.load(Ordering::SeqCst) {
+        eprintln!(
+            "interrupted: {} of {} runs done; run the same command again to continue",
+            outcomes.len(),
+            specs.len()
+        );
+        return Ok(130);
     }
     Ok(0)
 }

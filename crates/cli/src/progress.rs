@@ -57,3 +57,44 @@ impl Observer for Bar {
         }
     }
 }
+
+/// One bar for a whole study: runs done of all runs, the current run's name.
+pub struct StudyBar {
+    bar: Option<ProgressBar>,
+}
+
+impl StudyBar {
+    pub fn new(enabled: bool) -> Self {
+        StudyBar { bar: enabled.then(ProgressBar::hidden) }
+    }
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl train::study::StudyObserver for StudyBar {
+    fn started(&mut self, total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(5));
+            bar.set_length(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("study [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} runs  {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+        }
+    }
+    fn run_started(&mut self, index: usize, spec: &train::study::Spec) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(index as u64);
+            bar.set_message(format!("{}/{}", spec.experiment, spec.name));
+        }
+    }
+    fn run_done(&mut self, index: usize, _outcome: &train::study::Outcome) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(index as u64 + 1);
+        }
+    }
+}

@@ -15,8 +15,10 @@ use std::path::Path;
 pub const MAGIC: &[u8; 8] = b"OVERFIT\0";
 pub const VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 8 + 4;
-/// The most a payload may decode to (bincode's allocation limit).
-const LIMIT: usize = 1 << 36;
+/// The most a payload may decode to (bincode's allocation limit): a corrupt or hostile length
+/// prefix that claims more is refused before anything is allocated. 8 GiB covers the optimizer
+/// state of any model this machine can train.
+const LIMIT: usize = 1 << 33;
 
 /// One named tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

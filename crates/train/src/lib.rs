@@ -12,6 +12,7 @@ pub mod optim;
 pub mod plot;
 pub mod run;
 pub mod session;
+pub mod study;
 pub mod system;
 pub mod trainer;
 pub mod weights;

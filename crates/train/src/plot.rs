@@ -94,3 +94,59 @@ fn draw(path: &Path, title: &str, series: &[Series<'_>]) -> std::result::Result<
     root.present()?;
     Ok(())
 }
+
+/// A labelled line of (x, y) points.
+pub struct Line<'a> {
+    pub label: &'a str,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One chart of lines with markers; `log2_x` plots x on a log₂ axis (window counts that double).
+pub fn lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, series: &[Line<'_>], log2_x: bool) -> Result<()> {
+    draw_lines(path, title, x_desc, y_desc, series, log2_x)
+        .map_err(|e| Error::io(format!("drawing {}", path.display()), std::io::Error::other(e.to_string())))
+}
+
+fn draw_lines(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Line<'_>],
+    log2_x: bool,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let tx = |x: f64| if log2_x { x.max(1e-9).log2() } else { x };
+    let pts = || series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| (a.min(tx(x)), b.max(tx(x))));
+    let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| (a.min(y), b.max(y)));
+    let (x0, x1) = if x0.is_finite() { (x0, if x1 > x0 { x1 } else { x0 + 1.0 }) } else { (0.0, 1.0) };
+    let (y0, y1) = if y0.is_finite() { (y0.min(0.0), if y1 > y0 { y1 * 1.05 } else { y0 + 1.0 }) } else { (0.0, 1.0) };
+    let root = SVGBackend::new(path, (960, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    let fmt_x = |x: &f64| if log2_x { format!("{:.0}", 2f64.powf(*x)) } else { format!("{x}") };
+    chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).x_label_formatter(&fmt_x).draw()?;
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let data: Vec<(f64, f64)> =
+            s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| (tx(x), y)).collect();
+        chart
+            .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
+            .label(s.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart.draw_series(data.into_iter().map(move |p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -69,6 +69,13 @@ pub struct Report {
     pub data: String,
     pub seed: u64,
     pub run_dir: String,
+    /// Peak resident memory of the process at the end of the run (Linux; null elsewhere). It counts
+    /// the pages of a memory-mapped data file that the run touched.
+    #[serde(default)]
+    pub peak_rss_bytes: Option<u64>,
+    /// Anonymous resident memory at the end of the run: what the process holds itself.
+    #[serde(default)]
+    pub rss_anon_bytes: Option<u64>,
 }
 
 /// A run folder.

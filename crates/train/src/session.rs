@@ -104,7 +104,7 @@ impl Session {
             &corpus.name(),
         )?;
         let l = split.seq_length;
-        let fingerprint = crc32fast::hash(&corpus.bytes()[..split.train_windows + l]);
+        let fingerprint = fingerprint(&corpus, split.train_windows + l)?;
         let grads = Grads::new(&params);
         Ok(Session {
             config,
@@ -306,4 +306,31 @@ pub fn argmax(row: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// CRC-32 of the first `len` bytes of the corpus. A file is read in chunks rather than through its
+/// memory map, so that fingerprinting a file of several hundred MB does not pull it all into this
+/// process's resident memory.
+fn fingerprint(corpus: &Corpus, len: usize) -> Result<u32> {
+    match corpus {
+        Corpus::Embedded => Ok(crc32fast::hash(&corpus.bytes()[..len])),
+        Corpus::File { path, .. } => {
+            use std::io::Read;
+            let mut file = std::fs::File::open(path).map_err(|e| {
+                Error::input(path, format!("cannot read the data file: {}", crate::data::io_reason(&e)))
+            })?;
+            let (mut hasher, mut left, mut buf) = (crc32fast::Hasher::new(), len, vec![0u8; 1 << 20]);
+            while left > 0 {
+                let n = file
+                    .read(&mut buf[..left.min(1 << 20)])
+                    .map_err(|e| Error::input(path, format!("cannot read the data file: {e}")))?;
+                if n == 0 {
+                    return Err(Error::input(path, "the data file shrank while it was being read"));
+                }
+                hasher.update(&buf[..n]);
+                left -= n;
+            }
+            Ok(hasher.finalize())
+        }
+    }
 }

@@ -16,6 +16,15 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Anonymous resident memory of this process now (RssAnon): the memory it holds itself, without
+/// the pages of memory-mapped data files, which are page cache the kernel can drop at will.
+pub fn rss_anon_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Sets flush-to-zero and denormals-are-zero on the calling thread (x86-64). Subnormal floats
 /// cost up to a hundred cycles an operation; tiny gradients late in training produce them, and
 /// PyTorch's CPU runs were seen to slow 4–5× from them. Call on every thread that computes.

@@ -130,6 +130,8 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         data: s.corpus.name(),
         seed: s.config.seed,
         run_dir: run.path.display().to_string(),
+        peak_rss_bytes: crate::system::peak_rss_bytes(),
+        rss_anon_bytes: crate::system::rss_anon_bytes(),
     };
     run.write_json("report.json", &report)?;
     let rows = run.read_metrics();

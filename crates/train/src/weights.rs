@@ -25,9 +25,10 @@ pub fn export(ck: &Checkpoint, out: &Path) -> Result<()> {
         .iter()
         .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("sizes agree")))
         .collect();
+    // One metadata entry only: the file's bytes are then a function of the weights and config
+    // alone (a second key would be written in HashMap order, different from run to run).
     let mut meta = HashMap::new();
     meta.insert(CONFIG_KEY.to_string(), serde_json::to_string(&ck.config.model).expect("serializable"));
-    meta.insert("format".to_string(), "overfit".to_string());
     let data = safetensors::tensor::serialize(views, Some(meta))
         .map_err(|e| Error::input(out.display(), format!("cannot serialize: {e}")))?;
     crate::fsutil::write_atomic(out, &data)
