@@ -34,8 +34,8 @@ def main():
     p.add_argument("--heads", default=",".join(HEADS))
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
-    print(f"| preset | head | parity (max grad error) | overfit ms/step | PyTorch ms/step | overfit / PyTorch speed |")
-    print("|---|---|---|---|---|---|")
+    print("| preset | head | parity (max grad error) | overfit ms/step | PyTorch ms/step | overfit / PyTorch speed | overfit peak RSS | PyTorch peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
     for preset in a.presets.split(","):
         for head in a.heads.split(","):
             with tempfile.TemporaryDirectory() as d:
@@ -46,13 +46,17 @@ def main():
             steps = str(STEPS.get(preset, 10))
             # Alternate the two sides three times and keep each side's median: this machine is a
             # shared VM, and a neighbour's burst must not land on one side only.
-            ours, theirs = [], []
+            ours, theirs, rss_o, rss_t = [], [], 0, 0
             for _ in range(3):
                 r = json.loads(run([BIN, "bench", "--preset", preset, "--head", head, "--steps", steps, "--threads", str(a.threads), "--json"]))
                 ours.append(1e3 / r["steps_per_sec"])
-                theirs.append(json.loads(run([sys.executable, REF, "time", "--preset", preset, "--head", head, "--steps", steps, "--threads", str(a.threads)]))["ms_per_step"])
+                rss_o = max(rss_o, r["peak_rss_bytes"] or 0)
+                p = json.loads(run([sys.executable, REF, "time", "--preset", preset, "--head", head, "--steps", steps, "--threads", str(a.threads)]))
+                theirs.append(p["ms_per_step"])
+                rss_t = max(rss_t, p["peak_rss_bytes"])
             o, t = sorted(ours)[1], sorted(theirs)[1]
-            print(f"| {preset} | {head} | {ok} ({err}) | {o:.3f} | {t:.3f} | {t / o:.2f}× |", flush=True)
+            mib = lambda b: f"{b / 2**20:.0f} MiB"
+            print(f"| {preset} | {head} | {ok} ({err}) | {o:.3f} | {t:.3f} | {t / o:.2f}× | {mib(rss_o)} | {mib(rss_t)} |", flush=True)
 
 
 if __name__ == "__main__":

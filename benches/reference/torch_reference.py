@@ -213,7 +213,10 @@ def time_steps(c, batch, steps, warmup, threads):
             step()
         per_step.append((time.perf_counter() - t0) / max(n, 1))
     sec = sorted(per_step)[len(per_step) // 2]
-    return {"steps_per_sec": 1 / sec, "ms_per_step": sec * 1e3, "threads": threads, "torch": torch.__version__}
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    return {"steps_per_sec": 1 / sec, "ms_per_step": sec * 1e3, "threads": threads, "torch": torch.__version__, "peak_rss_bytes": peak}
 
 
 def main():

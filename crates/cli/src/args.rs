@@ -122,7 +122,7 @@ impl ModelArgs {
         }
     }
 
-    /// The flags that were given, as (flag, value) pairs, for comparing with a checkpoint.
+    /// The model flags that were given, for the message of a resume that contradicts them.
     pub fn given(&self) -> Vec<&'static str> {
         let mut g = Vec::new();
         macro_rules! chk {

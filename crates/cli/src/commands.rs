@@ -180,6 +180,12 @@ fn resume(path: &Path, a: &TrainArgs) -> Result<(Session, RunDir)> {
         ));
     }
     if t.steps.is_some() || t.epochs.is_some() {
+        if config.schedule == train::optim::Schedule::Cosine && (t.steps != config.steps || t.epochs != config.epochs) {
+            return Err(Error::usage(
+                "--steps",
+                "a cosine schedule decays over the run's length: resume with the checkpoint's --steps/--epochs",
+            ));
+        }
         config.steps = t.steps;
         config.epochs = t.epochs;
         config.until_memorized = t.until_memorized;
@@ -194,11 +200,10 @@ fn resume(path: &Path, a: &TrainArgs) -> Result<(Session, RunDir)> {
     }
     let session = Session::resume(ck.clone(), config, &path.display().to_string())?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let run = if dir.join("config.json").exists() {
-        RunDir { path: dir.to_path_buf() }
-    } else {
-        RunDir::create_next(&t.runs_dir)?
-    };
+    // Continue in the checkpoint's own run folder when it is one (it has the files a run writes
+    // first); otherwise (an imported checkpoint, say) in a new run folder.
+    let is_run_folder = dir.join("config.json").exists() && dir.join("summary.txt").exists();
+    let run = if is_run_folder { RunDir { path: dir.to_path_buf() } } else { RunDir::create_next(&t.runs_dir)? };
     run.truncate_metrics(ck.step)?;
     Ok((session, run))
 }
@@ -316,8 +321,7 @@ fn cmd_summary(a: SummaryArgs) -> Result<u8> {
 
 /// Loads a checkpoint's model and weights.
 fn load_model(path: &Path) -> Result<(Checkpoint, heads::Model<f32>, autograd::ParamSet<f32>)> {
-    let ck = Checkpoint::load(path)?;
-    ck.config.model.validate()?;
+    let ck = Checkpoint::load(path)?; // checked: config, names and shapes, before any allocation
     let (model, mut params) = heads::Model::<f32>::new(&ck.config.model, 0)?;
     Checkpoint::restore_into(&ck.params, &mut params, &path.display().to_string())?;
     Ok((ck, model, params))
@@ -360,7 +364,8 @@ fn cmd_eval(a: EvalArgs) -> Result<u8> {
     )?;
     let (first, count) =
         if split.val_windows > 0 { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
-    let starts: Vec<usize> = (first..first + count).collect();
+    // Every window, up to 2^22 of them; past that, 2^22 evenly spaced ones (reported as `samples`).
+    let starts = train::data::eval_starts(first, count, 1 << 22);
     let ev = train::session::evaluate(&model, &params, corpus.bytes(), &split, &starts, 256);
     let bpb = ev.loss / std::f64::consts::LN_2;
     if a.json {

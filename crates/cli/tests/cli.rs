@@ -39,7 +39,7 @@ fn the_readme_run_command_memorizes_the_embedded_corpus() {
     assert_eq!(report["stopped"], "memorized");
     assert_eq!(report["memorized"], 432);
 
-    // A second run goes to id-2, and greedy generation recites the corpus.
+    // Greedy generation from the memorized model recites the corpus.
     let ck = run.join("checkpoint.bin").display().to_string();
     let corpus = include_str!("../../train/src/corpus.txt");
     let out = overfit(
@@ -163,6 +163,10 @@ fn damaged_checkpoints_are_refused_and_nothing_is_overwritten() {
         rejects(d, &["train", "--resume", file], needle);
     }
     assert_eq!(std::fs::read(d.join("existing.safetensors")).unwrap(), b"keep me");
+    // A failed import leaves an existing output as it was.
+    std::fs::write(d.join("existing.bin"), "keep me too").unwrap();
+    rejects(d, &["import", "--weights", "text.bin", "--out", "existing.bin"], "is not a safetensors file");
+    assert_eq!(std::fs::read(d.join("existing.bin")).unwrap(), b"keep me too");
 }
 
 #[test]

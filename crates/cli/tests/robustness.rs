@@ -123,6 +123,9 @@ fn a_diverging_run_keeps_its_last_good_checkpoint() {
     assert!(e.status.success());
     let good_steps = report["steps"].as_u64().unwrap();
     assert!(good_steps >= 1, "diverged at once; no good step to keep");
+    let ck = train::Checkpoint::load(&d.join("runs/id-1/checkpoint.bin")).unwrap();
+    assert_eq!(ck.step, good_steps, "the checkpoint is the state after the last finite step");
+    assert!(ck.params.iter().all(|t| t.data.iter().all(|x| x.is_finite())));
 }
 
 #[test]

@@ -138,7 +138,11 @@ impl Summary {
             .into_iter()
             .map(|info| {
                 let prefix = format!("{}.", info.name);
-                let n: usize = params.iter().filter(|(_, p)| p.name.starts_with(&prefix)).map(|(_, p)| p.numel()).sum();
+                let n: usize = params
+                    .iter()
+                    .filter(|(_, p)| p.name == info.name || p.name.starts_with(&prefix))
+                    .map(|(_, p)| p.numel())
+                    .sum();
                 let mut shape = vec![None];
                 shape.extend(info.output_shape.iter().map(|&s| Some(s)));
                 LayerRow { name: info.name, kind: info.kind.to_string(), output_shape: shape, params: n as u64 }

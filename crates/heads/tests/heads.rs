@@ -103,6 +103,11 @@ fn summary_layer_rows_add_up_to_the_total() {
         let s = Summary::of(&ModelConfig { head: spec.name.into(), ..ModelConfig::preset("small").unwrap() }).unwrap();
         assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{}", spec.name);
     }
+    // The output bias (a parameter named `head.bias`, no suffix) and sinusoidal positions.
+    for preset in ["ctrl", "gpt2-small"] {
+        let s = Summary::of(&ModelConfig::preset(preset).unwrap()).unwrap();
+        assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{preset}");
+    }
 }
 
 #[test]
@@ -227,7 +232,8 @@ fn invalid_configs_name_the_flag() {
 fn the_logs_gpt2_and_ctrl_arithmetic_is_set_beside_the_exact_counts() {
     let xl = Summary::of(&ModelConfig::preset("gpt2-xl").unwrap()).unwrap();
     assert_eq!(xl.approx.n_params_blocks, 491_520_000, "the log's 491M");
-    assert_eq!(1024 * 1600 * 50257u64, 82_341_068_800, "the log's 82G");
+    let untied = heads::accounting::LogApprox::of(&ModelConfig::preset("gpt2-xl").unwrap(), false);
+    assert_eq!(untied.n_params_dense, 82_341_068_800, "the log's 82G");
     assert_eq!(xl.params.head, 0);
     assert!(
         xl.explain.iter().any(|n| n.contains("the log's GPT-2 arithmetic") && n.contains("1,475,561,600")),

@@ -23,6 +23,7 @@ struct Dims {
 }
 
 fn dims<F>(q: &Tensor<F>, heads: usize) -> Dims {
+    assert_eq!(q.ndim(), 3, "attention takes [B, L, d]");
     let (b, l, d) = (q.shape()[0], q.shape()[1], q.shape()[2]);
     assert!(heads > 0 && d % heads == 0, "d_model must divide into heads");
     Dims { b, l, d, h: heads, dh: d / heads }
@@ -62,6 +63,7 @@ pub fn attention_forward<F: Float>(
     causal: bool,
 ) -> (Tensor<F>, Tensor<F>) {
     let dm = dims(q, heads);
+    assert!(k.shape() == q.shape() && v.shape() == q.shape(), "attention: q, k, v shapes differ");
     let Dims { b, l, d, h, dh } = dm;
     let (qs, ks, vs) = (crate::contiguous(q), crate::contiguous(k), crate::contiguous(v));
     let scale = F::one() / F::of(dh as f64).sqrt();
@@ -110,6 +112,8 @@ pub fn attention_backward<F: Float>(
     dout: &Tensor<F>,
 ) -> (Tensor<F>, Tensor<F>, Tensor<F>) {
     let dm = dims(q, heads);
+    assert!(k.shape() == q.shape() && v.shape() == q.shape() && dout.shape() == q.shape(), "attention: shapes differ");
+    assert_eq!(probs.shape(), &[dm.b, dm.h, dm.l, dm.l], "attention: saved probabilities have the wrong shape");
     let Dims { b, l, d, h, .. } = dm;
     let (qs, ks, vs, ps, dos) = (
         crate::contiguous(q),

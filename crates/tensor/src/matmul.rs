@@ -49,10 +49,15 @@ impl<'a, F: Float> Mat<'a, F> {
             self
         }
     }
+    /// Panics unless every element of the view lies inside `data` (checked arithmetic: a view
+    /// whose extent overflows is out of bounds too).
     fn check(&self) {
         if self.rows > 0 && self.cols > 0 {
-            let last = self.offset + (self.rows - 1) * self.rs + (self.cols - 1) * self.cs;
-            assert!(last < self.data.len(), "matrix view out of bounds");
+            let last = (self.rows - 1)
+                .checked_mul(self.rs)
+                .and_then(|r| (self.cols - 1).checked_mul(self.cs).and_then(|c| r.checked_add(c)))
+                .and_then(|x| x.checked_add(self.offset));
+            assert!(last.is_some_and(|l| l < self.data.len()), "matrix view out of bounds");
         }
     }
     fn ptr(&self) -> *const F {
@@ -78,10 +83,13 @@ pub fn gemm<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool) {
 /// measure where splitting starts to pay.
 pub fn gemm_in_tasks<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool, tasks: usize) {
     let (m, n) = (a.rows, b.cols);
+    assert_eq!(a.cols, b.rows, "inner dimensions differ");
     assert_eq!(c.len(), m * n, "output has the wrong size");
+    a.check();
+    b.check();
     let beta = if accumulate { F::one() } else { F::zero() };
     if tasks <= 1 || m * n == 0 {
-        // SAFETY: views checked by the caller; c is m×n row-major and does not alias a or b.
+        // SAFETY: views checked above; c is m×n row-major and does not alias a or b.
         unsafe { gemm_strided(a, b, beta, c.as_mut_ptr(), n, 1) };
         return;
     }

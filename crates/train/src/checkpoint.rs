@@ -37,7 +37,9 @@ pub struct Checkpoint {
     /// Optimizer steps taken. With the seed it fixes all remaining randomness: the order of the
     /// windows in epoch e is a shuffle seeded by (seed, e), and step s is batch s mod steps-per-epoch.
     pub step: u64,
-    /// The seed of the window order (the data RNG's state is (seed, epoch = step / steps_per_epoch)).
+    /// The data RNG's state: the window order of epoch e is a shuffle seeded by (this seed, e), and
+    /// e = step / steps_per_epoch, so (data_seed, step) is the whole state. Kept beside the config's
+    /// seed so that a reader of the file sees it; resume checks nothing against it.
     pub data_seed: u64,
     /// CRC-32 of the training bytes, so a resume on other data is refused.
     pub data_fingerprint: u32,
@@ -91,6 +93,43 @@ impl Checkpoint {
         out
     }
 
+    /// Checks that the decoded state is one overfit can use, before anything is allocated for it:
+    /// a valid config, every tensor of that config's model with its shape, optimizer moments of the
+    /// same sizes, sane Adam constants. A file whose checksum was forged can still fail here.
+    pub fn check(&self, what: &str) -> Result<()> {
+        self.config.validate().map_err(|e| Error::input(what, format!("holds an invalid config: {e}")))?;
+        let (_, shapes) = heads::Model::<f32>::shapes_only(&self.config.model)?;
+        let expected: Vec<(String, Vec<usize>)> =
+            shapes.iter().map(|(_, p)| (p.name.clone(), p.shape.clone())).collect();
+        for (name, shape) in &expected {
+            let Some(s) = self.params.iter().find(|s| &s.name == name) else {
+                return Err(Error::input(what, format!("tensor '{name}' is missing")));
+            };
+            if &s.shape != shape || s.data.len() != shape.iter().product::<usize>() {
+                return Err(Error::input(
+                    what,
+                    format!("tensor '{name}' has shape {:?}; the model needs {:?}", s.shape, shape),
+                ));
+            }
+        }
+        if let Some(extra) = self.params.iter().find(|s| !expected.iter().any(|(n, _)| n == &s.name)) {
+            return Err(Error::input(what, format!("tensor '{}' does not belong to this model", extra.name)));
+        }
+        let o = &self.optimizer;
+        let sizes_fit = |moments: &Vec<Vec<f32>>| {
+            moments.len() == expected.len()
+                && moments.iter().zip(&expected).all(|(m, (_, s))| m.len() == s.iter().product::<usize>())
+        };
+        if !sizes_fit(&o.m) || !sizes_fit(&o.v) {
+            return Err(Error::input(what, "its optimizer state does not fit its parameters"));
+        }
+        let unit = |x: f64| x.is_finite() && (0.0..1.0).contains(&x);
+        if !unit(o.beta1) || !unit(o.beta2) || !(o.eps.is_finite() && o.eps > 0.0) {
+            return Err(Error::input(what, "its optimizer constants are out of range"));
+        }
+        Ok(())
+    }
+
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Checkpoint> {
         if bytes.len() < HEADER || &bytes[..8] != MAGIC {
             return Err(Error::input(what, "is not an overfit checkpoint (no OVERFIT header)"));
@@ -123,6 +162,7 @@ impl Checkpoint {
         if used != payload.len() {
             return Err(Error::input(what, "has trailing bytes after the training state"));
         }
+        ck.check(what)?;
         Ok(ck)
     }
 

@@ -59,18 +59,15 @@ impl Session {
     /// Continues from a checkpoint (whose config the caller may have extended: steps, epochs…).
     pub fn resume(ck: Checkpoint, config: TrainConfig, what: &str) -> Result<Session> {
         config.validate()?;
+        ck.check(what)?; // before the model is built: nothing is allocated for a checkpoint that does not fit
         let (model, mut params) = Model::<f32>::new(&config.model, config.seed)?;
         Checkpoint::restore_into(&ck.params, &mut params, what)?;
-        if ck.optimizer.m.len() != params.len()
-            || ck.optimizer.m.iter().zip(params.iter()).any(|(m, (_, p))| m.len() != p.numel())
-        {
-            return Err(Error::input(what, "its optimizer state does not fit its parameters"));
-        }
         let mut adam = ck.optimizer.clone();
         adam.kind = config.optimizer;
         adam.weight_decay = config.weight_decay;
         let s = Self::assemble(config, model, params, adam, ck.step, ck.samples_seen, ck.wall_seconds)?;
-        if s.fingerprint != ck.data_fingerprint {
+        // An imported checkpoint (step 0) has trained on nothing yet: any data may follow.
+        if ck.step > 0 && s.fingerprint != ck.data_fingerprint {
             return Err(Error::input(
                 what,
                 format!(
@@ -143,9 +140,9 @@ impl Session {
     /// The step at which the run ends by count (None: only by memorization or interrupt).
     pub fn total_steps(&self) -> Option<u64> {
         match (self.config.steps, self.config.epochs) {
-            (Some(s), Some(e)) => Some(s.min(e * self.steps_per_epoch())),
+            (Some(s), Some(e)) => Some(s.min(e.saturating_mul(self.steps_per_epoch()))),
             (Some(s), None) => Some(s),
-            (None, Some(e)) => Some(e * self.steps_per_epoch()),
+            (None, Some(e)) => Some(e.saturating_mul(self.steps_per_epoch())),
             (None, None) => None,
         }
     }
@@ -198,7 +195,7 @@ impl Session {
         let total_targets = self.batch.targets.len() as f64;
         // Micro-batches in parallel, each on its own tape; the loss is the mean over every target
         // of the batch, so micro-batch i's gradient is seeded with its share n_i / N.
-        let micro = self.config.micro_batch;
+        let micro = self.config.micro_batch.min(self.config.batch_size);
         let (model, params) = (&self.model, &self.params);
         let parts: Vec<(f64, Vec<(autograd::ParamId, tensor::Tensor<f32>)>)> = self
             .batch

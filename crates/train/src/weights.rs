@@ -62,12 +62,39 @@ pub fn import(path: &Path) -> Result<Checkpoint> {
     }
     let mut config = TrainConfig::default_run();
     config.model = model;
-    config.validate()?;
-    let (_, mut params) = Model::<f32>::new(&config.model, config.seed)?;
-    Checkpoint::restore_into(&saved, &mut params, &shown)?;
-    let optimizer = Adam::new(config.optimizer, config.weight_decay, &params);
+    config.validate().map_err(|e| Error::input(&shown, format!("holds an invalid config: {e}")))?;
+    // Names and shapes against the model's, before anything is allocated for it.
+    let (_, shapes) = Model::<f32>::shapes_only(&config.model)?;
+    let mut ordered = Vec::with_capacity(shapes.len());
+    for (_, p) in shapes.iter() {
+        let Some(i) = saved.iter().position(|s| s.name == p.name) else {
+            return Err(Error::input(&shown, format!("tensor '{}' is missing", p.name)));
+        };
+        let s = saved.swap_remove(i);
+        if s.shape != p.shape {
+            return Err(Error::input(
+                &shown,
+                format!("tensor '{}' has shape {:?}; the model needs {:?}", s.name, s.shape, p.shape),
+            ));
+        }
+        ordered.push(s);
+    }
+    if let Some(extra) = saved.first() {
+        return Err(Error::input(&shown, format!("tensor '{}' does not belong to this model", extra.name)));
+    }
+    let zeros = || ordered.iter().map(|t| vec![0.0f32; t.data.len()]).collect::<Vec<_>>();
+    let optimizer = Adam {
+        kind: config.optimizer,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: config.weight_decay,
+        t: 0,
+        m: zeros(),
+        v: zeros(),
+    };
     Ok(Checkpoint {
-        params: Checkpoint::params_from(&params),
+        params: ordered,
         config,
         optimizer,
         step: 0,

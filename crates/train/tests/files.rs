@@ -99,17 +99,6 @@ fn safetensors_with_missing_extra_or_misshaped_tensors_are_refused() {
     assert!(import_err(b"not safetensors at all").contains("is not a safetensors file"));
 }
 
-#[test]
-fn a_failed_import_or_load_overwrites_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("existing.bin");
-    std::fs::write(&out, b"keep").unwrap();
-    let bad = dir.path().join("bad.safetensors");
-    std::fs::write(&bad, b"garbage").unwrap();
-    assert!(train::weights::import(&bad).is_err());
-    assert_eq!(std::fs::read(&out).unwrap(), b"keep");
-}
-
 proptest! {
     // Fuzzing in the test suite: a fixed number of cases per run (PROPTEST_CASES raises it). Any
     // input must give Ok or a message, never a panic.
@@ -131,7 +120,12 @@ proptest! {
             let crc = crc32fast::hash(&bytes[24..]);
             bytes[20..24].copy_from_slice(&crc.to_le_bytes());
         }
-        let _ = Checkpoint::from_bytes(&bytes, "fuzz");
+        // Whatever decodes must also be usable without a panic by what consumes checkpoints.
+        if let Ok(ck) = Checkpoint::from_bytes(&bytes, "fuzz") {
+            let dir = tempfile::tempdir().unwrap();
+            let _ = train::weights::export(&ck, &dir.path().join("w.safetensors"));
+            let _ = Session::resume(ck.clone(), ck.config.clone(), "fuzz");
+        }
     }
 
     #[test]
