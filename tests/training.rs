@@ -38,7 +38,7 @@ fn resume_reaches_exactly_the_state_of_an_uninterrupted_run() {
         let mut config = short(50);
         config.model.head = head.into();
         config.checkpoint_every = 0;
-        let (_, straight) = run(config.clone(), dir.path());
+        let (straight_report, straight) = run(config.clone(), dir.path());
         // Half, then resume from the checkpoint for the rest (50 is not a whole number of epochs:
         // the resume starts mid-epoch).
         let mut half = config.clone();
@@ -52,6 +52,18 @@ fn resume_reaches_exactly_the_state_of_an_uninterrupted_run() {
         assert_eq!(resumed.step, 50);
         assert!(param_bits(&straight) == param_bits(&resumed), "{head}: parameters differ after resume");
         assert!(straight.adam == resumed.adam, "{head}: optimizer state differs after resume");
+        // And the metrics it logs after the resume are the uninterrupted run's, running mean included.
+        let rows = |p: &std::path::Path| RunDir { path: p.to_path_buf() }.read_metrics();
+        let a: Vec<_> = rows(std::path::Path::new(&straight_report.run_dir))
+            .into_iter()
+            .filter(|r| r.step > 23)
+            .map(|r| (r.step, r.loss.to_bits(), r.accuracy.to_bits(), r.memorized))
+            .collect();
+        let b: Vec<_> = rows(&run2.path)
+            .into_iter()
+            .map(|r| (r.step, r.loss.to_bits(), r.accuracy.to_bits(), r.memorized))
+            .collect();
+        assert!(!a.is_empty() && a == b, "{head}: metrics after resume differ:\n{a:?}\n{b:?}");
     }
 }
 

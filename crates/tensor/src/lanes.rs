@@ -5,7 +5,7 @@
 use crate::Float;
 
 /// Σ x.
-#[inline]
+#[inline(always)]
 pub fn sum<F: Float>(x: &[F]) -> F {
     let mut acc = [F::zero(); 8];
     let mut chunks = x.chunks_exact(8);
@@ -21,7 +21,7 @@ pub fn sum<F: Float>(x: &[F]) -> F {
 }
 
 /// Σ x·y.
-#[inline]
+#[inline(always)]
 pub fn dot<F: Float>(x: &[F], y: &[F]) -> F {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &y[..n]);
@@ -39,7 +39,7 @@ pub fn dot<F: Float>(x: &[F], y: &[F]) -> F {
 }
 
 /// max x (−∞ for an empty row). Max is exact, so any order gives the same result.
-#[inline]
+#[inline(always)]
 pub fn max<F: Float>(x: &[F]) -> F {
     let mut acc = [F::neg_infinity(); 8];
     let mut chunks = x.chunks_exact(8);

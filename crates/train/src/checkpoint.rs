@@ -45,6 +45,9 @@ pub struct Checkpoint {
     pub data_fingerprint: u32,
     pub samples_seen: u64,
     pub wall_seconds: f64,
+    /// Training losses summed since the last regular metrics row, and their count: a resumed run
+    /// continues the running mean, so its metrics.jsonl matches an uninterrupted run's.
+    pub pending_loss: (f64, u64),
 }
 
 impl Checkpoint {

@@ -18,6 +18,8 @@ pub struct Session {
     pub step: u64,
     pub samples_seen: u64,
     pub wall_seconds: f64,
+    /// Losses summed since the last regular metrics row, and their count (see Checkpoint).
+    pub pending_loss: (f64, u64),
     pub corpus: Corpus,
     pub split: Split,
     pub fingerprint: u32,
@@ -65,7 +67,8 @@ impl Session {
         let mut adam = ck.optimizer.clone();
         adam.kind = config.optimizer;
         adam.weight_decay = config.weight_decay;
-        let s = Self::assemble(config, model, params, adam, ck.step, ck.samples_seen, ck.wall_seconds)?;
+        let mut s = Self::assemble(config, model, params, adam, ck.step, ck.samples_seen, ck.wall_seconds)?;
+        s.pending_loss = ck.pending_loss;
         // An imported checkpoint (step 0) has trained on nothing yet: any data may follow.
         if ck.step > 0 && s.fingerprint != ck.data_fingerprint {
             return Err(Error::input(
@@ -111,6 +114,7 @@ impl Session {
             step,
             samples_seen,
             wall_seconds,
+            pending_loss: (0.0, 0),
             corpus,
             split,
             fingerprint,
@@ -130,6 +134,7 @@ impl Session {
             data_fingerprint: self.fingerprint,
             samples_seen: self.samples_seen,
             wall_seconds: self.wall_seconds,
+            pending_loss: self.pending_loss,
         }
     }
 

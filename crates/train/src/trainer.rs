@@ -37,11 +37,14 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         (s.split.val_windows > 0).then(|| eval_starts(s.split.val_start, s.split.val_windows, s.config.eval_windows));
     observer.started(s, total);
 
-    let (mut loss_sum, mut loss_steps) = (0.0f64, 0u64);
+    // A resumed run continues the running mean and the memorization record of the run it resumes,
+    // so that its metrics match an uninterrupted run's.
+    let (mut loss_sum, mut loss_steps) = s.pending_loss;
     let mut step_seconds = 0.0f64; // time inside optimizer steps only, for samples/s
     let mut step_samples = 0u64;
     let mut last: Option<(Evaluation, Option<f64>)> = None;
-    let mut memorized_at: Option<u64> = None;
+    let mut memorized_at: Option<u64> =
+        run.read_metrics().iter().find(|r| r.step <= s.step && r.memorized == train_eval.len()).map(|r| r.step);
     let wall_start = Instant::now();
     let wall_before = s.wall_seconds;
 
@@ -61,11 +64,13 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         step_samples += out.windows as u64;
         loss_sum += out.loss;
         loss_steps += 1;
+        s.pending_loss = (loss_sum, loss_steps);
         let sps = step_samples as f64 / step_seconds.max(1e-9);
         observer.stepped(s.step, out.loss, sps);
 
         let at_end = total.is_some_and(|t| s.step >= t);
-        if is_log_step(s.step, spe, s.config.log_every) || at_end {
+        let regular = is_log_step(s.step, spe, s.config.log_every);
+        if regular || at_end {
             let ev = s.evaluate(&train_eval);
             let val = val_eval.as_ref().map(|v| s.evaluate(v).loss);
             s.wall_seconds = wall_before + wall_start.elapsed().as_secs_f64();
@@ -83,7 +88,12 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
             };
             run.append_metrics(&row)?;
             observer.logged(&row, ev.windows);
-            (loss_sum, loss_steps) = (0.0, 0);
+            // Only a regular row restarts the running mean: a row written because the run ended
+            // here would not exist in a longer run, and a resume must continue the same mean.
+            if regular {
+                (loss_sum, loss_steps) = (0.0, 0);
+                s.pending_loss = (0.0, 0);
+            }
             last = Some((ev, val));
             if ev.memorized == ev.windows && memorized_at.is_none() {
                 memorized_at = Some(s.step);
