@@ -111,6 +111,8 @@ fn impossible_configs_name_the_flag() {
     rejects(d, &["train", "--preset", "huge"], "seed-id4, small, medium");
     rejects(d, &["train", "--lr", "-1"], "--lr");
     rejects(d, &["train", "--batch-size", "0"], "--batch-size");
+    // 82 billion head parameters: refused before anything is allocated (any machine under 1.3 TB).
+    rejects(d, &["train", "--preset", "gpt2-xl", "--head", "flatten"], "needs about");
     std::fs::write(d.join("typo.json"), r#"{"sead": 3}"#).unwrap();
     rejects(d, &["train", "--config", "typo.json"], "unknown field `sead`");
 }

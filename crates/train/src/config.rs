@@ -82,6 +82,20 @@ impl TrainConfig {
         }
     }
 
+    /// A rough upper estimate of the activation memory of one step: the tape of each micro-batch
+    /// holds every intermediate value and, during backward, a gradient of each; two micro-batches
+    /// run at once on two cores. Dominant terms: the logits (and their softmax), attention
+    /// probabilities, and the block's dense layers.
+    pub fn activation_bytes(&self) -> u128 {
+        let m = &self.model;
+        let (mb, l, d, f, h, n, v) = (self.micro_batch.min(self.batch_size) as u128, m.seq_length as u128, m.d_model as u128, m.d_ff as u128, m.num_heads as u128, m.num_blocks as u128, m.vocab_size as u128);
+        let per_position = heads::spec(&m.head).is_some_and(|s| s.per_position);
+        let logits = if per_position { mb * l * v } else { mb * v } * 3;
+        let blocks = n * mb * l * (12 * d + 3 * f + 2 * h * l);
+        let floats = (logits + blocks + mb * l * d * 4) * 2; // values and their gradients
+        floats * 4 * 2 // f32, two micro-batches at once
+    }
+
     /// Checks the training settings (the model's are checked by ModelConfig::validate).
     pub fn validate(&self) -> crate::Result<()> {
         use crate::Error;
@@ -141,6 +155,21 @@ impl TrainConfig {
                     format!(
                         "this model has {} parameters and needs about {} GiB to train; the machine has {} GiB",
                         shapes.numel(),
+                        bytes >> 30,
+                        total >> 30
+                    ),
+                ));
+            }
+            let activations = self.activation_bytes();
+            if bytes + activations > total as u128 {
+                return Err(Error::usage(
+                    "--micro-batch",
+                    format!(
+                        "a step of this model needs about {} GiB of activations ({} windows of {} bytes per micro-batch, two at a time) \
+                         besides {} GiB of parameters and optimizer state; the machine has {} GiB: lower --micro-batch or --seq-length",
+                        activations >> 30,
+                        self.micro_batch.min(self.batch_size),
+                        self.model.seq_length,
                         bytes >> 30,
                         total >> 30
                     ),
