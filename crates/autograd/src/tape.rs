@@ -293,7 +293,11 @@ impl<'p, F: Float> Tape<'p, F> {
             s.len() == 3 && self.shape(k) == s && self.shape(v) == s,
             "attention: q, k, v must share one [B, L, d] shape"
         );
-        assert!(heads > 0 && s[2] % heads == 0, "attention: d_model {} does not split into {heads} heads", s[2]);
+        assert!(
+            heads > 0 && s[2].is_multiple_of(heads),
+            "attention: d_model {} does not split into {heads} heads",
+            s[2]
+        );
         let (y, probs) = attention::attention_forward(self.value(q), self.value(k), self.value(v), heads, causal);
         let probs = if self.record { probs } else { tensor::zeros(&[0]) };
         self.record_op(y, Op::Attention { q, k, v, heads, probs }, &[q, k, v])

@@ -134,7 +134,7 @@ fn invalid(flag: &'static str, message: String) -> ConfigError {
 }
 
 fn divisors(n: usize) -> String {
-    let ds: Vec<String> = (1..=n).filter(|k| n % k == 0).map(|k| k.to_string()).collect();
+    let ds: Vec<String> = (1..=n).filter(|k| n.is_multiple_of(*k)).map(|k| k.to_string()).collect();
     if ds.len() > 12 {
         format!("{} … {}", ds[..6].join(", "), ds[ds.len() - 3..].join(", "))
     } else {
@@ -171,7 +171,7 @@ impl ModelConfig {
         ];
         for (flag, v) in sizes {
             if v == 0 {
-                return Err(invalid(flag, format!("must be at least 1, got 0")));
+                return Err(invalid(flag, "must be at least 1, got 0".to_string()));
             }
             if v > MAX_DIM {
                 return Err(invalid(flag, format!("{v} is larger than the largest size accepted, {MAX_DIM}")));
@@ -180,7 +180,7 @@ impl ModelConfig {
         if self.vocab_size < 2 {
             return Err(invalid("--vocab-size", "must be at least 2".into()));
         }
-        if self.d_model % self.num_heads != 0 {
+        if !self.d_model.is_multiple_of(self.num_heads) {
             return Err(invalid(
                 "--num-heads",
                 format!(
@@ -195,13 +195,13 @@ impl ModelConfig {
             name: self.head.clone(),
             allowed: crate::head_names().join(", "),
         })?;
-        if self.reduce > self.d_model || self.d_model % self.reduce != 0 {
+        if self.reduce > self.d_model || !self.d_model.is_multiple_of(self.reduce) {
             return Err(invalid(
                 "--reduce",
                 format!("must divide d_model {} exactly; allowed: {}", self.d_model, divisors(self.d_model)),
             ));
         }
-        if self.kernel % 2 == 0 {
+        if self.kernel.is_multiple_of(2) {
             return Err(invalid(
                 "--kernel",
                 format!("must be odd (same padding of K//2 on each side), got {}", self.kernel),

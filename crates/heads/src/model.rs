@@ -61,7 +61,7 @@ impl<F: Float> Model<F> {
     /// Windows per batch of a flat id buffer.
     fn batch_of(&self, ids: &[u32]) -> usize {
         let l = self.config.seq_length;
-        assert!(!ids.is_empty() && ids.len() % l == 0, "ids hold whole windows of {l}");
+        assert!(!ids.is_empty() && ids.len().is_multiple_of(l), "ids hold whole windows of {l}");
         ids.len() / l
     }
 

@@ -115,7 +115,7 @@ pub fn tanh_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
 }
 pub fn tanh_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
     let mut dx = dy.clone();
-    Zip::from(&mut dx).and(y).for_each(|g, &y| *g = *g * (F::one() - y * y));
+    Zip::from(&mut dx).and(y).for_each(|g, &y| *g *= F::one() - y * y);
     dx
 }
 

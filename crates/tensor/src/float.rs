@@ -199,7 +199,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 5e-1;
     let er = p * r * r + r + 1.0;
     // 2^k for k in [-126, 128]: split in two factors so k = 128 (x near HI) does not overflow the bits.
     let ki = (kb.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);

@@ -48,7 +48,7 @@ pub fn log_softmax_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
     for row in crate::buf_mut(&mut y).chunks_mut(n) {
         let max = row.iter().copied().fold(F::neg_infinity(), F::max);
         let lse = max + row.iter().map(|&v| (v - max).exp()).sum::<F>().ln();
-        row.iter_mut().for_each(|v| *v = *v - lse);
+        row.iter_mut().for_each(|v| *v -= lse);
     }
     y
 }
@@ -59,7 +59,7 @@ pub fn log_softmax_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F
     let ys = crate::contiguous(y);
     for (g, y) in crate::buf_mut(&mut dx).chunks_mut(n).zip(ys.chunks(n)) {
         let sum: F = g.iter().copied().sum();
-        g.iter_mut().zip(y).for_each(|(g, &y)| *g = *g - y.exp() * sum);
+        g.iter_mut().zip(y).for_each(|(g, &y)| *g -= y.exp() * sum);
     }
     dx
 }

@@ -88,7 +88,15 @@ impl TrainConfig {
     /// probabilities, and the block's dense layers.
     pub fn activation_bytes(&self) -> u128 {
         let m = &self.model;
-        let (mb, l, d, f, h, n, v) = (self.micro_batch.min(self.batch_size) as u128, m.seq_length as u128, m.d_model as u128, m.d_ff as u128, m.num_heads as u128, m.num_blocks as u128, m.vocab_size as u128);
+        let (mb, l, d, f, h, n, v) = (
+            self.micro_batch.min(self.batch_size) as u128,
+            m.seq_length as u128,
+            m.d_model as u128,
+            m.d_ff as u128,
+            m.num_heads as u128,
+            m.num_blocks as u128,
+            m.vocab_size as u128,
+        );
         let per_position = heads::spec(&m.head).is_some_and(|s| s.per_position);
         let logits = if per_position { mb * l * v } else { mb * v } * 3;
         let blocks = n * mb * l * (12 * d + 3 * f + 2 * h * l);

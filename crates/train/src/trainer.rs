@@ -23,8 +23,8 @@ impl Observer for Silent {}
 /// Log at every epoch's end, and at least every 100 steps (unless --log-every says otherwise).
 fn is_log_step(step: u64, steps_per_epoch: u64, log_every: Option<u64>) -> bool {
     match log_every {
-        Some(n) => step % n == 0,
-        None => step % steps_per_epoch == 0 || step % 100 == 0,
+        Some(n) => step.is_multiple_of(n),
+        None => step.is_multiple_of(steps_per_epoch) || step.is_multiple_of(100),
     }
 }
 
@@ -102,7 +102,7 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
                 break Stopped::Memorized;
             }
         }
-        if s.config.checkpoint_every > 0 && s.step % s.config.checkpoint_every == 0 {
+        if s.config.checkpoint_every > 0 && s.step.is_multiple_of(s.config.checkpoint_every) {
             s.checkpoint().save(&run.file("checkpoint.bin"))?;
         }
     };
