@@ -168,5 +168,68 @@ fn crates(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, square, threshold, head, attention, crates);
+/// The seed-id4 head's forward both ways round: y = x·Wᵀ (16 × 512 × 257), or yᵀ = W·xᵀ written
+/// through transposed output strides (257 × 512 × 16), one thread, `gemm` crate.
+fn orientation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("orientation");
+    let (m, k, n) = (16, 512, 257);
+    let x = rand_tensor(&[m, k]);
+    let w = rand_tensor(&[n, k]);
+    let (x, w) = (x.as_slice().unwrap(), w.as_slice().unwrap());
+    let mut y = vec![0f32; m * n];
+    g.throughput(flops(m, k, n, 1));
+    g.bench_function("x_wt", |b| {
+        b.iter(|| unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                y.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                x.as_ptr(),
+                1,
+                k as isize,
+                w.as_ptr(),
+                k as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        })
+    });
+    g.bench_function("w_xt", |b| {
+        b.iter(|| unsafe {
+            gemm::gemm(
+                n,
+                m,
+                k,
+                y.as_mut_ptr(),
+                n as isize,
+                1,
+                false,
+                w.as_ptr(),
+                1,
+                k as isize,
+                x.as_ptr(),
+                k as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, square, threshold, head, attention, crates, orientation);
 criterion_main!(benches);
