@@ -47,7 +47,8 @@ fn draw(path: &Path, title: &str, series: &[Series<'_>]) -> std::result::Result<
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..max_step, 0.0..max_loss * 1.05)?;
-    chart.configure_mesh().x_desc("step").y_desc("loss (nats)").draw()?;
+    let steps = |x: &f64| format!("{x:.0}");
+    chart.configure_mesh().x_desc("step").y_desc("loss (nats)").x_label_formatter(&steps).draw()?;
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
@@ -79,7 +80,7 @@ fn draw(path: &Path, title: &str, series: &[Series<'_>]) -> std::result::Result<
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..max_step, 0.0..1.0)?;
-    acc.configure_mesh().x_desc("step").y_desc("training accuracy").draw()?;
+    acc.configure_mesh().x_desc("step").y_desc("training accuracy").x_label_formatter(&steps).draw()?;
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         acc.draw_series(LineSeries::new(s.rows.iter().map(|r| (r.step as f64, r.accuracy)), color.stroke_width(2)))?
@@ -129,7 +130,7 @@ fn draw_lines(
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    let fmt_x = |x: &f64| if log2_x { format!("{:.0}", 2f64.powf(*x)) } else { format!("{x}") };
+    let fmt_x = |x: &f64| if log2_x { format!("{:.0}", 2f64.powf(*x)) } else { format!("{x:.0}") };
     chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).x_label_formatter(&fmt_x).draw()?;
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
