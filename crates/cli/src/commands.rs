@@ -64,9 +64,9 @@ fn train_into(mut s: Session, run: &RunDir, show: bool, label: &str) -> Result<R
 fn report_line(r: &Report) -> String {
     let memo = match r.steps_to_memorize {
         Some(st) => format!(
-            "all {} windows memorized at step {st} (epoch {:.0})",
+            "all {} windows memorized at step {st} ({:.1} epochs)",
             r.memorized_of,
-            r.epochs_to_memorize.unwrap_or(0.0).ceil()
+            r.epochs_to_memorize.unwrap_or(0.0)
         ),
         None => format!("{}/{} windows memorized", r.memorized, r.memorized_of),
     };
@@ -288,7 +288,7 @@ fn compare_table(reports: &[Report]) -> String {
         "samples/s"
     );
     for r in reports {
-        let epochs = r.epochs_to_memorize.map_or("not memorized".to_string(), |e| format!("{e:.0}"));
+        let epochs = r.epochs_to_memorize.map_or("not memorized".to_string(), |e| format!("{e:.1}"));
         s.push_str(&format!(
             "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9.4} {:>8.3} {:>10.0}\n",
             r.head,
