@@ -231,5 +231,40 @@ fn orientation(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, square, threshold, head, attention, crates, orientation);
+/// Every head's dense products at the three presets, forward and backward (as the `linear` op runs
+/// them: y = x·Wᵀ + b, then dx, dW, db), batch 32. (m, in, out) per product.
+fn every_head(c: &mut Criterion) {
+    use overfit::tensor::linear::{linear_backward, linear_forward};
+    let mut g = c.benchmark_group("heads");
+    for (preset, l, d) in [("seed-id4", 32, 16), ("small", 64, 64), ("medium", 128, 128)] {
+        let (b, v, k, r, kernel) = (32, 257, 16, d / 8, 3);
+        let heads: [(&str, Vec<(usize, usize, usize)>); 6] = [
+            ("flatten", vec![(b, l * d, v)]),
+            ("bottleneck", vec![(b, l * d, k), (b, k, v)]),
+            ("td-dense", vec![(b * l, d, r), (b, l * r, v)]),
+            ("conv", vec![(b * l, kernel * d, r), (b, l * r, v)]),
+            ("tied", vec![(b, l * d, d), (b, d, v)]),
+            ("causal", vec![(b * l, d, v)]),
+        ];
+        for (name, products) in heads {
+            let ops: Vec<_> = products
+                .iter()
+                .map(|&(m, i, o)| (rand_tensor(&[m, i]), rand_tensor(&[o, i]), rand_tensor(&[o]), rand_tensor(&[m, o])))
+                .collect();
+            g.throughput(Throughput::Elements(products.iter().map(|&(m, i, o)| 6 * m * i * o).sum::<usize>() as u64));
+            g.bench_function(BenchmarkId::new(name, preset), |bench| {
+                bench.iter(|| {
+                    for (x, w, bias, dy) in &ops {
+                        let y = linear_forward(x, w, Some(bias));
+                        let grads = linear_backward(x, w, dy, true);
+                        std::hint::black_box((y, grads));
+                    }
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, square, threshold, head, attention, crates, orientation, every_head);
 criterion_main!(benches);
