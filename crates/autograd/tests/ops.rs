@@ -164,9 +164,10 @@ fn conv1d_same_padding() {
 fn layer_norm() {
     // 6: a run-time row width; 16 and 64: widths compiled as constants.
     for d in [6, 16, 64] {
-        check(&[rand_tensor(&[2, 3, d], 51), rand_tensor(&[d], 52).mapv(|x| 1.0 + x), rand_tensor(&[d], 53)], |t, v| {
-            t.layer_norm(v[0], v[1], v[2], 1e-5)
-        });
+        check(
+            &[rand_tensor(&[2, 3, d], 51), rand_tensor(&[d], 52).mapv(|x| 1.0 + x), rand_tensor(&[d], 53)],
+            |t, v| t.layer_norm(v[0], v[1], v[2], 1e-5),
+        );
     }
 }
 
