@@ -15,6 +15,49 @@ fn rand_tensor(shape: &[usize]) -> Tensor<f32> {
     overfit::tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
 }
 
+/// `c = a·b` through the `gemm` crate on one thread; strides as (row, column) like
+/// `matrixmultiply` (the crate itself takes them column first and writes `dst = α·dst + β·a·b`).
+#[allow(clippy::too_many_arguments)]
+fn gemm_crate(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: the callers pass buffers of exactly these shapes and strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            csc,
+            rsc,
+            false,
+            a,
+            csa,
+            rsa,
+            b,
+            csb,
+            rsb,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 fn flops(m: usize, k: usize, n: usize, batch: usize) -> Throughput {
     Throughput::Elements((2 * m * k * n * batch) as u64)
 }
@@ -120,6 +163,7 @@ fn crates(c: &mut Criterion) {
         let mut out = vec![0f32; m * n];
         g.throughput(flops(m, k, n, 1));
         g.bench_function(BenchmarkId::new("matrixmultiply", name), |bench| {
+            // SAFETY: a, b and out are m×k, k×n and m×n row-major buffers.
             bench.iter(|| unsafe {
                 matrixmultiply::sgemm(
                     m,
@@ -140,27 +184,20 @@ fn crates(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::new("gemm", name), |bench| {
-            bench.iter(|| unsafe {
-                gemm::gemm(
+            bench.iter(|| {
+                gemm_crate(
                     m,
-                    n,
                     k,
-                    out.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
+                    n,
                     a.as_ptr(),
-                    1,
                     k as isize,
-                    b.as_ptr(),
                     1,
+                    b.as_ptr(),
                     n as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    1,
+                    out.as_mut_ptr(),
+                    n as isize,
+                    1,
                 )
             })
         });
@@ -179,53 +216,13 @@ fn orientation(c: &mut Criterion) {
     let mut y = vec![0f32; m * n];
     g.throughput(flops(m, k, n, 1));
     g.bench_function("x_wt", |b| {
-        b.iter(|| unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                y.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                x.as_ptr(),
-                1,
-                k as isize,
-                w.as_ptr(),
-                k as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
+        b.iter(|| {
+            gemm_crate(m, k, n, x.as_ptr(), k as isize, 1, w.as_ptr(), 1, k as isize, y.as_mut_ptr(), n as isize, 1)
         })
     });
     g.bench_function("w_xt", |b| {
-        b.iter(|| unsafe {
-            gemm::gemm(
-                n,
-                m,
-                k,
-                y.as_mut_ptr(),
-                n as isize,
-                1,
-                false,
-                w.as_ptr(),
-                1,
-                k as isize,
-                x.as_ptr(),
-                k as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
+        b.iter(|| {
+            gemm_crate(n, k, m, w.as_ptr(), k as isize, 1, x.as_ptr(), 1, k as isize, y.as_mut_ptr(), 1, n as isize)
         })
     });
     g.finish();
