@@ -127,16 +127,20 @@ struct AdamConsts {
 fn update(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: &AdamConsts, mode: Decay) {
     let n = p.len();
     let (m, v, g) = (&mut m[..n], &mut v[..n], &g[..n]);
-    // g arrives clipped (times grad_scale).
+    // Every arm scales the raw gradient by the clip factor first: clipping applies to every
+    // parameter, whatever its decay (a missing factor here once made --clip a no-op under Adam).
     let step = |p: &mut f32, m: &mut f32, v: &mut f32, g: f32| {
         *m = k.b1 * *m + (1.0 - k.b1) * g;
         *v = k.b2 * *v + (1.0 - k.b2) * g * g;
         *p -= k.step_size * *m / (v.sqrt() + k.eps);
     };
     match mode {
-        Decay::None => {
-            p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g).for_each(|(((p, m), v), &g)| step(p, m, v, g))
-        }
+        Decay::None => p
+            .iter_mut()
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+            .zip(g)
+            .for_each(|(((p, m), v), &g)| step(p, m, v, g * k.grad_scale)),
         Decay::L2 => p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g).for_each(|(((p, m), v), &g)| {
             // L2 joins the clipped gradient, as torch.optim.Adam adds wd·p after clipping.
             let g = g * k.grad_scale + k.l2 * *p;
