@@ -5,7 +5,6 @@
 //! op's `*_forward` in the `tensor` crate, and adds the result into each input's gradient.
 
 use crate::op::Op;
-use crate::params::Grads;
 use crate::tape::{Node, Tape, Var};
 use tensor::{
     attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax, Float, Tensor,
@@ -28,15 +27,6 @@ impl<F: Float> Gradients<F> {
         out.sort_by_key(|(id, _)| id.0);
         out
     }
-
-    /// Moves every parameter gradient into `grads`, adding to what is there.
-    pub fn accumulate_into(mut self, tape: &Tape<'_, F>, grads: &mut Grads<F>) {
-        for (id, v) in tape.used_params() {
-            if let Some(g) = self.grads[v.index()].take() {
-                grads.accumulate(id, g);
-            }
-        }
-    }
 }
 
 /// Adds gradients into the slots of the nodes that want one.
@@ -54,7 +44,11 @@ impl<F: Float> Sink<'_, F> {
             return;
         }
         match &mut self.grads[v.index()] {
-            Some(existing) => *existing += &g,
+            Some(existing) => {
+                // `+=` would broadcast a wrongly shaped gradient into the right one without a word.
+                debug_assert_eq!(existing.shape(), g.shape(), "gradient of node {} changes shape", v.index());
+                *existing += &g
+            }
             slot @ None => *slot = Some(g),
         }
     }
@@ -183,6 +177,19 @@ impl<F: Float> Tape<'_, F> {
                 }
             }
             Op::Slice { x, axis, start } => sink.add(*x, shape::slice_backward(val(*x).shape(), *axis, *start, g)),
+            Op::Custom { inputs, function } => {
+                let xs: Vec<&Tensor<F>> = inputs.iter().map(|&v| val(v)).collect();
+                let dxs = function.0.backward(&xs, y, g);
+                assert_eq!(
+                    dxs.len(),
+                    inputs.len(),
+                    "{}: backward returned the wrong number of gradients",
+                    function.0.name()
+                );
+                for (v, dx) in inputs.iter().zip(dxs) {
+                    sink.add(*v, dx);
+                }
+            }
         }
     }
 }

@@ -32,10 +32,15 @@ pub struct GradCheck {
 }
 
 impl GradCheck {
-    /// Panics with the per-tensor errors when the largest exceeds `tol`.
+    /// Whether every tensor's error is below `tol` (false when any error is NaN).
+    pub fn passed(&self, tol: f64) -> bool {
+        self.max_error < tol
+    }
+
+    /// Panics with the per-tensor errors when the largest exceeds `tol` or is NaN.
     pub fn assert_below(&self, tol: f64) {
         assert!(
-            self.max_error < tol,
+            self.passed(tol),
             "gradient check failed: max error {:.3e} at {} (tolerance {tol:.0e}); per tensor: {:?}",
             self.max_error,
             self.worst,
@@ -44,12 +49,23 @@ impl GradCheck {
     }
 }
 
+/// The larger of two values, NaN when either is: `f64::max` returns the other operand for a NaN,
+/// so a fold with it would score an all-NaN gradient as error 0, a pass.
+pub fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
 /// Relative error between two gradients of the same tensor, as described in the module docs.
+/// NaN (a failure against any tolerance) when either holds a NaN.
 pub fn relative_error(analytic: &Tensor<f64>, numeric: &Tensor<f64>) -> f64 {
     assert_eq!(analytic.shape(), numeric.shape(), "gradient shapes");
-    let diff = analytic.iter().zip(numeric).map(|(a, n)| (a - n).abs()).fold(0.0, f64::max);
-    let scale = numeric.iter().chain(analytic).map(|x| x.abs()).fold(0.0, f64::max);
-    diff / scale.max(SCALE_FLOOR)
+    let diff = analytic.iter().zip(numeric).map(|(a, n)| (a - n).abs()).fold(0.0, nan_max);
+    let scale = numeric.iter().chain(analytic).map(|x| x.abs()).fold(0.0, nan_max);
+    diff / nan_max(scale, SCALE_FLOOR)
 }
 
 /// Checks the gradients of `f` with respect to `inputs` (as leaves) and every parameter in `params`.
@@ -119,13 +135,19 @@ where
         }
         per_tensor.push((params.get(id).name.clone(), relative_error(analytic, &numeric)));
     }
-    let (worst, max_error) = per_tensor.iter().cloned().fold((String::from("nothing"), 0.0), |acc, (n, e)| {
-        if e > acc.1 || e.is_nan() {
-            (n, e)
-        } else {
-            acc
-        }
-    });
+    // A NaN error is worse than any number, and the first one found stays the worst.
+    let worse = |e: f64, than: f64| !than.is_nan() && (e.is_nan() || e > than);
+    let (worst, max_error) =
+        per_tensor.iter().fold(
+            (String::from("nothing"), 0.0),
+            |(wn, we), (n, e)| {
+                if worse(*e, we) {
+                    (n.clone(), *e)
+                } else {
+                    (wn, we)
+                }
+            },
+        );
     GradCheck { max_error, worst, per_tensor }
 }
 

@@ -11,6 +11,7 @@
 //! - [`gradcheck`] compares every gradient with central finite differences in f64.
 
 mod backward;
+pub mod function;
 pub mod gradcheck;
 mod op;
 mod params;
@@ -18,6 +19,7 @@ pub mod profile;
 mod tape;
 
 pub use backward::Gradients;
+pub use function::Function;
 pub use op::Op;
 pub use params::{Grads, Param, ParamId, ParamSet};
 pub use tape::{Tape, Var};

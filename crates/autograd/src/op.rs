@@ -1,6 +1,7 @@
 //! The op enum: what produced each node of the tape, with the inputs and any saved state its
 //! gradient rule needs. Its one consumer is the exhaustive `match` in `backward.rs`.
 
+use crate::function::CustomFn;
 use crate::params::ParamId;
 use crate::tape::Var;
 use tensor::norm::LayerNormSaved;
@@ -92,6 +93,11 @@ pub enum Op<F> {
         axis: usize,
         start: usize,
     },
+    /// A user-defined function (see `function.rs`).
+    Custom {
+        inputs: Vec<Var>,
+        function: CustomFn<F>,
+    },
 }
 
 impl<F> Op<F> {
@@ -126,6 +132,7 @@ impl<F> Op<F> {
             Op::Permute { .. } => "permute",
             Op::Concat { .. } => "concat",
             Op::Slice { .. } => "slice",
+            Op::Custom { .. } => "custom",
         }
     }
 }

@@ -44,10 +44,6 @@ impl<F: Float> ParamSet<F> {
         ParamSet { params: Vec::new(), shapes_only: true }
     }
 
-    pub fn is_shapes_only(&self) -> bool {
-        self.shapes_only
-    }
-
     /// Adds a parameter with the given value (ignored in a shapes-only set).
     pub fn add(
         &mut self,
@@ -143,7 +139,11 @@ impl<F: Float> Grads<F> {
     /// Adds `g` to the gradient of `id` (takes it as is when there is none yet).
     pub fn accumulate(&mut self, id: ParamId, g: Tensor<F>) {
         match &mut self.tensors[id.0] {
-            Some(existing) => *existing += &g,
+            Some(existing) => {
+                // `+=` would broadcast a wrongly shaped gradient into the right one without a word.
+                debug_assert_eq!(existing.shape(), g.shape(), "gradient of parameter {} changes shape", id.0);
+                *existing += &g
+            }
             slot @ None => *slot = Some(g),
         }
     }

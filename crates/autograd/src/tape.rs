@@ -354,6 +354,15 @@ impl<'p, F: Float> Tape<'p, F> {
         };
         self.record_op(y, Op::Concat { xs: xs.to_vec(), axis }, xs)
     }
+    /// A user-defined function of `inputs` (see [`crate::Function`]).
+    pub fn custom(&mut self, inputs: &[Var], function: std::sync::Arc<dyn crate::Function<F>>) -> Var {
+        let y = {
+            let values: Vec<&Tensor<F>> = inputs.iter().map(|&v| self.value(v)).collect();
+            function.forward(&values)
+        };
+        let op = Op::Custom { inputs: inputs.to_vec(), function: crate::function::CustomFn(function) };
+        self.record_op(y, op, inputs)
+    }
     /// `x[start .. start+len]` along `axis`.
     pub fn slice(&mut self, x: Var, axis: usize, start: usize, len: usize) -> Var {
         assert!(axis < self.shape(x).len() && start + len <= self.shape(x)[axis], "slice out of range");

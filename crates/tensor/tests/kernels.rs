@@ -11,10 +11,30 @@ fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f32> {
     tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
 }
 
+/// The larger of two values, NaN when either is (`f32::max` would drop a NaN and hide it).
+fn nan_max<T: num_traits::Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::nan()
+    } else {
+        a.max(b)
+    }
+}
+
+/// max |a − b| relative to b's scale; NaN (so any `< tol` fails) when either holds a NaN.
 fn max_rel(a: &Tensor<f32>, b: &Tensor<f32>) -> f32 {
     assert_eq!(a.shape(), b.shape());
-    let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
-    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+    let scale = nan_max(b.iter().fold(0f32, |m, x| nan_max(m, x.abs())), 1e-6);
+    a.iter().zip(b).fold(0f32, |m, (x, y)| nan_max(m, (x - y).abs())) / scale
+}
+
+#[test]
+fn max_rel_is_nan_strict() {
+    let a = rand_tensor(&[4, 4], 99);
+    let mut bad = a.clone();
+    bad[[2, 3]] = f32::NAN;
+    assert!(!(max_rel(&bad, &a) < 1e-5), "a NaN in the kernel's output must fail");
+    assert!(!(max_rel(&a, &bad) < 1e-5), "a NaN in the reference must fail");
+    assert!(max_rel(&a, &a) == 0.0);
 }
 
 #[test]
@@ -105,7 +125,7 @@ fn fast_exp_is_accurate_over_the_whole_range_and_exact_at_the_ends() {
     let mut x = -87.0f32;
     while x < 88.5 {
         let want = (x as f64).exp();
-        worst = worst.max(((exp_f32(x) as f64) - want).abs() / want);
+        worst = nan_max(worst, ((exp_f32(x) as f64) - want).abs() / want);
         x += 0.000_7;
     }
     assert!(worst < 2e-7, "max relative error {worst:e}");
@@ -123,7 +143,7 @@ fn gelu_in_f32_matches_the_exact_tanh_form() {
         let x = i as f32 * 0.005;
         let exact =
             0.5 * x as f64 * (1.0 + (0.797_884_560_802_865_4 * (x as f64 + 0.044715 * (x as f64).powi(3))).tanh());
-        worst = worst.max((tensor::elementwise::gelu(x) as f64 - exact).abs());
+        worst = nan_max(worst, (tensor::elementwise::gelu(x) as f64 - exact).abs());
     }
     assert!(worst < 1e-6, "max absolute error {worst:e}");
 }
