@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use overfit::heads::ModelConfig;
-use overfit::train::generate::{generate, Sampling};
+use overfit::train::generate::{generate_vec, Sampling};
 use overfit::train::{Checkpoint, RunDir, Session, Stopped, TrainConfig};
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -57,11 +57,11 @@ fn resume_reaches_exactly_the_state_of_an_uninterrupted_run() {
         let a: Vec<_> = rows(std::path::Path::new(&straight_report.run_dir))
             .into_iter()
             .filter(|r| r.step > 23)
-            .map(|r| (r.step, r.loss.to_bits(), r.accuracy.to_bits(), r.memorized))
+            .map(|r| (r.step, r.loss.to_bits(), r.accuracy.map(f64::to_bits), r.memorized))
             .collect();
         let b: Vec<_> = rows(&run2.path)
             .into_iter()
-            .map(|r| (r.step, r.loss.to_bits(), r.accuracy.to_bits(), r.memorized))
+            .map(|r| (r.step, r.loss.to_bits(), r.accuracy.map(f64::to_bits), r.memorized))
             .collect();
         assert!(!a.is_empty() && a == b, "{head}: metrics after resume differ:\n{a:?}\n{b:?}");
     }
@@ -81,8 +81,13 @@ fn seed_id4_flatten_memorizes_the_first_432_windows_of_shakespeare_and_recites_t
     // Greedy generation from the first window recites the training text that follows it.
     let text = std::fs::read(shakespeare()).unwrap();
     let l = s.config.model.seq_length;
-    let out =
-        generate(&s.model, &s.params, &text[..l], 300, Sampling { greedy: true, temperature: 0.0, top_k: 0, seed: 0 });
+    let out = generate_vec(
+        &s.model,
+        &s.params,
+        &text[..l],
+        300,
+        Sampling { greedy: true, temperature: 0.0, top_k: 0, seed: 0 },
+    );
     assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&text[l..l + 300]));
 }
 
@@ -120,12 +125,34 @@ fn the_causal_head_generalises_below_the_unigram_entropy() {
     c.samples = None;
     c.val_fraction = Some(0.1);
     c.lr = 3e-3;
-    c.eval_windows = 512;
+    c.eval_windows = Some(512);
     let (report, _) = run(c, dir.path());
     let unigram = unigram_entropy_nats(&text[..text.len() * 9 / 10]);
     let val = report.val_loss.unwrap();
     assert!(val < unigram - 0.4, "validation loss {val:.3} nats vs unigram entropy {unigram:.3}");
     assert!((report.bits_per_byte - val / std::f64::consts::LN_2).abs() < 1e-12);
+    // The final validation pass reads the whole tail once, in non-overlapping windows.
+    let tail = text.len() - (text.len() as f64 * 0.9).floor() as usize;
+    assert_eq!(report.val_windows, (tail - 32).div_ceil(32));
+    // Evaluation is timed apart from training: in every evaluated row and in the report.
+    let rows = RunDir { path: report.run_dir.clone().into() }.read_metrics();
+    assert!(rows.iter().all(|r| r.eval_loss.is_some() == (r.eval_seconds > 0.0)));
+    let periodic: f64 = rows.iter().map(|r| r.eval_seconds).sum();
+    assert!(report.eval_seconds > periodic && report.eval_seconds < report.wall_seconds, "{report:?}");
+}
+
+#[test]
+fn eval_every_sets_its_own_cadence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = short(30);
+    c.log_every = Some(5);
+    c.eval_every = Some(10);
+    let (report, _) = run(c, dir.path());
+    let rows = RunDir { path: report.run_dir.into() }.read_metrics();
+    let evaluated: Vec<u64> = rows.iter().filter(|r| r.memorized.is_some()).map(|r| r.step).collect();
+    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [5, 10, 15, 20, 25, 30]);
+    assert_eq!(evaluated, [10, 20, 30]);
+    assert!(rows.iter().all(|r| r.accuracy.is_some() == r.memorized.is_some() && r.loss.is_finite()));
 }
 
 #[test]

@@ -205,10 +205,14 @@ pub struct TrainFlags {
     /// Write checkpoint.bin every N steps (0: at the end only) [default: 1000]
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
-    /// Log and evaluate every N steps [default: each epoch, at most 100 steps apart]
+    /// Write a metrics row every N steps [default: each epoch, at most 100 steps apart]
     #[arg(long)]
     pub log_every: Option<u64>,
-    /// Evaluate memorization on at most N training windows [default: 16384]
+    /// Evaluate every N steps, and at the end [default: at every metrics row]
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Windows each evaluation reads [default: every training window up to 8192, else a sample
+    /// sized to keep evaluation near a tenth of the run]
     #[arg(long)]
     pub eval_windows: Option<usize>,
     /// Worker threads [default: one per core]
@@ -273,12 +277,12 @@ pub struct GenerateArgs {
     /// A checkpoint.bin
     #[arg(long, value_name = "PATH")]
     pub checkpoint: PathBuf,
-    /// Text to continue [default: empty]
+    /// Text to continue; a window head needs at least L bytes of it to recite what it memorized
     #[arg(long, default_value = "")]
     pub prompt: String,
-    /// Bytes to generate
+    /// Bytes to generate (streamed as they are sampled)
     #[arg(long, default_value_t = 200)]
-    pub bytes: usize,
+    pub bytes: u64,
     /// Sampling temperature (0: greedy)
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
@@ -398,7 +402,7 @@ pub fn resolve_train(model: &ModelArgs, data: &DataArgs, t: &TrainFlags) -> Resu
     macro_rules! set {
         ($($f:ident),*) => {$(if let Some(v) = t.$f { c.$f = v; })*};
     }
-    set!(batch_size, micro_batch, lr, min_lr, warmup, clip, checkpoint_every, eval_windows);
+    set!(batch_size, micro_batch, lr, min_lr, warmup, clip, checkpoint_every);
     if let Some(o) = t.optimizer {
         c.optimizer = match o {
             OptimizerArg::Adam => OptimizerKind::Adam,
@@ -419,6 +423,12 @@ pub fn resolve_train(model: &ModelArgs, data: &DataArgs, t: &TrainFlags) -> Resu
     }
     if t.log_every.is_some() {
         c.log_every = t.log_every;
+    }
+    if t.eval_every.is_some() {
+        c.eval_every = t.eval_every;
+    }
+    if t.eval_windows.is_some() {
+        c.eval_windows = t.eval_windows;
     }
     if t.steps.is_some() || t.epochs.is_some() {
         c.steps = t.steps;

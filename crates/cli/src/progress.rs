@@ -51,7 +51,8 @@ impl Observer for Bar {
         }
     }
     fn logged(&mut self, row: &MetricsRow, of: usize) {
-        self.memorized = format!("  acc {:.3}  memorized {}/{}", row.accuracy, row.memorized, of);
+        let (Some(acc), Some(memorized)) = (row.accuracy, row.memorized) else { return };
+        self.memorized = format!("  acc {acc:.3}  memorized {memorized}/{of}");
         if let Some(v) = row.val_loss {
             self.memorized.push_str(&format!("  val {v:.4}"));
         }

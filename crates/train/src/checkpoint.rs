@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"OVERFIT\0";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 4;
 /// The most a payload may decode to (bincode's allocation limit): a corrupt or hostile length
 /// prefix that claims more is refused before anything is allocated. 8 GiB covers the optimizer
@@ -45,6 +45,8 @@ pub struct Checkpoint {
     pub data_fingerprint: u32,
     pub samples_seen: u64,
     pub wall_seconds: f64,
+    /// Of wall_seconds, the time spent evaluating.
+    pub eval_seconds: f64,
     /// Training losses summed since the last regular metrics row, and their count: a resumed run
     /// continues the running mean, so its metrics.jsonl matches an uninterrupted run's.
     pub pending_loss: (f64, u64),

@@ -41,10 +41,13 @@ pub struct TrainConfig {
     pub until_memorized: bool,
     /// Write checkpoint.bin every N steps (and at the end, on interrupt). 0: only at the end.
     pub checkpoint_every: u64,
-    /// Log (and evaluate) every N steps; null: at every epoch's end, at most 100 steps apart.
+    /// Log every N steps; null: at every epoch's end, at most 100 steps apart.
     pub log_every: Option<u64>,
-    /// Evaluate memorization on at most this many training windows (evenly spaced beyond it).
-    pub eval_windows: usize,
+    /// Evaluate every N steps (and at the end); null: at every log row.
+    pub eval_every: Option<u64>,
+    /// Windows a periodic evaluation reads (evenly spaced); null: every training window when
+    /// there are few, else a sample sized to keep evaluation near a tenth of the run (`eval.rs`).
+    pub eval_windows: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -78,15 +81,24 @@ impl TrainConfig {
             until_memorized: true,
             checkpoint_every: 1000,
             log_every: None,
-            eval_windows: 16384,
+            eval_every: None,
+            eval_windows: None,
         }
     }
 
-    /// A rough upper estimate of the activation memory of one step: the tape of each micro-batch
-    /// holds every intermediate value and, during backward, a gradient of each; two micro-batches
-    /// run at once on two cores. Dominant terms: the logits (and their softmax), attention
-    /// probabilities, and the block's dense layers.
-    pub fn activation_bytes(&self) -> u128 {
+    /// Micro-batches in one batch.
+    pub fn micro_batches(&self) -> usize {
+        self.batch_size.div_ceil(self.micro_batch.max(1))
+    }
+
+    /// A rough upper estimate of the memory of one step besides the parameters and Adam's state.
+    /// The tape of each micro-batch holds every intermediate value and, during backward, a gradient
+    /// of each; as many tapes are alive at once as threads run micro-batches. Every micro-batch's
+    /// parameter gradients are kept until they are summed in order (the fixed order that makes the
+    /// result independent of the thread count), so those count once per micro-batch. Dominant
+    /// activation terms: the logits (and their softmax), attention probabilities, the block's dense
+    /// layers.
+    pub fn step_bytes(&self, params: usize, threads: usize) -> u128 {
         let m = &self.model;
         let (mb, l, d, f, h, n, v) = (
             self.micro_batch.min(self.batch_size) as u128,
@@ -100,8 +112,10 @@ impl TrainConfig {
         let per_position = heads::spec(&m.head).is_some_and(|s| s.per_position);
         let logits = if per_position { mb * l * v } else { mb * v } * 3;
         let blocks = n * mb * l * (12 * d + 3 * f + 2 * h * l);
-        let floats = (logits + blocks + mb * l * d * 4) * 2; // values and their gradients
-        floats * 4 * 2 // f32, two micro-batches at once
+        let tape_floats = (logits + blocks + mb * l * d * 4) * 2; // values and their gradients
+        let micro = self.micro_batches() as u128;
+        let tapes_at_once = micro.min(threads.max(1) as u128);
+        4 * (tape_floats * tapes_at_once + params as u128 * micro)
     }
 
     /// Checks the training settings (the model's are checked by ModelConfig::validate).
@@ -150,7 +164,10 @@ impl TrainConfig {
         if self.log_every == Some(0) {
             return Err(Error::usage("--log-every", "must be at least 1"));
         }
-        if self.eval_windows == 0 {
+        if self.eval_every == Some(0) {
+            return Err(Error::usage("--eval-every", "must be at least 1"));
+        }
+        if self.eval_windows == Some(0) {
             return Err(Error::usage("--eval-windows", "must be at least 1"));
         }
         // Values, gradients and two Adam moments in f32, against this machine's memory.
@@ -168,14 +185,15 @@ impl TrainConfig {
                     ),
                 ));
             }
-            let activations = self.activation_bytes();
-            if bytes + activations > total as u128 {
+            let step = self.step_bytes(shapes.numel(), rayon::current_num_threads());
+            if bytes + step > total as u128 {
                 return Err(Error::usage(
                     "--micro-batch",
                     format!(
-                        "a step of this model needs about {} GiB of activations ({} windows of {} bytes per micro-batch, two at a time) \
-                         besides {} GiB of parameters and optimizer state; the machine has {} GiB: lower --micro-batch or --seq-length",
-                        activations >> 30,
+                        "a step of this model needs about {} GiB of activations and gradients ({} micro-batches of {} windows of {} bytes) \
+                         besides {} GiB of parameters and optimizer state; the machine has {} GiB: lower --batch-size, --micro-batch or --seq-length",
+                        step >> 30,
+                        self.micro_batches(),
                         self.micro_batch.min(self.batch_size),
                         self.model.seq_length,
                         bytes >> 30,

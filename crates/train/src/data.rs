@@ -21,7 +21,7 @@ pub const DEFAULT_SAMPLES: usize = 432;
 /// The bytes of a corpus: the embedded text or a memory-mapped file.
 pub enum Corpus {
     Embedded,
-    File { path: String, map: Option<Mmap> },
+    File { path: String, map: Mmap },
 }
 
 impl Corpus {
@@ -38,17 +38,21 @@ impl Corpus {
         if meta.len() == 0 {
             return Err(Error::input(&shown, "the data file is empty"));
         }
-        // SAFETY: the map is read-only; a file truncated by another process while we train would
-        // fault, which is the accepted contract of memory-mapped input.
+        // SAFETY: not guaranteed by us. A memory map is only sound while no other process changes
+        // the file: a write to it while mapped is undefined behaviour in Rust's model (the bytes of a
+        // `&[u8]` change under us), and truncating it makes a later read fault with SIGBUS. We map
+        // anyway, as every tool that trains on large files does, because copying a file of several
+        // hundred MB into memory is the worse trade; README asks users not to edit a file during a run,
+        // and the checksum taken at the start (Session::fingerprint) makes a resume on changed data fail.
         let map =
             unsafe { Mmap::map(&file) }.map_err(|e| Error::input(&shown, format!("cannot map the data file: {e}")))?;
-        Ok(Corpus::File { path: shown, map: Some(map) })
+        Ok(Corpus::File { path: shown, map })
     }
 
     pub fn bytes(&self) -> &[u8] {
         match self {
             Corpus::Embedded => EMBEDDED_CORPUS.as_bytes(),
-            Corpus::File { map, .. } => map.as_deref().unwrap_or(&[]),
+            Corpus::File { map, .. } => map,
         }
     }
 
@@ -221,11 +225,15 @@ fn gcd(a: u64, b: u64) -> u64 {
     }
 }
 
-/// The windows an evaluation reads: all of them up to `cap`, else `cap` evenly spaced ones.
-pub fn eval_starts(first: usize, count: usize, cap: usize) -> Vec<usize> {
-    if count <= cap {
-        (first..first + count).collect()
+/// The windows `first, first+stride, …` below `first + count`: all of them up to `cap`, else
+/// `cap` evenly spaced ones. A stride of L gives a per-position head non-overlapping windows, so
+/// that each byte is predicted once.
+pub fn eval_starts(first: usize, count: usize, stride: usize, cap: usize) -> Vec<usize> {
+    let n = count.div_ceil(stride.max(1));
+    let pick = |j: usize| first + j * stride.max(1);
+    if n <= cap {
+        (0..n).map(pick).collect()
     } else {
-        (0..cap).map(|j| first + j * count / cap).collect()
+        (0..cap).map(|j| pick(j * n / cap)).collect()
     }
 }

@@ -83,9 +83,12 @@ fn draw(path: &Path, title: &str, series: &[Series<'_>]) -> std::result::Result<
     acc.configure_mesh().x_desc("step").y_desc("training accuracy").x_label_formatter(&steps).draw()?;
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        acc.draw_series(LineSeries::new(s.rows.iter().map(|r| (r.step as f64, r.accuracy)), color.stroke_width(2)))?
-            .label(s.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        acc.draw_series(LineSeries::new(
+            s.rows.iter().filter_map(|r| Some((r.step as f64, r.accuracy?))),
+            color.stroke_width(2),
+        ))?
+        .label(s.label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
     acc.configure_series_labels()
         .background_style(WHITE.mix(0.8))

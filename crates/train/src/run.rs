@@ -18,24 +18,32 @@ pub enum Stopped {
     Interrupted,
 }
 
-/// One line of metrics.jsonl.
+/// One line of metrics.jsonl: a row every `--log-every` steps, and at every evaluation. The
+/// evaluation fields are null on a row that did not evaluate (see `--eval-every`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricsRow {
     pub step: u64,
     /// Epochs done, fractional (steps / steps-per-epoch).
     pub epoch: f64,
-    /// Mean training loss (nats) of the steps since the previous row.
+    /// Mean training loss (nats) of the steps since the previous row: a running mean over the
+    /// batches trained, not a fresh evaluation.
     pub loss: f64,
     /// Accuracy on the evaluated training windows (all targets of them).
-    pub accuracy: f64,
+    pub accuracy: Option<f64>,
     /// Evaluated training windows whose next-byte prediction (argmax) is right.
-    pub memorized: usize,
+    pub memorized: Option<usize>,
+    /// A fresh evaluation of the loss (nats) on the evaluated training windows, at this step's weights.
+    #[serde(default)]
+    pub eval_loss: Option<f64>,
     pub lr: f64,
     pub samples_per_sec: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_loss: Option<f64>,
     pub grad_norm: f64,
     pub wall_seconds: f64,
+    /// Seconds this row's evaluation took (0 when it did not evaluate).
+    #[serde(default)]
+    pub eval_seconds: f64,
 }
 
 /// report.json (SPEC §3), plus a few fields a reader of a study wants.
@@ -58,6 +66,12 @@ pub struct Report {
     pub bits_per_byte: f64,
     pub samples_per_sec: f64,
     pub wall_seconds: f64,
+    /// Of `wall_seconds`, the time spent evaluating (periodic evaluations and the final pass).
+    #[serde(default)]
+    pub eval_seconds: f64,
+    /// Windows of the final validation pass (0 without a split).
+    #[serde(default)]
+    pub val_windows: usize,
     pub stopped: Stopped,
     pub memorized_of: usize,
     /// The first epoch at whose end every evaluated window was memorized.

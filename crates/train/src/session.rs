@@ -4,6 +4,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::data::{Batch, Corpus, EpochOrder, Split};
 use crate::error::{Error, Result};
+use crate::eval::Evaluation;
 use crate::optim::{clip_factor, learning_rate, Adam};
 use autograd::{Grads, ParamSet, Tape};
 use heads::Model;
@@ -18,6 +19,8 @@ pub struct Session {
     pub step: u64,
     pub samples_seen: u64,
     pub wall_seconds: f64,
+    /// Of wall_seconds, the time spent evaluating.
+    pub eval_seconds: f64,
     /// Losses summed since the last regular metrics row, and their count (see Checkpoint).
     pub pending_loss: (f64, u64),
     pub corpus: Corpus,
@@ -34,18 +37,6 @@ pub struct StepOutcome {
     pub loss: f64,
     pub grad_norm: f64,
     pub lr: f64,
-    pub windows: usize,
-}
-
-/// Evaluation of a set of windows.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Evaluation {
-    /// Mean cross-entropy over every target (nats).
-    pub loss: f64,
-    /// Fraction of targets whose argmax prediction is right.
-    pub accuracy: f64,
-    /// Windows whose next-byte prediction (after the whole window) is right.
-    pub memorized: usize,
     pub windows: usize,
 }
 
@@ -69,6 +60,7 @@ impl Session {
         adam.weight_decay = config.weight_decay;
         let mut s = Self::assemble(config, model, params, adam, ck.step, ck.samples_seen, ck.wall_seconds)?;
         s.pending_loss = ck.pending_loss;
+        s.eval_seconds = ck.eval_seconds;
         // An imported checkpoint (step 0) has trained on nothing yet: any data may follow.
         if ck.step > 0 && s.fingerprint != ck.data_fingerprint {
             return Err(Error::input(
@@ -114,6 +106,7 @@ impl Session {
             step,
             samples_seen,
             wall_seconds,
+            eval_seconds: 0.0,
             pending_loss: (0.0, 0),
             corpus,
             split,
@@ -134,6 +127,7 @@ impl Session {
             data_fingerprint: self.fingerprint,
             samples_seen: self.samples_seen,
             wall_seconds: self.wall_seconds,
+            eval_seconds: self.eval_seconds,
             pending_loss: self.pending_loss,
         }
     }
@@ -242,72 +236,10 @@ impl Session {
         &self.batch
     }
 
-    /// Loss, accuracy and memorized windows over the windows starting at `starts`, in batches,
-    /// with no graph recorded.
+    /// Loss, accuracy and memorized windows over the windows starting at `starts`.
     pub fn evaluate(&self, starts: &[usize]) -> Evaluation {
-        evaluate(&self.model, &self.params, self.corpus.bytes(), &self.split, starts, 64)
+        crate::eval::evaluate(&self.model, &self.params, self.corpus.bytes(), &self.split, starts)
     }
-}
-
-/// See [`Session::evaluate`]; shared with `overfit eval`.
-pub fn evaluate(
-    model: &Model<f32>,
-    params: &ParamSet<f32>,
-    bytes: &[u8],
-    split: &Split,
-    starts: &[usize],
-    batch_size: usize,
-) -> Evaluation {
-    let v = model.config.vocab_size;
-    let per_window = split.targets_per_window;
-    let (mut loss_sum, mut correct, mut memorized, mut targets) = (0.0f64, 0usize, 0usize, 0usize);
-    // Chunks in parallel, their sums added in order: the same bits on any thread count.
-    let per_chunk: Vec<(f64, usize, usize, usize)> = starts
-        .par_chunks(batch_size.max(1))
-        .map(|chunk| {
-            let mut batch = Batch::default();
-            batch.fill(bytes, split, chunk.iter().copied());
-            let mut tape = Tape::no_record(params);
-            let (loss, logits) = model.loss(&mut tape, &batch.ids, &batch.targets);
-            let logits = tape.value(logits).as_slice().expect("contiguous");
-            let (mut correct, mut memorized) = (0, 0);
-            for (w, ts) in batch.targets.chunks(per_window).enumerate() {
-                for (p, &t) in ts.iter().enumerate() {
-                    let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
-                    let right = argmax(row) == t as usize;
-                    correct += right as usize;
-                    // The window's own next byte, b[i+L], is the last target of its row(s).
-                    if p + 1 == per_window && right {
-                        memorized += 1;
-                    }
-                }
-            }
-            (tape.scalar(loss) as f64 * batch.targets.len() as f64, batch.targets.len(), correct, memorized)
-        })
-        .collect();
-    for (l, n, c, m) in per_chunk {
-        loss_sum += l;
-        targets += n;
-        correct += c;
-        memorized += m;
-    }
-    Evaluation {
-        loss: loss_sum / targets.max(1) as f64,
-        accuracy: correct as f64 / targets.max(1) as f64,
-        memorized,
-        windows: starts.len(),
-    }
-}
-
-/// Index of the largest value (the first, on ties).
-pub fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in row.iter().enumerate() {
-        if x > row[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// CRC-32 of the first `len` bytes of the corpus. A file is read in chunks rather than through its

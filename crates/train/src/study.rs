@@ -164,7 +164,7 @@ pub fn plan(o: &StudyOptions) -> Result<Vec<Spec>> {
         c.steps = Some(steps);
         c.epochs = None;
         c.until_memorized = false;
-        c.eval_windows = if q { 1024 } else { 8192 };
+        c.eval_windows = Some(if q { 1024 } else { 8192 });
         c.log_every = Some(if q { 50 } else { 250 });
         specs.push(Spec { experiment: "generalisation", name, x: 0.0, config: c });
     }

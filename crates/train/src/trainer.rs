@@ -1,9 +1,10 @@
-//! The training loop: steps, logging, memorization checks, checkpoints, and why it stopped.
+//! The training loop: steps, logging, evaluation, memorization checks, checkpoints, and why it
+//! stopped.
 
-use crate::data::eval_starts;
 use crate::error::Result;
+use crate::eval::{EvalPlan, Evaluation};
 use crate::run::{MetricsRow, Report, RunDir, Stopped};
-use crate::session::{Evaluation, Session};
+use crate::session::{Session, StepOutcome};
 use heads::accounting::LogApprox;
 use heads::ParamCounts;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,26 +29,76 @@ fn is_log_step(step: u64, steps_per_epoch: u64, log_every: Option<u64>) -> bool 
     }
 }
 
+/// Evaluate at every log row, unless --eval-every sets a cadence of its own.
+fn is_eval_step(step: u64, steps_per_epoch: u64, config: &crate::TrainConfig) -> bool {
+    match config.eval_every {
+        Some(n) => step.is_multiple_of(n),
+        None => is_log_step(step, steps_per_epoch, config.log_every),
+    }
+}
+
+/// Steps between two evaluations, for sizing the evaluation sample.
+fn eval_interval(s: &Session) -> u64 {
+    let spe = s.steps_per_epoch();
+    s.config.eval_every.or(s.config.log_every).unwrap_or(spe.min(100))
+}
+
+/// The last evaluation: training windows and, with a split, the validation loss.
+#[derive(Clone, Copy, Debug)]
+struct Evaluated {
+    train: Evaluation,
+    val: Option<f64>,
+}
+
+/// What the loop carries from step to step.
+struct Progress {
+    /// Losses summed since the last regular row, and their count.
+    loss_sum: f64,
+    loss_steps: u64,
+    /// Time inside optimizer steps only, and the windows they trained: samples/s.
+    step_seconds: f64,
+    step_samples: u64,
+    last: Option<Evaluated>,
+    memorized_at: Option<u64>,
+    wall_start: Instant,
+    wall_before: f64,
+}
+
+impl Progress {
+    /// A resumed run continues the running mean and the memorization record of the run it
+    /// resumes, so that its metrics match an uninterrupted run's.
+    fn new(s: &Session, run: &RunDir, plan: &EvalPlan) -> Progress {
+        let memorized_at = run
+            .read_metrics()
+            .iter()
+            .find(|r| r.step <= s.step && r.memorized == Some(plan.train.len()))
+            .map(|r| r.step);
+        Progress {
+            loss_sum: s.pending_loss.0,
+            loss_steps: s.pending_loss.1,
+            step_seconds: 0.0,
+            step_samples: 0,
+            last: None,
+            memorized_at,
+            wall_start: Instant::now(),
+            wall_before: s.wall_seconds,
+        }
+    }
+    fn samples_per_sec(&self) -> f64 {
+        self.step_samples as f64 / self.step_seconds.max(1e-9)
+    }
+    fn wall(&self) -> f64 {
+        self.wall_before + self.wall_start.elapsed().as_secs_f64()
+    }
+}
+
 /// Trains until the config's end, memorization, divergence or `stop`, writing the run folder.
 pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Report> {
-    let spe = s.steps_per_epoch();
+    let between = eval_interval(s) * s.config.batch_size as u64;
+    let plan = EvalPlan::new(&s.split, s.config.eval_windows, between);
+    let mut p = Progress::new(s, run, &plan);
     let total = s.total_steps();
-    let train_eval = eval_starts(0, s.split.train_windows, s.config.eval_windows);
-    let val_eval =
-        (s.split.val_windows > 0).then(|| eval_starts(s.split.val_start, s.split.val_windows, s.config.eval_windows));
     observer.started(s, total);
-
-    // A resumed run continues the running mean and the memorization record of the run it resumes,
-    // so that its metrics match an uninterrupted run's.
-    let (mut loss_sum, mut loss_steps) = s.pending_loss;
-    let mut step_seconds = 0.0f64; // time inside optimizer steps only, for samples/s
-    let mut step_samples = 0u64;
-    let mut last: Option<(Evaluation, Option<f64>)> = None;
-    let mut memorized_at: Option<u64> =
-        run.read_metrics().iter().find(|r| r.step <= s.step && r.memorized == train_eval.len()).map(|r| r.step);
-    let wall_start = Instant::now();
-    let wall_before = s.wall_seconds;
-
     let stopped = loop {
         if stop.load(Ordering::SeqCst) {
             break Stopped::Interrupted;
@@ -60,89 +111,98 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         if !out.loss.is_finite() {
             break Stopped::Diverged;
         }
-        step_seconds += t0.elapsed().as_secs_f64();
-        step_samples += out.windows as u64;
-        loss_sum += out.loss;
-        loss_steps += 1;
-        s.pending_loss = (loss_sum, loss_steps);
-        let sps = step_samples as f64 / step_seconds.max(1e-9);
-        observer.stepped(s.step, out.loss, sps);
-
-        let at_end = total.is_some_and(|t| s.step >= t);
-        let regular = is_log_step(s.step, spe, s.config.log_every);
-        if regular || at_end {
-            let ev = s.evaluate(&train_eval);
-            let val = val_eval.as_ref().map(|v| s.evaluate(v).loss);
-            s.wall_seconds = wall_before + wall_start.elapsed().as_secs_f64();
-            let row = MetricsRow {
-                step: s.step,
-                epoch: s.step as f64 / spe as f64,
-                loss: loss_sum / loss_steps.max(1) as f64,
-                accuracy: ev.accuracy,
-                memorized: ev.memorized,
-                lr: out.lr,
-                samples_per_sec: sps,
-                val_loss: val,
-                grad_norm: out.grad_norm,
-                wall_seconds: s.wall_seconds,
-            };
-            run.append_metrics(&row)?;
-            observer.logged(&row, ev.windows);
-            // Only a regular row restarts the running mean: a row written because the run ended
-            // here would not exist in a longer run, and a resume must continue the same mean.
-            if regular {
-                (loss_sum, loss_steps) = (0.0, 0);
-                s.pending_loss = (0.0, 0);
-            }
-            last = Some((ev, val));
-            if ev.memorized == ev.windows && memorized_at.is_none() {
-                memorized_at = Some(s.step);
-            }
-            if s.config.until_memorized && ev.memorized == ev.windows {
-                break Stopped::Memorized;
-            }
+        p.step_seconds += t0.elapsed().as_secs_f64();
+        p.step_samples += out.windows as u64;
+        p.loss_sum += out.loss;
+        p.loss_steps += 1;
+        s.pending_loss = (p.loss_sum, p.loss_steps);
+        observer.stepped(s.step, out.loss, p.samples_per_sec());
+        if let Some(stopped) = log_step(s, run, &plan, &mut p, &out, observer)? {
+            break stopped;
         }
         if s.config.checkpoint_every > 0 && s.step.is_multiple_of(s.config.checkpoint_every) {
             s.checkpoint().save(&run.file("checkpoint.bin"))?;
         }
     };
-    s.wall_seconds = wall_before + wall_start.elapsed().as_secs_f64();
+    finish(s, run, &plan, p, stopped)
+}
 
+/// Writes this step's metrics row when it is due (evaluating when that is due too), and says
+/// whether the run ends here because every window is memorized.
+fn log_step(
+    s: &mut Session,
+    run: &RunDir,
+    plan: &EvalPlan,
+    p: &mut Progress,
+    out: &StepOutcome,
+    observer: &mut dyn Observer,
+) -> Result<Option<Stopped>> {
+    let spe = s.steps_per_epoch();
+    let at_end = s.total_steps().is_some_and(|t| s.step >= t);
+    let regular = is_log_step(s.step, spe, s.config.log_every);
+    let evaluate = is_eval_step(s.step, spe, &s.config) || at_end;
+    if !(regular || evaluate) {
+        return Ok(None);
+    }
+    let t0 = Instant::now();
+    let ev = evaluate.then(|| evaluate_plan(s, plan));
+    let eval_seconds = t0.elapsed().as_secs_f64();
+    s.eval_seconds += eval_seconds;
+    s.wall_seconds = p.wall();
+    let row = MetricsRow {
+        step: s.step,
+        epoch: s.step as f64 / spe as f64,
+        loss: p.loss_sum / p.loss_steps.max(1) as f64,
+        accuracy: ev.map(|e| e.train.accuracy),
+        memorized: ev.map(|e| e.train.memorized),
+        eval_loss: ev.map(|e| e.train.loss),
+        lr: out.lr,
+        samples_per_sec: p.samples_per_sec(),
+        val_loss: ev.and_then(|e| e.val),
+        grad_norm: out.grad_norm,
+        wall_seconds: s.wall_seconds,
+        eval_seconds,
+    };
+    run.append_metrics(&row)?;
+    observer.logged(&row, plan.train.len());
+    // Only a regular row restarts the running mean: a row written because the run ended or
+    // evaluated here would not exist in a longer run, and a resume must continue the same mean.
+    if regular {
+        (p.loss_sum, p.loss_steps) = (0.0, 0);
+        s.pending_loss = (0.0, 0);
+    }
+    let Some(ev) = ev else { return Ok(None) };
+    p.last = Some(ev);
+    let all = ev.train.memorized == ev.train.windows;
+    if all && p.memorized_at.is_none() {
+        p.memorized_at = Some(s.step);
+    }
+    Ok((all && s.config.until_memorized).then_some(Stopped::Memorized))
+}
+
+/// The periodic evaluation: the plan's training windows and its validation sample.
+fn evaluate_plan(s: &Session, plan: &EvalPlan) -> Evaluated {
+    let val = (!plan.val.is_empty()).then(|| s.evaluate(&plan.val).loss);
+    Evaluated { train: s.evaluate(&plan.train), val }
+}
+
+/// Saves the final state, runs the final evaluation, writes report.json and curves.svg.
+fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, p: Progress, stopped: Stopped) -> Result<Report> {
+    s.wall_seconds = p.wall();
     // A diverged run keeps its last good checkpoint; every other stop saves the state it reached.
     if stopped != Stopped::Diverged {
         s.checkpoint().save(&run.file("checkpoint.bin"))?;
     }
-    let (ev, val) = match last {
-        Some((ev, val)) if stopped != Stopped::Interrupted || ev.windows == 0 => (ev, val),
-        _ => (s.evaluate(&train_eval), val_eval.as_ref().map(|v| s.evaluate(v).loss)),
+    let t0 = Instant::now();
+    let train = match p.last {
+        Some(ev) if stopped != Stopped::Interrupted => ev.train,
+        _ => s.evaluate(&plan.train),
     };
-    let counts = ParamCounts::of(&s.params);
-    let report = Report {
-        head: s.config.model.head.clone(),
-        params: counts,
-        ratio: counts.ratio(),
-        samples: s.split.train_windows,
-        memorized: ev.memorized,
-        epochs: s.step as f64 / spe as f64,
-        steps: s.step,
-        final_loss: ev.loss,
-        train_accuracy: ev.accuracy,
-        val_loss: val,
-        bits_per_byte: val.unwrap_or(ev.loss) / std::f64::consts::LN_2,
-        samples_per_sec: step_samples as f64 / step_seconds.max(1e-9),
-        wall_seconds: s.wall_seconds,
-        stopped,
-        memorized_of: ev.windows,
-        epochs_to_memorize: memorized_at.map(|st| st as f64 / spe as f64),
-        steps_to_memorize: memorized_at,
-        approx_ratio: LogApprox::of(&s.config.model, s.model.spec.tied).ratio,
-        preset: s.config.preset.clone(),
-        data: s.corpus.name(),
-        seed: s.config.seed,
-        run_dir: run.path.display().to_string(),
-        peak_rss_bytes: crate::system::peak_rss_bytes(),
-        rss_anon_bytes: crate::system::rss_anon_bytes(),
-    };
+    // One full validation pass at the end: the run's validation figure.
+    let val = (!plan.final_val.is_empty()).then(|| s.evaluate(&plan.final_val).loss);
+    s.eval_seconds += t0.elapsed().as_secs_f64();
+    s.wall_seconds = p.wall();
+    let report = report(s, run, &p, train, val, plan.final_val.len(), stopped);
     run.write_json("report.json", &report)?;
     let rows = run.read_metrics();
     crate::plot::curves(
@@ -151,4 +211,45 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         &[crate::plot::Series { label: &report.head, rows: &rows }],
     )?;
     Ok(report)
+}
+
+fn report(
+    s: &Session,
+    run: &RunDir,
+    p: &Progress,
+    train: Evaluation,
+    val: Option<f64>,
+    val_windows: usize,
+    stopped: Stopped,
+) -> Report {
+    let counts = ParamCounts::of(&s.params);
+    let spe = s.steps_per_epoch() as f64;
+    Report {
+        head: s.config.model.head.clone(),
+        params: counts,
+        ratio: counts.ratio(),
+        samples: s.split.train_windows,
+        memorized: train.memorized,
+        epochs: s.step as f64 / spe,
+        steps: s.step,
+        final_loss: train.loss,
+        train_accuracy: train.accuracy,
+        val_loss: val,
+        bits_per_byte: val.unwrap_or(train.loss) / std::f64::consts::LN_2,
+        samples_per_sec: p.samples_per_sec(),
+        wall_seconds: s.wall_seconds,
+        eval_seconds: s.eval_seconds,
+        val_windows,
+        stopped,
+        memorized_of: train.windows,
+        epochs_to_memorize: p.memorized_at.map(|st| st as f64 / spe),
+        steps_to_memorize: p.memorized_at,
+        approx_ratio: LogApprox::of(&s.config.model, s.model.spec.tied).ratio,
+        preset: s.config.preset.clone(),
+        data: s.corpus.name(),
+        seed: s.config.seed,
+        run_dir: run.path.display().to_string(),
+        peak_rss_bytes: crate::system::peak_rss_bytes(),
+        rss_anon_bytes: crate::system::rss_anon_bytes(),
+    }
 }

@@ -102,6 +102,7 @@ pub fn import(path: &Path) -> Result<Checkpoint> {
         data_fingerprint: 0,
         samples_seen: 0,
         wall_seconds: 0.0,
+        eval_seconds: 0.0,
         pending_loss: (0.0, 0),
     })
 }

@@ -1,0 +1,141 @@
+//! Evaluation: which windows are read, and the loss, accuracy and memorized count over them.
+//!
+//! Evaluation must cost in proportion to training (README, "Evaluation"):
+//! - Few training windows (at most [`EXACT_EVAL_MAX`], or `--eval-windows`): every one of them is
+//!   evaluated, every time, so the memorized count is exact.
+//! - Many: an evenly spaced sample, sized so that evaluation takes about [`EVAL_SHARE`] of the
+//!   run, unless `--eval-windows` fixes it.
+//! - A per-position head is evaluated on non-overlapping windows (stride L) whenever it is
+//!   sampled, and always on validation, so that each byte is predicted once.
+//! - At the end, one full validation pass (up to [`FINAL_EVAL_MAX`] windows).
+
+use crate::data::{eval_starts, Batch, Split};
+use autograd::{ParamSet, Tape};
+use heads::Model;
+use rayon::prelude::*;
+
+/// Training windows evaluated in full at every evaluation, up to this many.
+pub const EXACT_EVAL_MAX: usize = 8192;
+/// The share of a run's compute that periodic evaluation aims at when the data is large.
+pub const EVAL_SHARE: f64 = 0.1;
+/// A training step costs about this many forward passes (forward, backward and the update).
+const STEP_COST_IN_FORWARDS: f64 = 3.0;
+/// The fewest windows a sampled evaluation reads, so that its loss is not mere noise.
+const MIN_SAMPLE: usize = 128;
+/// The most windows the final validation pass reads (evenly spaced beyond it).
+pub const FINAL_EVAL_MAX: usize = 1 << 16;
+/// Windows per evaluation batch.
+const EVAL_BATCH: usize = 64;
+
+/// Evaluation of a set of windows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean cross-entropy over every target (nats).
+    pub loss: f64,
+    /// Fraction of targets whose argmax prediction is right.
+    pub accuracy: f64,
+    /// Windows whose next-byte prediction (after the whole window) is right.
+    pub memorized: usize,
+    pub windows: usize,
+}
+
+/// The windows each kind of evaluation reads, fixed for the whole run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvalPlan {
+    /// Training windows read at every evaluation (and for the final report).
+    pub train: Vec<usize>,
+    /// Validation windows read at every evaluation (empty without a split).
+    pub val: Vec<usize>,
+    /// Validation windows of the final pass.
+    pub final_val: Vec<usize>,
+}
+
+impl EvalPlan {
+    /// `cap`: `--eval-windows` if given. `trained_between`: windows trained between two evaluations.
+    pub fn new(split: &Split, cap: Option<usize>, trained_between: u64) -> EvalPlan {
+        let l = split.seq_length;
+        let stride = if split.targets_per_window > 1 { l } else { 1 };
+        let splits = if split.val_windows > 0 { 2.0 } else { 1.0 };
+        let auto = (EVAL_SHARE * STEP_COST_IN_FORWARDS * trained_between as f64 / splits) as usize;
+        let sample = cap.unwrap_or(auto.max(MIN_SAMPLE));
+        let train = if split.train_windows <= cap.unwrap_or(EXACT_EVAL_MAX) {
+            eval_starts(0, split.train_windows, 1, usize::MAX)
+        } else {
+            eval_starts(0, split.train_windows, stride, sample)
+        };
+        let val_windows = |cap| eval_starts(split.val_start, split.val_windows, stride, cap);
+        let (val, final_val) = if split.val_windows > 0 {
+            (val_windows(sample), val_windows(FINAL_EVAL_MAX))
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        EvalPlan { train, val, final_val }
+    }
+}
+
+/// Loss, accuracy and memorized windows over the windows starting at `starts`, in batches, with
+/// no graph recorded. Chunks run in parallel and their sums are added in order: the same bits on
+/// any thread count.
+pub fn evaluate(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    bytes: &[u8],
+    split: &Split,
+    starts: &[usize],
+) -> Evaluation {
+    let per_chunk: Vec<(f64, usize, usize, usize)> =
+        starts.par_chunks(EVAL_BATCH).map(|chunk| evaluate_chunk(model, params, bytes, split, chunk)).collect();
+    let (mut loss_sum, mut targets, mut correct, mut memorized) = (0.0f64, 0usize, 0usize, 0usize);
+    for (l, n, c, m) in per_chunk {
+        loss_sum += l;
+        targets += n;
+        correct += c;
+        memorized += m;
+    }
+    Evaluation {
+        loss: loss_sum / targets.max(1) as f64,
+        accuracy: correct as f64 / targets.max(1) as f64,
+        memorized,
+        windows: starts.len(),
+    }
+}
+
+/// (loss summed over targets, targets, right predictions, memorized windows) of one batch.
+fn evaluate_chunk(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    bytes: &[u8],
+    split: &Split,
+    chunk: &[usize],
+) -> (f64, usize, usize, usize) {
+    let (v, per_window) = (model.config.vocab_size, split.targets_per_window);
+    let mut batch = Batch::default();
+    batch.fill(bytes, split, chunk.iter().copied());
+    let mut tape = Tape::no_record(params);
+    let (loss, logits) = model.loss(&mut tape, &batch.ids, &batch.targets);
+    let logits = tape.value(logits).as_slice().expect("contiguous");
+    let (mut correct, mut memorized) = (0, 0);
+    for (w, ts) in batch.targets.chunks(per_window).enumerate() {
+        for (p, &t) in ts.iter().enumerate() {
+            let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
+            let right = argmax(row) == t as usize;
+            correct += right as usize;
+            // The window's own next byte, b[i+L], is the last target of its row(s).
+            if p + 1 == per_window && right {
+                memorized += 1;
+            }
+        }
+    }
+    (tape.scalar(loss) as f64 * batch.targets.len() as f64, batch.targets.len(), correct, memorized)
+}
+
+/// Index of the largest value (the first, on ties).
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = i;
+        }
+    }
+    best
+}

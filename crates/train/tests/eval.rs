@@ -1,0 +1,84 @@
+//! Which windows an evaluation reads (eval.rs), and the memory guard of a step.
+
+use train::data::Split;
+use train::eval::{EvalPlan, EXACT_EVAL_MAX, FINAL_EVAL_MAX};
+use train::TrainConfig;
+
+fn split(len: usize, l: usize, per_position: bool, val: Option<f64>) -> Split {
+    Split::new(len, l, per_position, None, val, "test").unwrap()
+}
+
+#[test]
+fn few_training_windows_are_all_evaluated_every_time() {
+    // 432 windows, any head: the memorized count is exact.
+    for per_position in [false, true] {
+        let s = Split::new(3900, 32, per_position, Some(432), None, "t").unwrap();
+        let plan = EvalPlan::new(&s, None, 14 * 32);
+        assert_eq!(plan.train, (0..432).collect::<Vec<_>>());
+        assert!(plan.val.is_empty() && plan.final_val.is_empty());
+    }
+}
+
+#[test]
+fn many_windows_are_sampled_in_proportion_to_the_training_between_evaluations() {
+    // The nanoGPT recipe's shape: 1 MB, L = 64, batch 12, an evaluation every 100 steps.
+    let s = split(1_115_394, 64, true, Some(0.1));
+    let plan = EvalPlan::new(&s, None, 100 * 12);
+    assert!(s.train_windows > EXACT_EVAL_MAX);
+    // A tenth of the run: 0.1 · 3 forward passes a step · 1200 windows, over 2 splits.
+    assert_eq!(plan.train.len(), 180);
+    assert_eq!(plan.val.len(), 180);
+    // Causal: non-overlapping windows, each byte predicted once, spread over the whole split.
+    for w in plan.val.windows(2).chain(plan.train.windows(2)) {
+        assert!(w[1] - w[0] >= 64 && (w[1] - w[0]) % 64 == 0, "{w:?}");
+    }
+    assert!(*plan.train.last().unwrap() > s.train_windows / 2);
+    // The final pass reads the whole validation tail in non-overlapping windows.
+    assert_eq!(plan.final_val.len(), s.val_windows.div_ceil(64));
+    assert_eq!(plan.final_val[0], s.val_start);
+    assert!(plan.final_val.windows(2).all(|w| w[1] - w[0] == 64));
+    // Twice the training between evaluations, twice the sample.
+    assert_eq!(EvalPlan::new(&s, None, 200 * 12).val.len(), 360);
+}
+
+#[test]
+fn a_window_head_validates_on_every_window_up_to_the_cap() {
+    let s = split(1_115_394, 32, false, Some(0.1));
+    let plan = EvalPlan::new(&s, None, 100 * 32);
+    assert_eq!(plan.final_val.len(), FINAL_EVAL_MAX.min(s.val_windows));
+    assert_eq!(plan.val.len(), 480);
+    // A window head's windows each predict a different byte: stride 1 is each byte once.
+    let small = split(40_000, 32, false, Some(0.1));
+    let plan = EvalPlan::new(&small, None, 3200);
+    assert_eq!(plan.final_val, (small.val_start..small.val_start + small.val_windows).collect::<Vec<_>>());
+}
+
+#[test]
+fn eval_windows_fixes_the_sample() {
+    let s = split(1_115_394, 64, true, Some(0.1));
+    let plan = EvalPlan::new(&s, Some(1000), 1200);
+    assert_eq!((plan.train.len(), plan.val.len()), (1000, 1000));
+    // At or below the cap, every training window, overlapping ones included (exact memorization).
+    let s = Split::new(200_000, 64, true, Some(900), None, "t").unwrap();
+    assert_eq!(EvalPlan::new(&s, Some(1000), 1200).train.len(), 900);
+}
+
+#[test]
+fn the_memory_guard_counts_every_micro_batch_of_gradients() {
+    // ~150M parameters: 2.4 GB of weights and Adam state, and tiny activations at micro-batch 1.
+    // But every micro-batch's parameter gradients are held until they are summed in order:
+    // 1024 micro-batches of 600 MB. The guard used to count two micro-batches of activations only.
+    let mut c = TrainConfig::default_run();
+    c.model.d_model = 1024;
+    c.model.num_heads = 16;
+    c.model.d_ff = 4096;
+    c.model.num_blocks = 12;
+    c.model.seq_length = 8;
+    c.model.head = "causal".into();
+    c.batch_size = 1024;
+    c.micro_batch = 1;
+    let err = c.validate().unwrap_err().to_string();
+    assert!(err.starts_with("--micro-batch:") && err.contains("1024 micro-batches"), "{err}");
+    c.batch_size = 2;
+    c.validate().unwrap();
+}
