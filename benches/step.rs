@@ -7,13 +7,11 @@ use overfit::heads::ModelConfig;
 use overfit::train::{Session, TrainConfig};
 use std::time::Duration;
 
-/// As the `overfit` binary: mimalloc, and flush-to-zero on every thread.
+/// As the `overfit` binary: mimalloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn step(c: &mut Criterion) {
-    overfit::train::system::flush_denormals();
-    let _ = rayon::ThreadPoolBuilder::new().start_handler(|_| overfit::train::system::flush_denormals()).build_global();
     let mut g = c.benchmark_group("train_step");
     for preset in ["seed-id4", "small", "medium"] {
         if preset == "medium" {

@@ -26,13 +26,12 @@ pub fn run(command: Command) -> Result<u8> {
     }
 }
 
-/// Builds the worker pool (fixed size if asked) with flush-to-zero on every thread.
+/// Builds the worker pool, of a fixed size if asked.
 fn setup_threads(threads: Option<usize>) -> Result<()> {
     if threads == Some(0) {
         return Err(Error::usage("--threads", "must be at least 1"));
     }
-    train::system::flush_denormals();
-    let mut b = rayon::ThreadPoolBuilder::new().start_handler(|_| train::system::flush_denormals());
+    let mut b = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         b = b.num_threads(n);
     }
@@ -198,6 +197,9 @@ fn resume(path: &Path, a: &TrainArgs) -> Result<(Session, RunDir)> {
     if t.log_every.is_some() {
         config.log_every = t.log_every;
     }
+    if t.eval_every.is_some() {
+        config.eval_every = t.eval_every;
+    }
     let session = Session::resume(ck.clone(), config, &path.display().to_string())?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // Continue in the checkpoint's own run folder when it is one (it has the files a run writes
@@ -223,7 +225,9 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
     for h in &names {
         let mut c = base.clone();
         c.model.head = h.clone();
-        c.model.output_bias = base.model.output_bias && h == "causal";
+        // --output-bias goes to the heads that take one; the others compare without it.
+        c.model.output_bias =
+            base.model.output_bias && heads::spec(h).is_some_and(|s| s.own.contains(&heads::Own::OutputBias));
         c.validate()?;
         configs.push(c);
     }
@@ -333,16 +337,34 @@ fn cmd_generate(a: GenerateArgs) -> Result<u8> {
         return Err(Error::usage("--temperature", format!("must be 0 (greedy) or more, got {}", a.temperature)));
     }
     let (_, model, params) = load_model(&a.checkpoint)?;
+    let l = model.config.seq_length;
+    if !model.spec.per_position && a.prompt.len() < l {
+        eprintln!(
+            "warning: head {} reads a window of {l} bytes and the prompt has {}: it is padded on the left with \
+             {} special tokens (id 256), which this model never saw in training. Give a prompt of {l} bytes or more \
+             (e.g. the first {l} bytes of the training text) for what it memorized.",
+            model.config.head,
+            a.prompt.len(),
+            l - a.prompt.len()
+        );
+    }
     let sampling = Sampling { greedy: a.greedy, temperature: a.temperature, top_k: a.top_k, seed: a.seed };
-    let out = generate(&model, &params, a.prompt.as_bytes(), a.bytes, sampling);
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let io = |e| Error::io("writing to stdout", e);
     if !a.only_new {
-        stdout.write_all(a.prompt.as_bytes()).map_err(io)?;
+        out.write_all(a.prompt.as_bytes()).map_err(io)?;
     }
-    stdout.write_all(&out).map_err(io)?;
-    stdout.write_all(b"\n").map_err(io)?;
+    // Streamed: each byte is written as it is sampled, so any --bytes works in constant memory.
+    generate(&model, &params, a.prompt.as_bytes(), a.bytes, sampling, |b| {
+        out.write_all(&[b])?;
+        if b == b'\n' {
+            out.flush()?;
+        }
+        Ok(())
+    })
+    .map_err(io)?;
+    out.write_all(b"\n").and_then(|()| out.flush()).map_err(io)?;
     Ok(0)
 }
 
@@ -365,8 +387,11 @@ fn cmd_eval(a: EvalArgs) -> Result<u8> {
     let (first, count) =
         if split.val_windows > 0 { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
     // Every window, up to 2^22 of them; past that, 2^22 evenly spaced ones (reported as `samples`).
-    let starts = train::data::eval_starts(first, count, 1 << 22);
-    let ev = train::session::evaluate(&model, &params, corpus.bytes(), &split, &starts, 256);
+    // A per-position head reads validation text in non-overlapping windows, each byte predicted
+    // once, as the trainer's validation pass does; training windows all, for an exact memorized count.
+    let stride = if model.spec.per_position && split.val_windows > 0 { split.seq_length } else { 1 };
+    let starts = train::data::eval_starts(first, count, stride, 1 << 22);
+    let ev = train::eval::evaluate(&model, &params, corpus.bytes(), &split, &starts);
     let bpb = ev.loss / std::f64::consts::LN_2;
     if a.json {
         println!(

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     // A bug must still not print a backtrace at a user: one line, and exit 101.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("overfit: internal error: {info}. This is a bug; please report it with the command you ran.");
@@ -26,5 +27,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
+    }
+}
+
+/// A closed pipe ends the program quietly, as it ends `cat` or `head`: `overfit summary --json |
+/// true` must not print a panic. Rust ignores SIGPIPE so that writes fail with an error instead;
+/// a command-line tool wants the default action back.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: the first thing main does, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -1,7 +1,7 @@
 //! `bottleneck`: the log's run id 2. flatten(H) → Linear(L·d, k) → Linear(k, V), no activation in
 //! between: every prediction must pass through k numbers (`--bottleneck`, default 16).
 
-use crate::{Head, HeadSpec, LayerInfo, ModelConfig};
+use crate::{Head, HeadSpec, LayerInfo, ModelConfig, Own};
 use autograd::{Float, ParamSet, Tape, Var};
 use layers::{Linear, INIT_STD};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +21,7 @@ impl<F: Float> Head<F> for Bottleneck {
             formula: |c| {
                 c.seq_length * c.d_model * c.bottleneck + c.bottleneck + c.bottleneck * c.vocab_size + c.vocab_size
             },
+            own: &[Own::Bottleneck],
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {

@@ -3,7 +3,7 @@
 //! embedding: logits_t = H_t·tok_embᵀ (+ an optional bias). The head owns no matrix at all, so the
 //! `L·d·V` (or `L·d²`) term the log computed for GPT-2 does not exist.
 
-use crate::{Head, HeadSpec, LayerInfo, ModelConfig};
+use crate::{Head, HeadSpec, LayerInfo, ModelConfig, Own};
 use autograd::{Float, ParamId, ParamSet, Tape, Var};
 use rand_chacha::ChaCha8Rng;
 
@@ -19,6 +19,7 @@ impl<F: Float> Head<F> for Causal {
             per_position: true,
             tied: true,
             formula: |c| if c.output_bias { c.vocab_size } else { 0 },
+            own: &[Own::OutputBias],
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, _rng: &mut ChaCha8Rng) -> Self {

@@ -1,5 +1,6 @@
 //! The model configuration, the SPEC's presets, and validation with messages that name the flag.
 
+use crate::Own;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -156,26 +157,19 @@ impl ModelConfig {
         self.d_model / self.reduce.max(1)
     }
 
-    /// Checks every constraint of SPEC §1. The first violation is returned.
+    /// Checks every constraint of SPEC §1. The first violation is returned. A head's own
+    /// hyperparameters are checked only when that head is chosen (SPEC §4).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let sizes: [(&'static str, usize); 9] = [
+        let sizes: [(&'static str, usize); 6] = [
             ("--vocab-size", self.vocab_size),
             ("--seq-length", self.seq_length),
             ("--d-model", self.d_model),
             ("--num-blocks", self.num_blocks),
             ("--num-heads", self.num_heads),
             ("--d-ff", self.d_ff),
-            ("--bottleneck", self.bottleneck),
-            ("--reduce", self.reduce),
-            ("--kernel", self.kernel),
         ];
         for (flag, v) in sizes {
-            if v == 0 {
-                return Err(invalid(flag, "must be at least 1, got 0".to_string()));
-            }
-            if v > MAX_DIM {
-                return Err(invalid(flag, format!("{v} is larger than the largest size accepted, {MAX_DIM}")));
-            }
+            check_size(flag, v)?;
         }
         if self.vocab_size < 2 {
             return Err(invalid("--vocab-size", "must be at least 2".into()));
@@ -195,21 +189,53 @@ impl ModelConfig {
             name: self.head.clone(),
             allowed: crate::head_names().join(", "),
         })?;
-        if self.reduce > self.d_model || !self.d_model.is_multiple_of(self.reduce) {
+        if self.output_bias && !spec.own.contains(&Own::OutputBias) {
+            let allowed: Vec<&str> =
+                crate::specs().into_iter().filter(|s| s.own.contains(&Own::OutputBias)).map(|s| s.name).collect();
             return Err(invalid(
-                "--reduce",
-                format!("must divide d_model {} exactly; allowed: {}", self.d_model, divisors(self.d_model)),
+                "--output-bias",
+                format!("applies to the {} head only, not '{}'", allowed.join(", "), spec.name),
             ));
         }
-        if self.kernel.is_multiple_of(2) {
-            return Err(invalid(
-                "--kernel",
-                format!("must be odd (same padding of K//2 on each side), got {}", self.kernel),
-            ));
-        }
-        if self.output_bias && spec.name != "causal" {
-            return Err(invalid("--output-bias", format!("applies to the causal head only, not '{}'", spec.name)));
-        }
-        Ok(())
+        spec.own.iter().try_for_each(|own| self.check_own(*own))
     }
+
+    /// The check of one head-specific hyperparameter.
+    fn check_own(&self, own: Own) -> Result<(), ConfigError> {
+        match own {
+            Own::Bottleneck => check_size("--bottleneck", self.bottleneck),
+            Own::Reduce => {
+                check_size("--reduce", self.reduce)?;
+                if self.reduce > self.d_model || !self.d_model.is_multiple_of(self.reduce) {
+                    return Err(invalid(
+                        "--reduce",
+                        format!("must divide d_model {} exactly; allowed: {}", self.d_model, divisors(self.d_model)),
+                    ));
+                }
+                Ok(())
+            }
+            Own::Kernel => {
+                check_size("--kernel", self.kernel)?;
+                if self.kernel.is_multiple_of(2) {
+                    return Err(invalid(
+                        "--kernel",
+                        format!("must be odd (same padding of K//2 on each side), got {}", self.kernel),
+                    ));
+                }
+                Ok(())
+            }
+            Own::OutputBias => Ok(()),
+        }
+    }
+}
+
+/// A size of 1 ..= MAX_DIM.
+fn check_size(flag: &'static str, v: usize) -> Result<(), ConfigError> {
+    if v == 0 {
+        return Err(invalid(flag, "must be at least 1, got 0".to_string()));
+    }
+    if v > MAX_DIM {
+        return Err(invalid(flag, format!("{v} is larger than the largest size accepted, {MAX_DIM}")));
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `conv`: the log's "alien" (idea 7). Conv1d over the sequence, d → d/r channels, kernel K with zero
 //! "same" padding, then flatten → Linear(L·d/r, V). With K = 1 it is exactly td-dense.
 
-use crate::{Head, HeadSpec, LayerInfo, ModelConfig};
+use crate::{Head, HeadSpec, LayerInfo, ModelConfig, Own};
 use autograd::{Float, ParamSet, Tape, Var};
 use layers::{Conv1d, Linear, INIT_STD};
 use rand_chacha::ChaCha8Rng;
@@ -24,6 +24,7 @@ impl<F: Float> Head<F> for Conv {
                     + c.seq_length * c.reduced() * c.vocab_size
                     + c.vocab_size
             },
+            own: &[Own::Reduce, Own::Kernel],
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {

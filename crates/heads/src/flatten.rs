@@ -18,6 +18,7 @@ impl<F: Float> Head<F> for Flatten {
             per_position: false,
             tied: false,
             formula: |c| c.seq_length * c.d_model * c.vocab_size + c.vocab_size,
+            own: &[],
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {

@@ -35,6 +35,22 @@ pub struct HeadSpec {
     pub tied: bool,
     /// The head's parameter count by SPEC §1's formula (tests hold the built model to it).
     pub formula: fn(&ModelConfig) -> usize,
+    /// The hyperparameters of its own that it reads: only these are validated when it is chosen.
+    pub own: &'static [Own],
+}
+
+/// A hyperparameter that belongs to some heads only (SPEC §4: it is validated only when one of
+/// those heads is chosen, so a default `--reduce 8` never stops `--d-model 12 --head flatten`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Own {
+    /// `--bottleneck k`
+    Bottleneck,
+    /// `--reduce r` (d_model → d_model/r)
+    Reduce,
+    /// `--kernel K`
+    Kernel,
+    /// `--output-bias`
+    OutputBias,
 }
 
 /// A row of the model summary: a layer's name, kind and output shape without the batch axis.

@@ -1,7 +1,7 @@
 //! `td-dense`: the log's idea 6. A time-distributed Linear(d, d/r) at every position, then
 //! flatten → Linear(L·d/r, V): the big matrix shrinks by r (`--reduce`, default 8).
 
-use crate::{Head, HeadSpec, LayerInfo, ModelConfig};
+use crate::{Head, HeadSpec, LayerInfo, ModelConfig, Own};
 use autograd::{Float, ParamSet, Tape, Var};
 use layers::{Linear, TimeDistributed, INIT_STD};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +21,7 @@ impl<F: Float> Head<F> for TdDense {
             formula: |c| {
                 c.d_model * c.reduced() + c.reduced() + c.seq_length * c.reduced() * c.vocab_size + c.vocab_size
             },
+            own: &[Own::Reduce],
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {

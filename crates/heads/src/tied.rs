@@ -18,6 +18,7 @@ impl<F: Float> Head<F> for Tied {
             per_position: false,
             tied: true,
             formula: |c| c.seq_length * c.d_model * c.d_model + c.d_model,
+            own: &[],
         }
     }
     fn build(c: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self {

@@ -213,9 +213,10 @@ fn invalid_configs_name_the_flag() {
     let cases: Vec<(ModelConfig, &str)> = vec![
         (ModelConfig { d_model: 0, ..base.clone() }, "--d-model"),
         (ModelConfig { num_heads: 3, ..base.clone() }, "--num-heads"),
-        (ModelConfig { reduce: 32, ..base.clone() }, "--reduce"),
-        (ModelConfig { reduce: 3, ..base.clone() }, "--reduce"),
-        (ModelConfig { kernel: 4, ..base.clone() }, "--kernel"),
+        (ModelConfig { reduce: 32, head: "td-dense".into(), ..base.clone() }, "--reduce"),
+        (ModelConfig { reduce: 3, head: "conv".into(), ..base.clone() }, "--reduce"),
+        (ModelConfig { kernel: 4, head: "conv".into(), ..base.clone() }, "--kernel"),
+        (ModelConfig { bottleneck: 0, head: "bottleneck".into(), ..base.clone() }, "--bottleneck"),
         (ModelConfig { head: "dense".into(), ..base.clone() }, "--head"),
         (ModelConfig { output_bias: true, ..base.clone() }, "--output-bias"),
         (ModelConfig { seq_length: 1 << 30, ..base.clone() }, "--seq-length"),
@@ -226,6 +227,11 @@ fn invalid_configs_name_the_flag() {
     }
     assert!(ModelConfig::preset("huge").unwrap_err().to_string().contains("seed-id4"));
     assert!(base.validate().is_ok());
+    // A head's own hyperparameters are checked only for that head (SPEC §4).
+    let unused = ModelConfig { reduce: 3, kernel: 4, bottleneck: 0, ..base.clone() };
+    for head in ["flatten", "tied", "causal"] {
+        assert!(ModelConfig { head: head.into(), ..unused.clone() }.validate().is_ok(), "{head}");
+    }
 }
 
 #[test]

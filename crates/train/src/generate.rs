@@ -4,6 +4,7 @@ use autograd::{ParamSet, Tape};
 use heads::{Model, SPECIAL_TOKEN};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Sampling {
@@ -15,39 +16,60 @@ pub struct Sampling {
     pub seed: u64,
 }
 
-/// Continues `prompt` by `n` bytes. The model sees the last L bytes; a shorter context is padded
-/// with the special token, on the left for a window head (so the prediction stays at the end) and
-/// on the right for a causal head (which reads the prediction at the context's last position and
-/// cannot see the padding after it).
-pub fn generate(model: &Model<f32>, params: &ParamSet<f32>, prompt: &[u8], n: usize, sampling: Sampling) -> Vec<u8> {
+/// Continues `prompt` by `n` bytes, handing each to `emit` as it is sampled (so that output
+/// streams, and `n` may be as large as the caller likes: nothing grows with it). The model sees
+/// the last L bytes; a shorter context is padded with the special token, on the left for a window
+/// head (so the prediction stays at the end) and on the right for a causal head (which reads the
+/// prediction at the context's last position and cannot see the padding after it).
+pub fn generate<E>(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    prompt: &[u8],
+    n: u64,
+    sampling: Sampling,
+    mut emit: impl FnMut(u8) -> Result<(), E>,
+) -> Result<(), E> {
     let l = model.config.seq_length;
     let v = model.config.vocab_size;
     let mut rng = ChaCha8Rng::seed_from_u64(sampling.seed);
-    let mut text: Vec<u32> = prompt.iter().map(|&b| b as u32).collect();
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let ctx = &text[text.len().saturating_sub(l)..];
-        let pad = vec![SPECIAL_TOKEN; l - ctx.len()];
+    let mut ctx: VecDeque<u32> = prompt[prompt.len().saturating_sub(l)..].iter().map(|&b| b as u32).collect();
+    for _ in 0..n {
+        let window: Vec<u32> = ctx.iter().copied().collect();
+        let pad = vec![SPECIAL_TOKEN; l - window.len()];
         let (ids, row) = if model.spec.per_position {
-            ([ctx, &pad].concat(), ctx.len().max(1) - 1)
+            ([&window[..], &pad].concat(), window.len().max(1) - 1)
         } else {
-            ([&pad[..], ctx].concat(), 0)
+            ([&pad[..], &window[..]].concat(), 0)
         };
         let mut tape = Tape::no_record(params);
         let logits = model.logits(&mut tape, &ids);
         let all = tape.value(logits).as_slice().expect("contiguous");
         // Only byte values may be produced: the special token is never sampled.
         let row = &all[row * v..row * v + 256.min(v)];
-        let next = pick(row, sampling, &mut rng);
-        out.push(next as u8);
-        text.push(next as u32);
+        let next = pick(row, sampling, &mut rng) as u8;
+        emit(next)?;
+        if ctx.len() == l {
+            ctx.pop_front();
+        }
+        ctx.push_back(next as u32);
     }
+    Ok(())
+}
+
+/// The whole continuation as bytes (for tests and short outputs).
+pub fn generate_vec(model: &Model<f32>, params: &ParamSet<f32>, prompt: &[u8], n: usize, s: Sampling) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n);
+    let done: Result<(), std::convert::Infallible> = generate(model, params, prompt, n as u64, s, |b| {
+        out.push(b);
+        Ok(())
+    });
+    let Ok(()) = done;
     out
 }
 
 fn pick(logits: &[f32], s: Sampling, rng: &mut ChaCha8Rng) -> usize {
     if s.greedy || s.temperature <= 0.0 {
-        return crate::session::argmax(logits);
+        return crate::eval::argmax(logits);
     }
     let mut idx: Vec<usize> = (0..logits.len()).collect();
     idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));

@@ -129,9 +129,16 @@ fn update(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: &AdamConsts
     let (m, v, g) = (&mut m[..n], &mut v[..n], &g[..n]);
     // Every arm scales the raw gradient by the clip factor first: clipping applies to every
     // parameter, whatever its decay (a missing factor here once made --clip a no-op under Adam).
+    // The moments of a parameter that stops receiving gradient (the embedding row of a byte the
+    // data never shows) decay geometrically, and within a few hundred steps would sink into
+    // subnormal floats, which cost up to a hundred cycles an operation on every step after. They
+    // are flushed to zero here instead: below f32::MIN_POSITIVE their effect on the update is far
+    // below f32 rounding of any parameter of normal size. (A process-wide flush-to-zero mode would
+    // need MXCSR changed behind the compiler's back, which Rust does not allow.)
+    let flush = |x: f32| if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x };
     let step = |p: &mut f32, m: &mut f32, v: &mut f32, g: f32| {
-        *m = k.b1 * *m + (1.0 - k.b1) * g;
-        *v = k.b2 * *v + (1.0 - k.b2) * g * g;
+        *m = flush(k.b1 * *m + (1.0 - k.b1) * g);
+        *v = flush(k.b2 * *v + (1.0 - k.b2) * g * g);
         *p -= k.step_size * *m / (v.sqrt() + k.eps);
     };
     match mode {

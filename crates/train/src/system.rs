@@ -24,16 +24,3 @@ pub fn rss_anon_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
-
-/// Sets flush-to-zero and denormals-are-zero on the calling thread (x86-64). Subnormal floats
-/// cost up to a hundred cycles an operation; tiny gradients late in training produce them, and
-/// PyTorch's CPU runs were seen to slow 4–5× from them. Call on every thread that computes.
-pub fn flush_denormals() {
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        let mut csr: u32 = 0;
-        std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack));
-        csr |= (1 << 15) | (1 << 6); // FTZ | DAZ
-        std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack));
-    }
-}
