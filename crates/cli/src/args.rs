@@ -323,6 +323,13 @@ pub struct ExportArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    mut_arg("preset", |a| a.hide(true)),
+    after_help = "Model flags fill only what the file cannot tell: --num-heads when it has no config in its \
+                  metadata (its tensor shapes tell the rest), and --seq-length too for a causal model with \
+                  sinusoidal positions. Their [default: …] does not apply here, and a flag that contradicts \
+                  the file is an error."
+)]
 pub struct ImportArgs {
     /// A safetensors file written by `overfit export` (or by PyTorch with the same names)
     #[arg(long, value_name = "FILE")]
@@ -330,6 +337,9 @@ pub struct ImportArgs {
     /// The checkpoint to write
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// --preset is hidden and refused: the file tells the model's shape.
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 #[derive(Args, Debug)]

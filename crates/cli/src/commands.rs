@@ -422,7 +422,36 @@ fn cmd_export(a: ExportArgs) -> Result<u8> {
 }
 
 fn cmd_import(a: ImportArgs) -> Result<u8> {
-    let ck = train::weights::import(&a.weights)?;
+    let m = &a.model;
+    if m.preset.is_some() {
+        // A preset is a whole shape, and the file already tells most of it: give single fields.
+        return Err(Error::usage(
+            "--preset",
+            "import takes the model's shape from the file; give only what it cannot tell, e.g. --num-heads",
+        ));
+    }
+    let flags = train::weights::PartialConfig {
+        vocab_size: m.vocab_size,
+        seq_length: m.seq_length,
+        d_model: m.d_model,
+        num_blocks: m.num_blocks,
+        num_heads: m.num_heads,
+        d_ff: m.d_ff,
+        head: m.head.clone(),
+        bottleneck: m.bottleneck,
+        reduce: m.reduce,
+        kernel: m.kernel,
+        positions: m.positions.map(|p| match p {
+            PositionsArg::Learned => heads::Positions::Learned,
+            PositionsArg::Sinusoidal => heads::Positions::Sinusoidal,
+        }),
+        output_bias: m.output_bias.then_some(true),
+    };
+    let imported = train::weights::import(&a.weights, &flags)?;
+    for w in &imported.warnings {
+        eprintln!("warning: {w}");
+    }
+    let ck = imported.checkpoint;
     ck.save(&a.out)?;
     eprintln!("wrote {} (head {}, {} tensors)", a.out.display(), ck.config.model.head, ck.params.len());
     Ok(0)

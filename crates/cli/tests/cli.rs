@@ -220,6 +220,54 @@ fn export_import_round_trip_keeps_the_loss() {
     }
 }
 
+/// Rewrites the metadata of a safetensors file as another tool would write it (None: no metadata).
+fn edit_metadata(path: &Path, edit: impl FnOnce(&mut Option<std::collections::HashMap<String, String>>)) {
+    use safetensors::tensor::SafeTensors;
+    let bytes = std::fs::read(path).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut metadata = header.metadata().clone();
+    edit(&mut metadata);
+    let tensors = SafeTensors::deserialize(&bytes).unwrap().tensors();
+    std::fs::write(path, safetensors::tensor::serialize(tensors, metadata).unwrap()).unwrap();
+}
+
+#[test]
+fn import_ignores_unknown_metadata_and_infers_a_missing_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(overfit(d, &["train", "--steps", "2", "--quiet"]).status.success());
+    let export = ["export", "--checkpoint", "runs/id-1/checkpoint.bin", "--out"];
+    for f in ["extra.safetensors", "bare.safetensors"] {
+        assert!(overfit(d, &[&export[..], &[f]].concat()).status.success());
+    }
+    edit_metadata(&d.join("extra.safetensors"), |m| {
+        let m = m.as_mut().unwrap();
+        let config = m["config"].replacen('{', r#"{"sinusoid_layout":"interleaved","#, 1);
+        m.insert("config".into(), config);
+    });
+    edit_metadata(&d.join("bare.safetensors"), |m| *m = None);
+    fn import<'a>(f: &'a str, flags: &[&'a str]) -> Vec<&'a str> {
+        [&["import", "--weights", f, "--out", "back.bin"][..], flags].concat()
+    }
+
+    let out = overfit(d, &import("extra.safetensors", &[]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning:") && err.contains("sinusoid_layout"), "{err}");
+
+    rejects(d, &import("bare.safetensors", &[]), "--num-heads");
+    rejects(d, &import("bare.safetensors", &["--num-heads", "2", "--d-model", "32"]), "--d-model: 32 contradicts 16");
+    rejects(d, &import("extra.safetensors", &["--num-heads", "4"]), "--num-heads: 4 contradicts 2");
+    rejects(d, &import("bare.safetensors", &["--preset", "seed-id4"]), "--preset: import takes");
+    let out = overfit(d, &import("bare.safetensors", &["--num-heads", "2"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let eval = |ck: &str| {
+        let out = overfit(d, &["eval", "--checkpoint", ck, "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["loss"].clone()
+    };
+    assert_eq!(eval("back.bin"), eval("runs/id-1/checkpoint.bin"));
+}
+
 #[test]
 fn compare_trains_every_head_and_writes_one_table_and_plot() {
     let dir = tempfile::tempdir().unwrap();

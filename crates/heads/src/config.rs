@@ -134,7 +134,8 @@ fn invalid(flag: &'static str, message: String) -> ConfigError {
     ConfigError::Invalid { flag, message }
 }
 
-fn divisors(n: usize) -> String {
+/// The divisors of n, abridged when there are many: the allowed values of `--num-heads` or `--reduce`.
+pub fn divisors(n: usize) -> String {
     let ds: Vec<String> = (1..=n).filter(|k| n.is_multiple_of(*k)).map(|k| k.to_string()).collect();
     if ds.len() > 12 {
         format!("{} … {}", ds[..6].join(", "), ds[ds.len() - 3..].join(", "))

@@ -8,8 +8,11 @@ use crate::error::{Error, Result};
 use crate::optim::Adam;
 use heads::{Model, ModelConfig};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+mod infer;
+pub use infer::PartialConfig;
 
 /// The metadata key holding the model config.
 pub const CONFIG_KEY: &str = "config";
@@ -34,55 +37,73 @@ pub fn export(ck: &Checkpoint, out: &Path) -> Result<()> {
     crate::fsutil::write_atomic(out, &data)
 }
 
-/// Reads safetensors weights into a fresh checkpoint (step 0, new optimizer state), checking that
-/// every tensor of the config's model is there with its shape, and nothing else.
-pub fn import(path: &Path) -> Result<Checkpoint> {
+/// A checkpoint read from safetensors, and what was ignored on the way (the caller shows it).
+pub struct Imported {
+    pub checkpoint: Checkpoint,
+    pub warnings: Vec<String>,
+}
+
+/// Reads safetensors weights into a fresh checkpoint (step 0, new optimizer state). The config is the
+/// metadata's, else the one the tensor shapes tell; `flags` fill what neither tells and must agree
+/// with the rest. Every tensor of that model must be there with its shape, and nothing else.
+pub fn import(path: &Path, flags: &PartialConfig) -> Result<Imported> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| Error::input(&shown, format!("cannot read the weights: {}", crate::data::io_reason(&e))))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::input(&shown, format!("is not a safetensors file: {e}")))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::input(&shown, format!("is not a safetensors file: {e}")))?;
-    let config_json = header.metadata().as_ref().and_then(|m| m.get(CONFIG_KEY).cloned()).ok_or_else(|| {
-        Error::input(
-            &shown,
-            format!("has no '{CONFIG_KEY}' entry in its metadata: the model config is needed to rebuild the model"),
-        )
-    })?;
-    let model: ModelConfig = serde_json::from_str(&config_json)
-        .map_err(|e| Error::input(&shown, format!("its metadata config is not a valid model config: {e}")))?;
-    let mut saved = Vec::new();
+    let not_safetensors = |e| Error::input(&shown, format!("is not a safetensors file: {e}"));
+    let st = SafeTensors::deserialize(&bytes).map_err(not_safetensors)?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(not_safetensors)?;
+    let mut found = BTreeMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
             return Err(Error::input(&shown, format!("tensor '{name}' is {:?}; overfit reads F32", view.dtype())));
         }
-        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        saved.push(SavedTensor { name, shape: view.shape().to_vec(), data });
+        found.insert(name, view);
     }
+    let shapes: infer::Shapes = found.iter().map(|(n, v)| (n.clone(), v.shape().to_vec())).collect();
+    let (model, warnings) = infer::resolve(header.metadata().as_ref(), &shapes, flags, &shown)?;
     let mut config = TrainConfig::default_run();
     config.model = model;
-    config.validate().map_err(|e| Error::input(&shown, format!("holds an invalid config: {e}")))?;
-    // Names and shapes against the model's, before anything is allocated for it.
-    let (_, shapes) = Model::<f32>::shapes_only(&config.model)?;
+    config.validate().map_err(|e| Error::input(&shown, format!("gives an invalid config: {e}")))?;
+    let params = model_tensors(&config.model, found, &shown)?;
+    Ok(Imported { checkpoint: fresh_checkpoint(config, params), warnings })
+}
+
+/// The model's tensors in its order, each with the model's shape; one missing, misshaped or left
+/// over is an error. Names and shapes are checked before anything is allocated for the model.
+fn model_tensors(
+    model: &ModelConfig,
+    mut found: BTreeMap<String, TensorView<'_>>,
+    shown: &str,
+) -> Result<Vec<SavedTensor>> {
+    let (_, shapes) = Model::<f32>::shapes_only(model)?;
     let mut ordered = Vec::with_capacity(shapes.len());
     for (_, p) in shapes.iter() {
-        let Some(i) = saved.iter().position(|s| s.name == p.name) else {
-            return Err(Error::input(&shown, format!("tensor '{}' is missing", p.name)));
+        let Some(view) = found.remove(&p.name) else {
+            return Err(Error::input(shown, format!("tensor '{}' is missing", p.name)));
         };
-        let s = saved.swap_remove(i);
-        if s.shape != p.shape {
+        if view.shape() != p.shape.as_slice() {
             return Err(Error::input(
-                &shown,
-                format!("tensor '{}' has shape {:?}; the model needs {:?}", s.name, s.shape, p.shape),
+                shown,
+                format!("tensor '{}' has shape {:?}; the model needs {:?}", p.name, view.shape(), p.shape),
             ));
         }
-        ordered.push(s);
+        ordered.push((p.name.clone(), view));
     }
-    if let Some(extra) = saved.first() {
-        return Err(Error::input(&shown, format!("tensor '{}' does not belong to this model", extra.name)));
+    if let Some(extra) = found.keys().next() {
+        return Err(Error::input(shown, format!("tensor '{extra}' does not belong to this model")));
     }
-    let zeros = || ordered.iter().map(|t| vec![0.0f32; t.data.len()]).collect::<Vec<_>>();
+    let to_f32 =
+        |v: &TensorView<'_>| v.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(ordered
+        .into_iter()
+        .map(|(name, view)| SavedTensor { name, shape: view.shape().to_vec(), data: to_f32(&view) })
+        .collect())
+}
+
+/// A checkpoint of these weights at step 0, with zero optimizer moments.
+fn fresh_checkpoint(config: TrainConfig, params: Vec<SavedTensor>) -> Checkpoint {
+    let zeros = || params.iter().map(|t| vec![0.0f32; t.data.len()]).collect::<Vec<_>>();
     let optimizer = Adam {
         kind: config.optimizer,
         beta1: 0.9,
@@ -93,8 +114,8 @@ pub fn import(path: &Path) -> Result<Checkpoint> {
         m: zeros(),
         v: zeros(),
     };
-    Ok(Checkpoint {
-        params: ordered,
+    Checkpoint {
+        params,
         config,
         optimizer,
         step: 0,
@@ -104,5 +125,5 @@ pub fn import(path: &Path) -> Result<Checkpoint> {
         wall_seconds: 0.0,
         eval_seconds: 0.0,
         pending_loss: (0.0, 0),
-    })
+    }
 }

@@ -78,7 +78,7 @@ fn import_err(bytes: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("w.safetensors");
     std::fs::write(&p, bytes).unwrap();
-    train::weights::import(&p).map(|_| ()).unwrap_err().to_string()
+    train::weights::import(&p, &Default::default()).map(|_| ()).unwrap_err().to_string()
 }
 
 #[test]
@@ -95,7 +95,8 @@ fn safetensors_with_missing_extra_or_misshaped_tensors_are_refused() {
         true,
     ));
     assert!(err.contains("'head.out.weight' has shape [512, 257]; the model needs [257, 512]"), "{err}");
-    assert!(import_err(&safetensors_with(|_| {}, false)).contains("no 'config' entry"));
+    // No config to read, and shapes cannot tell the number of attention heads.
+    assert!(import_err(&safetensors_with(|_| {}, false)).contains("--num-heads"));
     assert!(import_err(b"not safetensors at all").contains("is not a safetensors file"));
 }
 
@@ -138,7 +139,21 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("w.safetensors");
         std::fs::write(&p, &bytes).unwrap();
-        let _ = train::weights::import(&p);
+        let _ = train::weights::import(&p, &Default::default());
+    }
+
+    #[test]
+    fn fuzz_safetensors_loader_without_metadata(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+        // The config is then inferred from the (damaged) shapes: the same promise, no panic.
+        let mut bytes = BARE_SAFETENSORS.with(|c| c.clone());
+        for (i, v) in &edits {
+            let i = i.index(bytes.len());
+            bytes[i] = *v;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.safetensors");
+        std::fs::write(&p, &bytes).unwrap();
+        let _ = train::weights::import(&p, &train::weights::PartialConfig { num_heads: Some(2), ..Default::default() });
     }
 
     #[test]
@@ -158,4 +173,5 @@ proptest! {
 thread_local! {
     static CHECKPOINT: Vec<u8> = checkpoint_bytes();
     static SAFETENSORS: Vec<u8> = safetensors_with(|_| {}, true);
+    static BARE_SAFETENSORS: Vec<u8> = safetensors_with(|_| {}, false);
 }
