@@ -1,10 +1,11 @@
-//! Command-line flags (SPEC §2) and their resolution into configs.
+//! Command-line flags (SPEC §2, §4). The flags that set a run's config serialize into
+//! `train::settings::Overrides` (a flag given → a field set), so that one merge in the `train`
+//! crate resolves every command's config.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use heads::{ModelConfig, Positions};
+use serde::Serialize;
 use std::path::PathBuf;
-use train::optim::{OptimizerKind, Schedule};
-use train::{Error, Result, TrainConfig};
+use train::settings::Overrides;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,256 +24,384 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train one model and write a run folder (runs/id-N).
+    #[command(
+        after_help = "Examples:\n  overfit train\n  overfit train --head causal --data text.txt --val-fraction 0.1 --steps 2000\n  \
+                            overfit train --resume runs/id-3/checkpoint.bin --steps 5000"
+    )]
     Train(TrainArgs),
     /// Train every head on the same data and seed: one table and one plot.
+    #[command(after_help = "Examples:\n  overfit compare\n  overfit compare --heads flatten,tied,causal --steps 500")]
     Compare(CompareArgs),
+    /// Run a grid of configs × seeds, one run folder each (skips finished runs, resumes interrupted ones).
+    #[command(
+        after_help = "Examples:\n  overfit sweep --grid head=flatten,tied --grid lr=1e-3,3e-3 --seeds 0,1,2 --runs-dir sw\n  \
+                            overfit sweep … --jobs 2            # two runs at once, one thread each\n  \
+                            overfit sweep … --shard 3/8         # or in a Slurm array: sbatch --array=1-8\n  \
+                            overfit results sw"
+    )]
+    Sweep(SweepArgs),
+    /// Gather run folders into one table, grouped over seeds (mean, std, 95% interval).
+    #[command(after_help = "Examples:\n  overfit results sw\n  overfit results sw-shard1 sw-shard2 --json\n  \
+                            overfit results sw --group-by head --out sw-results --metric final_loss")]
+    Results(ResultsArgs),
     /// Keras-style table of layers and parameters, group totals, ratio, and the log's approximations.
+    #[command(
+        after_help = "Examples:\n  overfit summary\n  overfit summary --preset gpt2-small\n  overfit summary --head tied --json"
+    )]
     Summary(SummaryArgs),
     /// Sample bytes from a checkpoint.
+    #[command(
+        after_help = "Examples:\n  overfit generate --checkpoint runs/id-1/checkpoint.bin --prompt \"$(head -c 32 text.txt)\" --greedy\n  \
+                            overfit generate --checkpoint runs/id-2/checkpoint.bin --prompt ROMEO: --temperature 0.8 --top-k 20"
+    )]
     Generate(GenerateArgs),
     /// Loss, bits/byte, accuracy and memorized windows of a checkpoint on a file.
+    #[command(after_help = "Examples:\n  overfit eval --checkpoint runs/id-1/checkpoint.bin\n  \
+                            overfit eval --checkpoint runs/id-2/checkpoint.bin --data text.txt --val-fraction 0.1 --json")]
     Eval(EvalArgs),
     /// Write a checkpoint's weights as safetensors (SPEC names, config in the metadata).
+    #[command(after_help = "Example:\n  overfit export --checkpoint runs/id-1/checkpoint.bin --out model.safetensors")]
     Export(ExportArgs),
     /// Read safetensors weights into a new checkpoint.
+    #[command(after_help = "Example:\n  overfit import --weights model.safetensors --out imported.bin\n\n\
+                            The model flags fill only what the file cannot tell (e.g. --num-heads); their [default: …] does not apply here.")]
     Import(ImportArgs),
     /// Time full training steps (forward, backward, optimizer).
+    #[command(
+        after_help = "Examples:\n  overfit bench --preset small --head causal\n  overfit bench --preset medium --profile"
+    )]
     Bench(BenchArgs),
     /// Run the research log's experiments (log runs, bottleneck k, capacity, ideas 1-3, generalisation).
+    #[command(
+        after_help = "Examples:\n  overfit study --quick\n  overfit study --data ../shared/data/tinyshakespeare.txt --jobs 2"
+    )]
     Study(StudyArgs),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PositionsArg {
     Learned,
     Sinusoidal,
 }
 
 /// The model's shape: a preset, and any field of it overridden.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, Serialize)]
 pub struct ModelArgs {
     /// Model preset: seed-id4, small, medium, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, ctrl [default: seed-id4]
     #[arg(long)]
+    #[serde(skip)]
     pub preset: Option<String>,
-    /// Output head: flatten, bottleneck, td-dense, conv, tied, causal [default: the preset's]
-    #[arg(long)]
-    pub head: Option<String>,
     /// Window length L [default: the preset's]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seq_length: Option<usize>,
     /// Model width d [default: the preset's]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub d_model: Option<usize>,
     /// Number of encoder blocks N [default: the preset's]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub num_blocks: Option<usize>,
     /// Attention heads h (must divide d_model) [default: the preset's]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub num_heads: Option<usize>,
     /// Feed-forward width F [default: the preset's]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub d_ff: Option<usize>,
     /// Vocabulary size V (at least 257 for byte data) [default: the preset's]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vocab_size: Option<usize>,
     /// k of the bottleneck head [default: 16]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bottleneck: Option<usize>,
     /// r of the td-dense and conv heads: d_model → d_model/r [default: 8]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reduce: Option<usize>,
     /// Kernel K of the conv head (odd) [default: 3]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<usize>,
     /// Positional embeddings [default: the preset's]
     #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub positions: Option<PositionsArg>,
     /// Add a bias to the causal head's logits
     #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
     pub output_bias: bool,
 }
 
-impl ModelArgs {
-    /// The preset's config with every given flag applied.
-    pub fn resolve(&self) -> Result<(String, ModelConfig)> {
-        let preset = self.preset.clone().unwrap_or_else(|| heads::config::DEFAULT_PRESET.to_string());
-        let mut c = ModelConfig::preset(&preset)?;
-        self.apply(&mut c);
-        c.validate()?;
-        Ok((preset, c))
-    }
-
-    /// Applies the flags that were given to `c`.
-    pub fn apply(&self, c: &mut ModelConfig) {
-        if let Some(h) = &self.head {
-            c.head = h.clone();
-        }
-        macro_rules! set {
-            ($($f:ident),*) => {$(if let Some(v) = self.$f { c.$f = v; })*};
-        }
-        set!(seq_length, d_model, num_blocks, num_heads, d_ff, vocab_size, bottleneck, reduce, kernel);
-        if let Some(p) = self.positions {
-            c.positions = match p {
-                PositionsArg::Learned => Positions::Learned,
-                PositionsArg::Sinusoidal => Positions::Sinusoidal,
-            };
-        }
-        if self.output_bias {
-            c.output_bias = true;
-        }
-    }
-
-    /// The model flags that were given, for the message of a resume that contradicts them.
-    pub fn given(&self) -> Vec<&'static str> {
-        let mut g = Vec::new();
-        macro_rules! chk {
-            ($($f:ident => $flag:literal),*) => {$(if self.$f.is_some() { g.push($flag); })*};
-        }
-        chk!(preset => "--preset", head => "--head", seq_length => "--seq-length", d_model => "--d-model", num_blocks => "--num-blocks",
-             num_heads => "--num-heads", d_ff => "--d-ff", vocab_size => "--vocab-size", bottleneck => "--bottleneck", reduce => "--reduce",
-             kernel => "--kernel", positions => "--positions");
-        if self.output_bias {
-            g.push("--output-bias");
-        }
-        g
-    }
+/// The output head, for the commands that train or count one model.
+#[derive(Args, Debug, Clone, Default, Serialize)]
+pub struct HeadArg {
+    /// Output head: flatten, bottleneck, td-dense, conv, tied, causal [default: the preset's]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
 }
 
 /// Which bytes to learn.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, Serialize)]
 pub struct DataArgs {
     /// Any file, read as bytes [default: the embedded corpus]
     #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
     /// Use the first N windows [default: 432 without --data, every window with it]
     #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<usize>,
     /// Hold out this fraction of the file's tail for validation, in (0, 1) [default: none]
     #[arg(long, value_name = "F")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub val_fraction: Option<f64>,
-    /// Seed of the initialisation and of the window order [default: 0]
-    #[arg(long)]
-    pub seed: Option<u64>,
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct TrainFlags {
-    /// Windows per batch [default: 32]
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Windows per micro-batch: a batch is split into these, computed in parallel [default: 16]
-    #[arg(long)]
-    pub micro_batch: Option<usize>,
-    /// Learning rate [default: 0.001]
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Floor of the cosine schedule [default: 0]
-    #[arg(long)]
-    pub min_lr: Option<f64>,
-    /// Stop after N epochs [default: 1000 when neither --steps nor --epochs is given]
-    #[arg(long)]
-    pub epochs: Option<u64>,
-    /// Stop after N optimizer steps
-    #[arg(long)]
-    pub steps: Option<u64>,
-    /// Stop as soon as every training window is memorized [default: on when neither --steps nor --epochs is given]
-    #[arg(long)]
-    pub until_memorized: bool,
-    /// Optimizer [default: adam]
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimizerArg>,
-    /// Weight decay (AdamW: decoupled, on weight matrices only) [default: 0, or 0.01 with adamw]
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Linear warmup steps [default: 0]
-    #[arg(long)]
-    pub warmup: Option<u64>,
-    /// Learning-rate schedule after warmup [default: constant]
-    #[arg(long, value_enum)]
-    pub schedule: Option<ScheduleArg>,
-    /// Clip the global gradient norm to this (0: off) [default: 1.0]
-    #[arg(long)]
-    pub clip: Option<f64>,
-    /// Folder of the run folders
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
-    /// Continue from a checkpoint.bin (in its own run folder)
-    #[arg(long, value_name = "PATH")]
-    pub resume: Option<PathBuf>,
-    /// A config.json to start from (flags override it)
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Write checkpoint.bin every N steps (0: at the end only) [default: 1000]
-    #[arg(long)]
-    pub checkpoint_every: Option<u64>,
-    /// Write a metrics row every N steps [default: each epoch, at most 100 steps apart]
-    #[arg(long)]
-    pub log_every: Option<u64>,
-    /// Evaluate every N steps, and at the end [default: at every metrics row]
-    #[arg(long)]
-    pub eval_every: Option<u64>,
-    /// Windows each evaluation reads [default: every training window up to 8192, else a sample
-    /// sized to keep evaluation near a tenth of the run]
-    #[arg(long)]
-    pub eval_windows: Option<usize>,
-    /// Worker threads [default: one per core]
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// No progress display
-    #[arg(long)]
-    pub quiet: bool,
-    /// Print exactly one JSON object (the report) on stdout
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimizerArg {
     Adam,
     Adamw,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ScheduleArg {
     Constant,
     Cosine,
+}
+
+/// How to train: every flag a field of the run's config.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct TrainFlags {
+    /// Seed of the initialisation and of the window order [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Windows per batch [default: 32]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Windows per micro-batch: a batch is split into these, computed in parallel [default: 16]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub micro_batch: Option<usize>,
+    /// Learning rate [default: 0.001]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Floor of the cosine schedule [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_lr: Option<f64>,
+    /// Stop after N epochs [default: 1000 when neither --steps nor --epochs is given]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<u64>,
+    /// Stop after N optimizer steps
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// Stop as soon as every training window is memorized [default: on when neither --steps nor --epochs is given]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
+    pub until_memorized: bool,
+    /// Optimizer [default: adam]
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<OptimizerArg>,
+    /// Weight decay (AdamW: decoupled, on weight matrices only) [default: 0, or 0.01 with adamw]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+    /// Linear warmup steps [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<u64>,
+    /// Learning-rate schedule after warmup [default: constant]
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleArg>,
+    /// Clip the global gradient norm to this (0: off) [default: 1.0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
+    /// Write checkpoint.bin every N steps (0: at the end only) [default: 1000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<u64>,
+    /// Write a metrics row every N steps [default: each epoch, at most 100 steps apart]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_every: Option<u64>,
+    /// Evaluate every N steps, and at the end [default: at every metrics row]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<u64>,
+    /// Windows each evaluation reads [default: every training window up to 8192, else a sample
+    /// sized to keep evaluation near a tenth of the run]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_windows: Option<usize>,
+}
+
+/// Everything that sets a run's config.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub train: TrainFlags,
+    /// A config.json to start from (a run folder's, or partial; flags override it)
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The flags given, by config field, with the head's (if any).
+    pub fn overrides(&self, head: &HeadArg) -> Overrides {
+        let mut o = Overrides::new();
+        for part in [
+            serde_json::to_value(&self.model),
+            serde_json::to_value(head),
+            serde_json::to_value(&self.data),
+            serde_json::to_value(&self.train),
+        ] {
+            if let Ok(serde_json::Value::Object(m)) = part {
+                o.extend(m);
+            }
+        }
+        o
+    }
+}
+
+/// Where runs go and how they show.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Folder of the run folders
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Worker threads [default: one per core]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress display or log lines; the result line stays
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print exactly one JSON object on stdout at the end
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub head: HeadArg,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub run: RunArgs,
+    /// Continue from a checkpoint.bin (in its own run folder)
+    #[arg(long, value_name = "PATH")]
+    pub resume: Option<PathBuf>,
+    /// Print a greedy sample of the model every N steps (with --prompt)
+    #[arg(long, value_name = "N")]
+    pub sample_every: Option<u64>,
+    /// The text the samples continue [default: the first L bytes of the training data]
+    #[arg(long)]
+    pub prompt: Option<String>,
     #[command(flatten)]
-    pub train: TrainFlags,
+    pub out: OutputArgs,
 }
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct CompareArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub data: DataArgs,
-    #[command(flatten)]
-    pub train: TrainFlags,
-    /// Heads to compare, comma-separated [default: all six]
+    pub run: RunArgs,
+    /// Heads to compare, comma-separated [default: every head]
     #[arg(long, value_delimiter = ',')]
     pub heads: Option<Vec<String>>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub head: HeadArg,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// An axis of the grid: FIELD=v1,v2,… (repeatable); FIELD is a flag's name with _ for -
+    #[arg(long, value_name = "FIELD=V,…")]
+    pub grid: Vec<String>,
+    /// Seeds of every grid point, comma-separated [default: --seed, or 0]
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Runs at once; the threads are shared out between them (results are the same for any N)
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Run only shard K of N (1-based) [default: from SLURM_ARRAY_TASK_* in a Slurm array job]
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ResultsArgs {
+    /// Folders to gather run folders from (at any depth)
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Config fields to group by, comma-separated [default: every field that varies, except seed]
+    #[arg(long, value_delimiter = ',')]
+    pub group_by: Option<Vec<String>>,
+    /// Report fields in the table, comma-separated [default: loss, bits/byte, accuracy, memorized, steps, time]
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Print JSON (SPEC §4)
+    #[arg(long)]
+    pub json: bool,
+    /// Print CSV
+    #[arg(long)]
+    pub csv: bool,
+    /// Print markdown (the default)
+    #[arg(long)]
+    pub markdown: bool,
+    /// Also write results.md, results.csv, results.json and a plot into this folder
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The report field the plot shows per group, with its 95% interval
+    #[arg(long, default_value = "final_loss")]
+    pub metric: String,
 }
 
 #[derive(Args, Debug)]
 pub struct SummaryArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub head: HeadArg,
     /// Print one JSON object instead of the table
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct GenerateArgs {
     /// A checkpoint.bin
     #[arg(long, value_name = "PATH")]
@@ -323,13 +452,6 @@ pub struct ExportArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(
-    mut_arg("preset", |a| a.hide(true)),
-    after_help = "Model flags fill only what the file cannot tell: --num-heads when it has no config in its \
-                  metadata (its tensor shapes tell the rest), and --seq-length too for a causal model with \
-                  sinusoidal positions. Their [default: …] does not apply here, and a flag that contradicts \
-                  the file is an error."
-)]
 pub struct ImportArgs {
     /// A safetensors file written by `overfit export` (or by PyTorch with the same names)
     #[arg(long, value_name = "FILE")]
@@ -337,15 +459,19 @@ pub struct ImportArgs {
     /// The checkpoint to write
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// --preset is hidden and refused: the file tells the model's shape.
+    /// --preset is refused: the file tells the model's shape.
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub head: HeadArg,
 }
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub head: HeadArg,
     /// Windows per batch
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -362,7 +488,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Instead of timing, write the initial weights, the first batch and its loss and gradients to
-    /// DIR, for benches/reference/torch_reference.py --parity DIR
+    /// DIR, for benches/reference/torch_reference.py parity DIR
     #[arg(long, value_name = "DIR")]
     pub dump_parity: Option<PathBuf>,
     /// Print where the time goes: CPU time per op kind, forward and backward, per step
@@ -374,88 +500,6 @@ pub struct BenchArgs {
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
-}
-
-/// The run config from defaults, an optional config file, and the flags, in that order.
-pub fn resolve_train(model: &ModelArgs, data: &DataArgs, t: &TrainFlags) -> Result<TrainConfig> {
-    let mut c = match &t.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::input(path.display(), format!("cannot read the config: {}", train::data::io_reason(&e)))
-            })?;
-            serde_json::from_str::<TrainConfig>(&text)
-                .map_err(|e| Error::input(path.display(), format!("is not a valid run config: {e}")))?
-        }
-        None => TrainConfig::default_run(),
-    };
-    if model.preset.is_some() || t.config.is_none() {
-        let (preset, mut m) = ModelArgs { head: None, ..model.clone() }.resolve_preset_only()?;
-        model.apply(&mut m);
-        c.preset = preset;
-        c.model = m;
-    } else {
-        model.apply(&mut c.model);
-    }
-    if let Some(d) = &data.data {
-        c.data = Some(d.display().to_string());
-        c.samples = None;
-    }
-    if let Some(n) = data.samples {
-        c.samples = Some(n);
-    }
-    if data.val_fraction.is_some() {
-        c.val_fraction = data.val_fraction;
-    }
-    if let Some(s) = data.seed {
-        c.seed = s;
-    }
-    macro_rules! set {
-        ($($f:ident),*) => {$(if let Some(v) = t.$f { c.$f = v; })*};
-    }
-    set!(batch_size, micro_batch, lr, min_lr, warmup, clip, checkpoint_every);
-    if let Some(o) = t.optimizer {
-        c.optimizer = match o {
-            OptimizerArg::Adam => OptimizerKind::Adam,
-            OptimizerArg::Adamw => OptimizerKind::Adamw,
-        };
-        if o as u8 == OptimizerArg::Adamw as u8 && t.weight_decay.is_none() {
-            c.weight_decay = 0.01;
-        }
-    }
-    if let Some(w) = t.weight_decay {
-        c.weight_decay = w;
-    }
-    if let Some(s) = t.schedule {
-        c.schedule = match s {
-            ScheduleArg::Constant => Schedule::Constant,
-            ScheduleArg::Cosine => Schedule::Cosine,
-        };
-    }
-    if t.log_every.is_some() {
-        c.log_every = t.log_every;
-    }
-    if t.eval_every.is_some() {
-        c.eval_every = t.eval_every;
-    }
-    if t.eval_windows.is_some() {
-        c.eval_windows = t.eval_windows;
-    }
-    if t.steps.is_some() || t.epochs.is_some() {
-        c.steps = t.steps;
-        c.epochs = t.epochs;
-        c.until_memorized = t.until_memorized;
-    } else if t.until_memorized {
-        c.until_memorized = true;
-    }
-    c.validate()?;
-    Ok(c)
-}
-
-impl ModelArgs {
-    fn resolve_preset_only(&self) -> Result<(String, ModelConfig)> {
-        let preset = self.preset.clone().unwrap_or_else(|| heads::config::DEFAULT_PRESET.to_string());
-        Ok((preset.clone(), ModelConfig::preset(&preset)?))
-    }
 }
 
 #[derive(Args, Debug)]
@@ -472,6 +516,9 @@ pub struct StudyArgs {
     /// Output folder [default: study/<data name>, with -quick for --quick]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Runs at once (the threads are shared out between them)
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     /// Worker threads [default: one per core]
     #[arg(long)]
     pub threads: Option<usize>,

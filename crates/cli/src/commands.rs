@@ -1,13 +1,13 @@
-//! One function per command.
+//! One function per command: parse what the flags say, call the `train` crate, print the result.
 
 use crate::args::*;
-use crate::progress::Bar;
+use crate::progress::Display;
 use heads::accounting::{fmt_ratio, thousands};
-use heads::Summary;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use train::generate::{generate, Sampling};
-use train::{Checkpoint, Error, Report, Result, RunDir, Session, Stopped, TrainConfig};
+use train::runner::{self, RunSpec};
+use train::settings::{self, Sources};
+use train::{Checkpoint, Error, Report, Result, RunDir, Session, Stopped};
 
 /// Set by SIGINT/SIGTERM; the training loop checks it every step.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -16,18 +16,20 @@ pub fn run(command: Command) -> Result<u8> {
     match command {
         Command::Train(a) => cmd_train(a),
         Command::Compare(a) => cmd_compare(a),
+        Command::Sweep(a) => cmd_sweep(a),
+        Command::Results(a) => cmd_results(a),
         Command::Summary(a) => cmd_summary(a),
-        Command::Generate(a) => cmd_generate(a),
-        Command::Eval(a) => cmd_eval(a),
-        Command::Export(a) => cmd_export(a),
-        Command::Import(a) => cmd_import(a),
-        Command::Bench(a) => cmd_bench(a),
+        Command::Generate(a) => crate::inspect::generate(a),
+        Command::Eval(a) => crate::inspect::eval(a),
+        Command::Export(a) => crate::inspect::export(a),
+        Command::Import(a) => crate::inspect::import(a),
+        Command::Bench(a) => crate::inspect::bench(a),
         Command::Study(a) => cmd_study(a),
     }
 }
 
 /// Builds the worker pool, of a fixed size if asked.
-fn setup_threads(threads: Option<usize>) -> Result<()> {
+pub fn setup_threads(threads: Option<usize>) -> Result<()> {
     if threads == Some(0) {
         return Err(Error::usage("--threads", "must be at least 1"));
     }
@@ -50,14 +52,80 @@ fn install_interrupt_handler() {
     });
 }
 
-/// Trains one session into `run`, writing config.json and summary.txt first.
-fn train_into(mut s: Session, run: &RunDir, show: bool, label: &str) -> Result<Report> {
-    run.write_json("config.json", &s.config)?;
-    run.write("summary.txt", Summary::of(&s.config.model)?.table().as_bytes())?;
-    let mut bar = Bar::new(show, label);
-    let report = train::train(&mut s, run, &mut bar, &STOP);
-    bar.finish();
-    report
+/// The config the flags and an optional config file resolve to.
+fn resolve(run: &RunArgs, head: &HeadArg) -> Result<train::TrainConfig> {
+    let flags = run.overrides(head);
+    settings::resolve(&Sources { preset: run.model.preset.as_deref(), file: run.config.as_deref(), flags })
+}
+
+fn cmd_train(a: TrainArgs) -> Result<u8> {
+    setup_threads(a.out.threads)?;
+    let (run, session) = match &a.resume {
+        Some(path) => resume(path, &a)?,
+        None => {
+            let config = resolve(&a.run, &a.head)?;
+            let session = Session::new(config)?;
+            let run = RunDir::create_next(&a.out.runs_dir)?;
+            let session = runner::start_in(&run, session)?;
+            (run, session)
+        }
+    };
+    install_interrupt_handler();
+    let prompt = a.prompt.clone().unwrap_or_default().into_bytes();
+    let mut display = Display::new("train", a.out.quiet || a.out.json, false).with_samples(a.sample_every, prompt);
+    let report = runner::train_in(&run, session, &mut display, &STOP)?;
+    drop(display);
+    Ok(finish(&report, &a.out))
+}
+
+/// Continues a checkpoint in its own run folder (or, for an imported one, a new folder). Only
+/// what settings::RESUME_MAY_CHANGE lists may change; a finished run needs a flag that extends it.
+fn resume(path: &Path, a: &TrainArgs) -> Result<(RunDir, Session)> {
+    if a.run.model.preset.is_some() || a.run.config.is_some() {
+        let flag = if a.run.config.is_some() { "--config" } else { "--preset" };
+        return Err(Error::usage(flag, "cannot change on --resume: the checkpoint holds the run's config"));
+    }
+    let ck = Checkpoint::load(path)?;
+    let what = path.display().to_string();
+    let (config, changes) = settings::resume(&ck.config, &a.run.overrides(&a.head), &what)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let own = RunDir { path: dir.to_path_buf() };
+    let is_run_folder = own.file("config.json").exists();
+    let run = if is_run_folder { own } else { RunDir::create_next(&a.out.runs_dir)? };
+    if let Some(report) = run.read_report().filter(|r| r.stopped != Stopped::Interrupted && is_run_folder) {
+        let session = Session::resume(ck.clone(), config.clone(), &what)?;
+        refuse_finished(&report, &session)?;
+    }
+    let session = runner::resume_in(&run, ck, config, &changes)?;
+    Ok((run, session))
+}
+
+/// A finished run resumed without a flag that takes it further is refused, with its state.
+fn refuse_finished(r: &Report, s: &Session) -> Result<()> {
+    let more_steps = s.total_steps().is_none_or(|t| t > r.steps);
+    let past_memorized = !(r.stopped == Stopped::Memorized && s.config.until_memorized);
+    if more_steps && past_memorized {
+        return Ok(());
+    }
+    let state = serde_json::to_value(r.stopped).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    Err(Error::usage(
+        "--resume",
+        format!(
+            "{} finished (stopped: {state} at step {}, {:.1} epochs); to train on, give --steps N with N > {} \
+             (or --epochs N) — it then ends at that count, not on memorization",
+            r.run_dir, r.steps, r.epochs, r.steps
+        ),
+    ))
+}
+
+/// The result line (also with --quiet), or the JSON report; the exit code.
+fn finish(r: &Report, out: &OutputArgs) -> u8 {
+    if out.json {
+        println!("{}", serde_json::to_string(r).expect("serializable"));
+    } else {
+        println!("{}", report_line(r));
+    }
+    exit_code(r)
 }
 
 fn report_line(r: &Report) -> String {
@@ -70,8 +138,9 @@ fn report_line(r: &Report) -> String {
         None => format!("{}/{} windows memorized", r.memorized, r.memorized_of),
     };
     let val = r.val_loss.map_or(String::new(), |v| format!(", val loss {v:.4}"));
+    let stopped = serde_json::to_value(r.stopped).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
     format!(
-        "{}: head {} ({} params, ratio {}): {memo}; {} steps, {:.1} epochs, loss {:.4}, accuracy {:.3}{val}, {:.2} bits/byte, {:.0} samples/s, {:.1} s; stopped: {}",
+        "{}: head {} ({} params, ratio {}): {memo}; {} steps, {:.2} epochs, loss {:.4}, accuracy {:.3}{val}, {:.2} bits/byte, {:.0} samples/s in steps, {:.1} s ({:.1} s evaluating); stopped: {stopped}",
         r.run_dir,
         r.head,
         thousands(r.params.total),
@@ -83,12 +152,12 @@ fn report_line(r: &Report) -> String {
         r.bits_per_byte,
         r.samples_per_sec,
         r.wall_seconds,
-        serde_json::to_value(r.stopped).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        r.eval_seconds,
     )
 }
 
-/// Exit code for a finished run: 1 if it diverged (with advice), 130 if interrupted, else 0.
-fn finish(r: &Report, lr: f64) -> u8 {
+/// 1 if the run diverged (with advice), 130 if interrupted, else 0.
+fn exit_code(r: &Report) -> u8 {
     match r.stopped {
         Stopped::Diverged => {
             let kept = if Path::new(&r.run_dir).join("checkpoint.bin").exists() {
@@ -97,9 +166,11 @@ fn finish(r: &Report, lr: f64) -> u8 {
                 "no checkpoint had been written yet".to_string()
             };
             eprintln!(
-                "error: the loss diverged (NaN or infinite) at step {}; {kept}. Try a lower --lr (e.g. {:.0e}).",
+                "error: the loss diverged at step {} (it became non-finite, or rose above {}× the first step's after warm-up); {kept}. \
+                 Adam moves each weight by about the learning rate a step: 1e-3 (the default) suits these models; try a lower --lr, \
+                 a --warmup, or --clip 1.",
                 r.steps + 1,
-                lr / 10.0
+                train::trainer::DIVERGED_FACTOR
             );
             1
         }
@@ -114,156 +185,52 @@ fn finish(r: &Report, lr: f64) -> u8 {
     }
 }
 
-fn cmd_train(a: TrainArgs) -> Result<u8> {
-    setup_threads(a.train.threads)?;
-    let (session, run) = match &a.train.resume {
-        Some(path) => resume(path, &a)?,
-        None => {
-            let config = resolve_train(&a.model, &a.data, &a.train)?;
-            let session = Session::new(config)?;
-            (session, RunDir::create_next(&a.train.runs_dir)?)
-        }
-    };
+/// Runs a plan with a display per run; the outcomes' reports.
+fn run_plan(specs: &[RunSpec], jobs: usize, out: &OutputArgs) -> Result<Vec<runner::Outcome>> {
     install_interrupt_handler();
-    let lr = session.config.lr;
-    let show = !a.train.quiet && !a.train.json;
-    let report = train_into(session, &run, show, "train")?;
-    if a.train.json {
-        println!("{}", serde_json::to_string(&report).expect("serializable"));
-    } else if !a.train.quiet {
-        println!("{}", report_line(&report));
+    let quiet = out.quiet || out.json;
+    let shared = jobs > 1;
+    let factory =
+        move |spec: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&spec.label, quiet, shared)) };
+    let outcomes = runner::run_all(specs, jobs, &factory, &STOP)?;
+    for o in outcomes.iter().filter(|o| !quiet || o.skipped) {
+        let skipped = if o.skipped { " (already done: skipped)" } else { "" };
+        eprintln!("{}{skipped}", report_line(&o.report));
     }
-    Ok(finish(&report, lr))
+    Ok(outcomes)
 }
 
-/// Continues a checkpoint in its own run folder. Model and data flags must agree with it; only the
-/// end of the run (--steps, --epochs, --until-memorized) and its logging may change.
-fn resume(path: &Path, a: &TrainArgs) -> Result<(Session, RunDir)> {
-    let ck = Checkpoint::load(path)?;
-    let mut config = ck.config.clone();
-    let mut wanted = config.model.clone();
-    a.model.apply(&mut wanted);
-    if wanted != config.model || a.model.preset.as_ref().is_some_and(|p| p != &config.preset) {
-        let flags = a.model.given().join(", ");
-        return Err(Error::usage(
-            "--resume",
-            format!(
-                "{flags} contradict the checkpoint's model ({}); drop them to resume, or start a new run",
-                path.display()
-            ),
-        ));
-    }
-    let t = &a.train;
-    let contradicts = [
-        (a.data.data.as_ref().map(|d| Some(d.display().to_string()) != config.data), "--data"),
-        (a.data.samples.map(|n| Some(n) != config.samples), "--samples"),
-        (a.data.val_fraction.map(|f| Some(f) != config.val_fraction), "--val-fraction"),
-        (a.data.seed.map(|s| s != config.seed), "--seed"),
-        (t.batch_size.map(|b| b != config.batch_size), "--batch-size"),
-        (t.micro_batch.map(|b| b != config.micro_batch), "--micro-batch"),
-        (t.lr.map(|x| x != config.lr), "--lr"),
-        (t.optimizer.map(|_| true), "--optimizer"),
-        (t.weight_decay.map(|w| w != config.weight_decay), "--weight-decay"),
-        (t.warmup.map(|w| w != config.warmup), "--warmup"),
-        (t.clip.map(|c| c != config.clip), "--clip"),
-        (t.schedule.map(|_| true), "--schedule"),
-        (t.config.as_ref().map(|_| true), "--config"),
-    ];
-    if let Some((_, flag)) = contradicts.iter().find(|(c, _)| *c == Some(true)) {
-        return Err(Error::usage(
-            flag,
-            format!(
-                "cannot change on --resume: it would not continue the same run ({}); start a new run instead",
-                path.display()
-            ),
-        ));
-    }
-    if t.steps.is_some() || t.epochs.is_some() {
-        if config.schedule == train::optim::Schedule::Cosine && (t.steps != config.steps || t.epochs != config.epochs) {
-            return Err(Error::usage(
-                "--steps",
-                "a cosine schedule decays over the run's length: resume with the checkpoint's --steps/--epochs",
-            ));
-        }
-        config.steps = t.steps;
-        config.epochs = t.epochs;
-        config.until_memorized = t.until_memorized;
-    } else if t.until_memorized {
-        config.until_memorized = true;
-    }
-    if let Some(c) = t.checkpoint_every {
-        config.checkpoint_every = c;
-    }
-    if t.log_every.is_some() {
-        config.log_every = t.log_every;
-    }
-    if t.eval_every.is_some() {
-        config.eval_every = t.eval_every;
-    }
-    let session = Session::resume(ck.clone(), config, &path.display().to_string())?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    // Continue in the checkpoint's own run folder when it is one (it has the files a run writes
-    // first); otherwise (an imported checkpoint, say) in a new run folder.
-    let is_run_folder = dir.join("config.json").exists() && dir.join("summary.txt").exists();
-    let run = if is_run_folder { RunDir { path: dir.to_path_buf() } } else { RunDir::create_next(&t.runs_dir)? };
-    run.truncate_metrics(ck.step)?;
-    Ok((session, run))
+fn reports(outcomes: Vec<runner::Outcome>) -> Vec<Report> {
+    outcomes.into_iter().map(|o| o.report).collect()
 }
 
 fn cmd_compare(a: CompareArgs) -> Result<u8> {
-    setup_threads(a.train.threads)?;
-    if a.train.resume.is_some() {
-        return Err(Error::usage(
-            "--resume",
-            "compare starts fresh runs; resume a single run with `overfit train --resume`",
-        ));
-    }
-    let base = resolve_train(&a.model, &a.data, &a.train)?;
-    let names: Vec<String> =
-        a.heads.clone().unwrap_or_else(|| heads::head_names().iter().map(|s| s.to_string()).collect());
-    let mut configs = Vec::new();
+    setup_threads(a.out.threads)?;
+    let base = resolve(&a.run, &HeadArg::default())?;
+    let names = a.heads.clone().unwrap_or_else(|| heads::head_names().iter().map(|s| s.to_string()).collect());
+    let mut specs = Vec::new();
     for h in &names {
-        let mut c = base.clone();
-        c.model.head = h.clone();
+        let mut flags = settings::Overrides::new();
+        flags.insert("head".into(), h.clone().into());
         // --output-bias goes to the heads that take one; the others compare without it.
-        c.model.output_bias =
-            base.model.output_bias && heads::spec(h).is_some_and(|s| s.own.contains(&heads::Own::OutputBias));
-        c.validate()?;
-        configs.push(c);
+        let takes_bias = heads::spec(h).is_some_and(|s| s.own.contains(&heads::Own::OutputBias));
+        flags.insert("output_bias".into(), (base.model.output_bias && takes_bias).into());
+        let config = settings::apply(base.clone(), &flags, |_| "--heads".into())?;
+        config.validate()?;
+        specs.push(RunSpec { dir: RunDir::create_next(&a.out.runs_dir)?.path, config, label: h.clone() });
     }
-    std::fs::create_dir_all(&a.train.runs_dir)
-        .map_err(|e| Error::io(format!("creating {}", a.train.runs_dir.display()), e))?;
-    install_interrupt_handler();
-    let show = !a.train.quiet && !a.train.json;
-    let mut reports = Vec::new();
-    let mut code = 0;
-    for c in configs {
-        let run = RunDir::create_next(&a.train.runs_dir)?;
-        let label = c.model.head.clone();
-        let lr = c.lr;
-        let report = train_into(Session::new(c)?, &run, show, &label)?;
-        if show {
-            eprintln!("{}", report_line(&report));
-        }
-        code = code.max(finish(&report, lr));
-        reports.push(report);
-        if STOP.load(Ordering::SeqCst) {
-            break;
-        }
-    }
-    let table = compare_table(&reports);
-    let first = reports
-        .first()
-        .map(|r| Path::new(&r.run_dir).file_name().unwrap_or_default().to_string_lossy().to_string())
-        .unwrap_or_default();
-    let stem = a.train.runs_dir.join(format!("compare-{first}"));
+    let reports = reports(run_plan(&specs, 1, &a.out)?);
+    let table = train::results::compare_table(&reports);
+    let first =
+        specs.first().and_then(|s| s.dir.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let stem = a.out.runs_dir.join(format!("compare-{first}"));
     train::fsutil::write_atomic(&stem.with_extension("txt"), table.as_bytes())?;
     let rows: Vec<(String, Vec<train::MetricsRow>)> =
         reports.iter().map(|r| (r.head.clone(), RunDir { path: r.run_dir.clone().into() }.read_metrics())).collect();
     let series: Vec<train::plot::Series<'_>> =
         rows.iter().map(|(h, m)| train::plot::Series { label: h, rows: m }).collect();
     train::plot::curves(&stem.with_extension("svg"), "overfit compare: every head on the same data and seed", &series)?;
-    if a.train.json {
+    if a.out.json {
         println!(
             "{}",
             serde_json::json!({ "runs": reports, "table": stem.with_extension("txt"), "plot": stem.with_extension("svg") })
@@ -272,49 +239,86 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
         print!("{table}");
         println!("table: {}   plot: {}", stem.with_extension("txt").display(), stem.with_extension("svg").display());
     }
-    Ok(code)
+    Ok(reports.iter().map(exit_code).max().unwrap_or(0))
 }
 
-fn compare_table(reports: &[Report]) -> String {
-    let mut s = format!(
-        "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9} {:>8} {:>10}\n",
-        "head",
-        "embeddings",
-        "blocks",
-        "head",
-        "total",
-        "ratio",
-        "log's ratio",
-        "memorized",
-        "epochs",
-        "loss",
-        "acc",
-        "samples/s"
-    );
-    for r in reports {
-        let epochs = r.epochs_to_memorize.map_or("not memorized".to_string(), |e| format!("{e:.1}"));
-        s.push_str(&format!(
-            "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9.4} {:>8.3} {:>10.0}\n",
-            r.head,
-            thousands(r.params.embeddings),
-            thousands(r.params.blocks),
-            thousands(r.params.head),
-            thousands(r.params.total),
-            r.ratio.map_or("none".into(), fmt_ratio),
-            fmt_ratio(r.approx_ratio),
-            format!("{}/{}", r.memorized, r.memorized_of),
-            if epochs.len() > 9 { "never".to_string() } else { epochs },
-            r.final_loss,
-            r.train_accuracy,
-            r.samples_per_sec
-        ));
+fn cmd_sweep(a: SweepArgs) -> Result<u8> {
+    setup_threads(a.out.threads)?;
+    if a.jobs == 0 {
+        return Err(Error::usage("--jobs", "must be at least 1"));
     }
-    s
+    let base = resolve(&a.run, &a.head)?;
+    let grid = train::sweep::Grid::parse(&a.grid)?;
+    let seeds = a.seeds.clone().unwrap_or_else(|| vec![base.seed]);
+    let plan = train::sweep::plan(&base, &grid, &seeds, &a.out.runs_dir)?;
+    let shard = match &a.shard {
+        Some(text) => Some(train::sweep::parse_shard(text)?),
+        None => train::sweep::shard_from_slurm(|k| std::env::var(k).ok())?,
+    };
+    let total = plan.len();
+    let specs = match shard {
+        Some((k, n)) => train::sweep::shard(plan, k, n),
+        None => plan,
+    };
+    if !a.out.quiet && !a.out.json {
+        let which = shard.map_or(String::new(), |(k, n)| format!(" (shard {k}/{n}: {} of them)", specs.len()));
+        eprintln!("sweep: {total} runs{which}, {} at a time, in {}", a.jobs, a.out.runs_dir.display());
+    }
+    let reports = reports(run_plan(&specs, a.jobs, &a.out)?);
+    if a.out.json {
+        println!("{}", serde_json::json!({ "runs": reports }));
+    } else if reports.len() == specs.len() {
+        println!(
+            "{} runs done in {}; gather them with: overfit results {}",
+            reports.len(),
+            a.out.runs_dir.display(),
+            a.out.runs_dir.display()
+        );
+    }
+    let interrupted = reports.len() < specs.len() || reports.iter().any(|r| r.stopped == Stopped::Interrupted);
+    Ok(if interrupted { 130 } else { reports.iter().map(exit_code).max().unwrap_or(0) })
+}
+
+fn cmd_results(a: ResultsArgs) -> Result<u8> {
+    let runs = train::results::gather(&a.dirs)?;
+    if runs.is_empty() {
+        return Err(Error::input(a.dirs[0].display(), "holds no run folder (config.json and report.json)"));
+    }
+    let by = a.group_by.clone().unwrap_or_else(|| train::results::varying(&runs));
+    let groups = train::results::group(&runs, &by);
+    let results = train::results::Results { runs, groups };
+    let columns: Vec<String> =
+        a.columns.clone().unwrap_or_else(|| train::results::DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect());
+    let json = serde_json::to_string_pretty(&results).expect("serializable") + "\n";
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        train::fsutil::write_atomic(&dir.join("results.md"), results.markdown(&columns).as_bytes())?;
+        train::fsutil::write_atomic(&dir.join("results.csv"), results.csv().as_bytes())?;
+        train::fsutil::write_atomic(&dir.join("results.json"), json.as_bytes())?;
+        results.plot(&a.metric, &dir.join(format!("{}.svg", a.metric)))?;
+    }
+    if a.json {
+        print!("{json}");
+    } else if a.csv {
+        print!("{}", results.csv());
+    } else {
+        print!("{}", results.markdown(&columns));
+    }
+    Ok(0)
 }
 
 fn cmd_summary(a: SummaryArgs) -> Result<u8> {
-    let (_, config) = a.model.resolve()?;
-    let s = Summary::of(&config)?;
+    let mut flags = settings::Overrides::new();
+    for part in [serde_json::to_value(&a.model), serde_json::to_value(&a.head)] {
+        if let Ok(serde_json::Value::Object(m)) = part {
+            flags.extend(m);
+        }
+    }
+    let preset = a.model.preset.as_deref().unwrap_or(heads::config::DEFAULT_PRESET);
+    let base = train::TrainConfig { model: heads::ModelConfig::preset(preset)?, ..train::TrainConfig::default_run() };
+    let config = settings::apply(base, &flags, settings::flag_of)?.model;
+    config.validate()?;
+    let s = heads::Summary::of(&config)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s).expect("serializable"));
     } else {
@@ -323,221 +327,29 @@ fn cmd_summary(a: SummaryArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Loads a checkpoint's model and weights.
-fn load_model(path: &Path) -> Result<(Checkpoint, heads::Model<f32>, autograd::ParamSet<f32>)> {
-    let ck = Checkpoint::load(path)?; // checked: config, names and shapes, before any allocation
-    let (model, mut params) = heads::Model::<f32>::new(&ck.config.model, 0)?;
-    Checkpoint::restore_into(&ck.params, &mut params, &path.display().to_string())?;
-    Ok((ck, model, params))
-}
-
-fn cmd_generate(a: GenerateArgs) -> Result<u8> {
-    setup_threads(None)?;
-    if !(a.temperature.is_finite() && a.temperature >= 0.0) {
-        return Err(Error::usage("--temperature", format!("must be 0 (greedy) or more, got {}", a.temperature)));
-    }
-    let (_, model, params) = load_model(&a.checkpoint)?;
-    let l = model.config.seq_length;
-    if !model.spec.per_position && a.prompt.len() < l {
-        eprintln!(
-            "warning: head {} reads a window of {l} bytes and the prompt has {}: it is padded on the left with \
-             {} special tokens (id 256), which this model never saw in training. Give a prompt of {l} bytes or more \
-             (e.g. the first {l} bytes of the training text) for what it memorized.",
-            model.config.head,
-            a.prompt.len(),
-            l - a.prompt.len()
-        );
-    }
-    let sampling = Sampling { greedy: a.greedy, temperature: a.temperature, top_k: a.top_k, seed: a.seed };
-    use std::io::Write;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let io = |e| Error::io("writing to stdout", e);
-    if !a.only_new {
-        out.write_all(a.prompt.as_bytes()).map_err(io)?;
-    }
-    // Streamed: each byte is written as it is sampled, so any --bytes works in constant memory.
-    generate(&model, &params, a.prompt.as_bytes(), a.bytes, sampling, |b| {
-        out.write_all(&[b])?;
-        if b == b'\n' {
-            out.flush()?;
-        }
-        Ok(())
-    })
-    .map_err(io)?;
-    out.write_all(b"\n").and_then(|()| out.flush()).map_err(io)?;
-    Ok(0)
-}
-
-fn cmd_eval(a: EvalArgs) -> Result<u8> {
-    setup_threads(None)?;
-    let (ck, model, params) = load_model(&a.checkpoint)?;
-    let corpus = match &a.data.data {
-        Some(p) => train::data::Corpus::open(p)?,
-        None => train::data::Corpus::Embedded,
-    };
-    let samples = a.data.samples.or(if a.data.data.is_none() { Some(train::data::DEFAULT_SAMPLES) } else { None });
-    let split = train::data::Split::new(
-        corpus.bytes().len(),
-        ck.config.model.seq_length,
-        model.spec.per_position,
-        samples,
-        a.data.val_fraction,
-        &corpus.name(),
-    )?;
-    let (first, count) =
-        if split.val_windows > 0 { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
-    // Every window, up to 2^22 of them; past that, 2^22 evenly spaced ones (reported as `samples`).
-    // A per-position head reads validation text in non-overlapping windows, each byte predicted
-    // once, as the trainer's validation pass does; training windows all, for an exact memorized count.
-    let stride = if model.spec.per_position && split.val_windows > 0 { split.seq_length } else { 1 };
-    let starts = train::data::eval_starts(first, count, stride, 1 << 22);
-    let ev = train::eval::evaluate(&model, &params, corpus.bytes(), &split, &starts);
-    let bpb = ev.loss / std::f64::consts::LN_2;
-    if a.json {
-        println!(
-            "{}",
-            serde_json::json!({ "loss": ev.loss, "bits_per_byte": bpb, "accuracy": ev.accuracy, "memorized": ev.memorized, "samples": ev.windows, "split": if split.val_windows > 0 { "validation" } else { "train" } })
-        );
-    } else {
-        println!(
-            "{}: {} windows of {}: loss {:.4} nats, {:.3} bits/byte, accuracy {:.3}, memorized {}/{}",
-            a.checkpoint.display(),
-            ev.windows,
-            corpus.name(),
-            ev.loss,
-            bpb,
-            ev.accuracy,
-            ev.memorized,
-            ev.windows
-        );
-    }
-    Ok(0)
-}
-
-fn cmd_export(a: ExportArgs) -> Result<u8> {
-    let ck = Checkpoint::load(&a.checkpoint)?;
-    train::weights::export(&ck, &a.out)?;
-    eprintln!("wrote {} ({} tensors)", a.out.display(), ck.params.len());
-    Ok(0)
-}
-
-fn cmd_import(a: ImportArgs) -> Result<u8> {
-    let m = &a.model;
-    if m.preset.is_some() {
-        // A preset is a whole shape, and the file already tells most of it: give single fields.
-        return Err(Error::usage(
-            "--preset",
-            "import takes the model's shape from the file; give only what it cannot tell, e.g. --num-heads",
-        ));
-    }
-    let flags = train::weights::PartialConfig {
-        vocab_size: m.vocab_size,
-        seq_length: m.seq_length,
-        d_model: m.d_model,
-        num_blocks: m.num_blocks,
-        num_heads: m.num_heads,
-        d_ff: m.d_ff,
-        head: m.head.clone(),
-        bottleneck: m.bottleneck,
-        reduce: m.reduce,
-        kernel: m.kernel,
-        positions: m.positions.map(|p| match p {
-            PositionsArg::Learned => heads::Positions::Learned,
-            PositionsArg::Sinusoidal => heads::Positions::Sinusoidal,
-        }),
-        output_bias: m.output_bias.then_some(true),
-    };
-    let imported = train::weights::import(&a.weights, &flags)?;
-    for w in &imported.warnings {
-        eprintln!("warning: {w}");
-    }
-    let ck = imported.checkpoint;
-    ck.save(&a.out)?;
-    eprintln!("wrote {} (head {}, {} tensors)", a.out.display(), ck.config.model.head, ck.params.len());
-    Ok(0)
-}
-
-fn cmd_bench(a: BenchArgs) -> Result<u8> {
-    setup_threads(a.threads)?;
-    if a.steps == 0 {
-        return Err(Error::usage("--steps", "must be at least 1"));
-    }
-    let (preset, model) = a.model.resolve()?;
-    let mut c = TrainConfig::default_run();
-    c.preset = preset;
-    c.model = model;
-    c.batch_size = a.batch_size;
-    c.micro_batch = a.micro_batch;
-    c.data = a.data.map(|d| d.display().to_string());
-    if let Some(dir) = &a.dump_parity {
-        c.samples = None;
-        let loss = train::bench::dump_parity(c, dir)?;
-        eprintln!("wrote weights, batch and gradients to {} (loss {loss:.6})", dir.display());
-        return Ok(0);
-    }
-    let r = train::bench::bench(c, a.steps, a.warmup, a.profile)?;
-    if a.profile {
-        let mut rows = autograd::profile::take();
-        rows.sort_by(|x, y| (y.1.forward_secs + y.1.backward_secs).total_cmp(&(x.1.forward_secs + x.1.backward_secs)));
-        let total: f64 = rows.iter().map(|(_, e)| e.forward_secs + e.backward_secs).sum();
-        eprintln!(
-            "{:<30} {:>12} {:>12} {:>8} {:>10}",
-            "op (CPU time per step)", "forward µs", "backward µs", "share", "calls/step"
-        );
-        for (name, e) in rows {
-            let per = |s: f64| s * 1e6 / a.steps as f64;
-            eprintln!(
-                "{name:<30} {:>12.1} {:>12.1} {:>7.1}% {:>10.1}",
-                per(e.forward_secs),
-                per(e.backward_secs),
-                100.0 * (e.forward_secs + e.backward_secs) / total,
-                e.calls as f64 / a.steps as f64
-            );
-        }
-        eprintln!("{:<30} {:>12.1} µs of CPU time per step", "total", total * 1e6 / a.steps as f64);
-    }
-    if a.json {
-        println!("{}", serde_json::to_string(&r).expect("serializable"));
-    } else {
-        println!(
-            "head {}: {:.1} steps/s ({:.3} ms/step), {:.0} samples/s, {:.0} tokens/s, batch {}, {} threads, peak RSS {} MiB",
-            r.head,
-            r.steps_per_sec,
-            r.ms_per_step,
-            r.samples_per_sec,
-            r.tokens_per_sec,
-            r.batch_size,
-            r.threads,
-            r.peak_rss_bytes.map_or("?".into(), |b| (b >> 20).to_string())
-        );
-    }
-    Ok(0)
-}
-
 fn cmd_study(a: StudyArgs) -> Result<u8> {
     setup_threads(a.threads)?;
     let options = train::study::StudyOptions { data: a.data.clone(), quick: a.quick, seed: a.seed };
-    let specs = train::study::plan(&options)?;
     let name =
         a.data.as_ref().and_then(|p| p.file_stem()).map_or("embedded".to_string(), |s| s.to_string_lossy().to_string());
     let out =
         a.out.clone().unwrap_or_else(|| Path::new("study").join(if a.quick { format!("{name}-quick") } else { name }));
-    install_interrupt_handler();
-    let mut bar = crate::progress::StudyBar::new(!a.quiet && !a.json);
-    let outcomes = train::study::run(&specs, &out, &mut bar, &STOP)?;
-    bar.finish();
+    let plan = train::study::plan(&options)?;
+    let specs = train::study::run_specs(&plan, &out);
+    let output = OutputArgs { runs_dir: out.clone(), threads: a.threads, quiet: a.quiet, json: a.json };
+    let done = run_plan(&specs, a.jobs, &output)?;
+    let outcomes = train::study::write_results(&plan, &done, &out)?;
     if a.json {
         println!("{}", serde_json::json!({ "out": out, "runs": outcomes }));
     } else if !a.quiet {
-        let text = std::fs::read_to_string(out.join("results.md")).unwrap_or_default();
-        print!("{text}");
+        print!("{}", std::fs::read_to_string(out.join("results.md")).unwrap_or_default());
         println!("\nresults: {}/results.json, results.md, and the plots in {}", out.display(), out.display());
     }
-    if STOP.load(Ordering::SeqCst) {
+    if outcomes.len() < plan.len() {
         eprintln!(
             "interrupted: {} of {} runs done; run the same command again to continue",
             outcomes.len(),
-            specs.len()
+            plan.len()
         );
         return Ok(130);
     }

@@ -1,101 +1,146 @@
-//! The live display of a run: an indicatif bar on stderr with loss, accuracy, memorized windows
-//! and samples/s. Hidden with --quiet or --json, and whenever stderr is not a terminal.
+//! How a run shows while it trains: a live bar on a terminal, plain log lines otherwise (a pipe,
+//! a file, a Slurm job), nothing with --quiet or --json. Every display fits 80 columns.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use train::generate::{generate, Sampling};
 use train::{MetricsRow, Observer, Session};
 
-pub struct Bar {
-    bar: Option<ProgressBar>,
+/// What a run shows.
+pub struct Display {
     label: String,
-    memorized: String,
+    bar: Option<ProgressBar>,
+    /// Plain lines on stderr (when it is not a terminal, or several runs share it).
+    lines: bool,
+    total: Option<u64>,
+    last: Option<MetricsRow>,
+    /// Greedy samples: every N steps, continuing this prompt.
+    sample: Option<(u64, Vec<u8>)>,
 }
 
-impl Bar {
-    pub fn new(enabled: bool, label: &str) -> Self {
-        Bar { bar: enabled.then(ProgressBar::hidden), label: label.to_string(), memorized: String::new() }
+impl Display {
+    /// The display for a run labelled `label`. `shared`: several runs write to stderr at once.
+    pub fn new(label: &str, quiet: bool, shared: bool) -> Display {
+        let tty = std::io::stderr().is_terminal() && !shared;
+        Display {
+            label: label.to_string(),
+            bar: (!quiet && tty).then(ProgressBar::hidden),
+            lines: !quiet && !tty,
+            total: None,
+            last: None,
+            sample: None,
+        }
     }
-    pub fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
+
+    /// Prints a greedy sample of `prompt` every `every` steps.
+    pub fn with_samples(mut self, every: Option<u64>, prompt: Vec<u8>) -> Display {
+        self.sample = every.filter(|&n| n > 0).map(|n| (n, prompt));
+        self
+    }
+
+    fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
         }
     }
 }
 
-impl Observer for Bar {
+impl Drop for Display {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `1234.5` → "1.2k" so that the bar's counters stay narrow.
+fn short(x: f64) -> String {
+    if x >= 1e4 {
+        format!("{:.0}k", x / 1e3)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+impl Observer for Display {
     fn started(&mut self, s: &Session, total: Option<u64>) {
+        self.total = total;
+        if self.sample.as_ref().is_some_and(|(_, p)| p.is_empty()) {
+            let l = s.config.model.seq_length;
+            let first = s.corpus.bytes()[..l].to_vec();
+            self.sample = self.sample.take().map(|(n, _)| (n, first));
+        }
         let Some(bar) = &self.bar else { return };
         bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-        match total {
+        // 80 columns: label 8, bar 20, counters ~50.
+        let template = match total {
             Some(t) => {
                 bar.set_length(t);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{prefix} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} steps  {msg}",
-                    )
-                    .expect("valid template")
-                    .progress_chars("=> "),
-                );
+                "{prefix:.bold} {bar:20.cyan/blue} {pos}/{len} eta {eta} {msg}"
             }
-            None => bar.set_style(
-                ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner} step {pos}  {msg}")
-                    .expect("valid template"),
-            ),
-        }
+            None => "{prefix:.bold} {spinner} step {pos} {elapsed} {msg}",
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+        bar.set_prefix(self.label.chars().take(12).collect::<String>());
         bar.set_position(s.step);
-        bar.set_prefix(self.label.clone());
     }
-    fn stepped(&mut self, step: u64, loss: f64, sps: f64) {
+
+    fn stepped(&mut self, s: &Session, loss: f64, samples_per_sec: f64) {
         if let Some(bar) = &self.bar {
-            bar.set_position(step);
-            bar.set_message(format!("loss {loss:.4}{}  {sps:.0} samples/s", self.memorized));
+            bar.set_position(s.step);
+            let wall = s.samples_seen as f64 / s.wall_seconds.max(1e-9);
+            let memorized = self.last.as_ref().and_then(|r| r.memorized).map_or(String::new(), |m| format!(" mem {m}"));
+            bar.set_message(format!(
+                "ep {:.1} loss {loss:.3}{memorized} {}/s ({} wall)",
+                s.step as f64 / s.steps_per_epoch() as f64,
+                short(samples_per_sec),
+                short(wall)
+            ));
+        }
+        if let Some((every, prompt)) = &self.sample {
+            if s.step.is_multiple_of(*every) {
+                let mut out = Vec::new();
+                let greedy = Sampling { greedy: true, temperature: 0.0, top_k: 0, seed: 0 };
+                let _ = generate::<()>(&s.model, &s.params, prompt, 64, greedy, |b| {
+                    out.push(b);
+                    Ok(())
+                });
+                let text = String::from_utf8_lossy(&out).replace('\n', "⏎");
+                self.say(&format!("{} step {}: sample: {text}", self.label, s.step));
+            }
         }
     }
+
+    fn evaluating(&mut self, _s: &Session) {
+        if let Some(bar) = &self.bar {
+            bar.set_message("evaluating…");
+        }
+    }
+
     fn logged(&mut self, row: &MetricsRow, of: usize) {
-        let (Some(acc), Some(memorized)) = (row.accuracy, row.memorized) else { return };
-        self.memorized = format!("  acc {acc:.3}  memorized {memorized}/{of}");
-        if let Some(v) = row.val_loss {
-            self.memorized.push_str(&format!("  val {v:.4}"));
+        if self.lines {
+            eprintln!("{}", log_line(&self.label, row, self.total, of));
         }
+        self.last = Some(row.clone());
     }
 }
 
-/// One bar for a whole study: runs done of all runs, the current run's name.
-pub struct StudyBar {
-    bar: Option<ProgressBar>,
-}
-
-impl StudyBar {
-    pub fn new(enabled: bool) -> Self {
-        StudyBar { bar: enabled.then(ProgressBar::hidden) }
+/// A nanoGPT-style log line: step, loss, evaluation, validation, time per step, evaluation time.
+pub fn log_line(label: &str, r: &MetricsRow, total: Option<u64>, of: usize) -> String {
+    let of_total = total.map_or(String::new(), |t| format!("/{t}"));
+    let mut s = format!("{label} step {}{of_total} | epoch {:.2} | loss {:.4}", r.step, r.epoch, r.loss);
+    if let (Some(e), Some(m)) = (r.eval_loss, r.memorized) {
+        s.push_str(&format!(" | eval {e:.4} | memorized {m}/{of}"));
     }
-    pub fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
+    if let Some(v) = r.val_loss {
+        s.push_str(&format!(" | val {v:.4}"));
     }
-}
-
-impl train::study::StudyObserver for StudyBar {
-    fn started(&mut self, total: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(5));
-            bar.set_length(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template("study [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} runs  {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-        }
+    s.push_str(&format!(" | {:.1} ms/step", r.ms_per_step));
+    if r.eval_seconds > 0.0 {
+        s.push_str(&format!(" | eval {:.0} ms", r.eval_seconds * 1e3));
     }
-    fn run_started(&mut self, index: usize, spec: &train::study::Spec) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(index as u64);
-            bar.set_message(format!("{}/{}", spec.experiment, spec.name));
-        }
-    }
-    fn run_done(&mut self, index: usize, _outcome: &train::study::Outcome) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(index as u64 + 1);
-        }
-    }
+    s
 }

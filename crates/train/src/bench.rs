@@ -18,6 +18,9 @@ pub struct BenchResult {
     pub batch_size: usize,
     pub threads: usize,
     pub head: String,
+    /// With --profile: CPU time per op kind, as a table.
+    #[serde(skip)]
+    pub profile: Option<String>,
 }
 
 /// Times `steps` full training steps (forward, backward, Adam) after `warmup` untimed ones: the
@@ -62,7 +65,30 @@ pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64, profile: bool) ->
         batch_size: s.config.batch_size,
         threads: rayon::current_num_threads(),
         head: s.config.model.head.clone(),
+        profile: profile.then(|| profile_table(steps)),
     })
+}
+
+/// The profiler's table so far (emptied), per step: forward and backward CPU time of each op kind.
+fn profile_table(steps: u64) -> String {
+    let mut rows = autograd::profile::take();
+    rows.sort_by(|x, y| (y.1.forward_secs + y.1.backward_secs).total_cmp(&(x.1.forward_secs + x.1.backward_secs)));
+    let total: f64 = rows.iter().map(|(_, e)| e.forward_secs + e.backward_secs).sum();
+    let per = |s: f64| s * 1e6 / steps as f64;
+    let mut t = format!(
+        "{:<30} {:>12} {:>12} {:>8} {:>10}\n",
+        "op (CPU time per step)", "forward µs", "backward µs", "share", "calls/step"
+    );
+    for (name, e) in rows {
+        t.push_str(&format!(
+            "{name:<30} {:>12.1} {:>12.1} {:>7.1}% {:>10.1}\n",
+            per(e.forward_secs),
+            per(e.backward_secs),
+            100.0 * (e.forward_secs + e.backward_secs) / total,
+            e.calls as f64 / steps as f64
+        ));
+    }
+    t + &format!("{:<30} {:>12.1} µs of CPU time per step\n", "total", per(total))
 }
 
 /// Writes what a reference implementation needs to check that it trains the same model: the

@@ -47,6 +47,8 @@ pub struct Checkpoint {
     pub wall_seconds: f64,
     /// Of wall_seconds, the time spent evaluating.
     pub eval_seconds: f64,
+    /// The loss of the run's first step (the divergence rule's yardstick).
+    pub first_loss: Option<f64>,
     /// Training losses summed since the last regular metrics row, and their count: a resumed run
     /// continues the running mean, so its metrics.jsonl matches an uninterrupted run's.
     pub pending_loss: (f64, u64),

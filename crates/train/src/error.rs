@@ -10,7 +10,7 @@ pub enum Error {
     Config(#[from] ConfigError),
     /// A flag with a value that cannot work (exit 2).
     #[error("{flag}: {message}")]
-    Usage { flag: &'static str, message: String },
+    Usage { flag: String, message: String },
     /// A file that cannot be used as given: missing, unreadable, too short, corrupt (exit 2).
     #[error("{path}: {message}")]
     Input { path: String, message: String },
@@ -20,8 +20,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn usage(flag: &'static str, message: impl Into<String>) -> Self {
-        Error::Usage { flag, message: message.into() }
+    pub fn usage(flag: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Usage { flag: flag.into(), message: message.into() }
     }
     pub fn input(path: impl std::fmt::Display, message: impl Into<String>) -> Self {
         Error::Input { path: path.to_string(), message: message.into() }

@@ -154,3 +154,59 @@ fn draw_lines(
     root.present()?;
     Ok(())
 }
+
+/// One point per labelled group with a vertical error bar (lo, hi), groups along x. The y axis is
+/// logarithmic when the values span more than two decades.
+pub fn error_bars(path: &Path, title: &str, y_desc: &str, points: &[(String, f64, [f64; 2])]) -> Result<()> {
+    draw_error_bars(path, title, y_desc, points)
+        .map_err(|e| Error::io(format!("drawing {}", path.display()), std::io::Error::other(e.to_string())))
+}
+
+fn draw_error_bars(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    points: &[(String, f64, [f64; 2])],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let lo = points.iter().map(|p| p.2[0].min(p.1)).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.2[1].max(p.1)).fold(f64::NEG_INFINITY, f64::max);
+    let log = lo > 0.0 && hi / lo > 100.0;
+    let ty = |y: f64| if log { y.log10() } else { y };
+    let pad = (ty(hi) - ty(lo)).abs().max(1e-9) * 0.1;
+    let (y0, y1) = (ty(lo) - pad, ty(hi) + pad);
+    let n = points.len();
+    let root = SVGBackend::new(path, (200 + 90 * n as u32, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(140)
+        .y_label_area_size(80)
+        .build_cartesian_2d(-0.5f64..n as f64 - 0.5, y0..y1)?;
+    let label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+            points[i as usize].0.clone()
+        } else {
+            String::new()
+        }
+    };
+    let fmt_y = |y: &f64| if log { format!("{:.3}", 10f64.powf(*y)) } else { format!("{y:.3}") };
+    chart
+        .configure_mesh()
+        .x_labels(n)
+        .x_label_formatter(&label)
+        .x_label_style(("sans-serif", 12).into_font().transform(FontTransform::Rotate90))
+        .y_desc(if log { format!("{y_desc} (log scale)") } else { y_desc.to_string() })
+        .y_label_formatter(&fmt_y)
+        .draw()?;
+    let color = COLORS[0];
+    chart.draw_series(points.iter().enumerate().map(|(i, (_, mean, ci))| {
+        ErrorBar::new_vertical(i as f64, ty(ci[0]), ty(*mean), ty(ci[1]), color.filled(), 12)
+    }))?;
+    chart.draw_series(
+        points.iter().enumerate().map(|(i, (_, mean, _))| Circle::new((i as f64, ty(*mean)), 4, color.filled())),
+    )?;
+    root.present()?;
+    Ok(())
+}

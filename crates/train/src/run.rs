@@ -1,8 +1,10 @@
 //! Run folders (SPEC §3): `runs/id-N/` with config.json, summary.txt, metrics.jsonl,
 //! checkpoint.bin, report.json and curves.svg.
 
+use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+use crate::provenance::Provenance;
 use heads::ParamCounts;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -36,7 +38,11 @@ pub struct MetricsRow {
     #[serde(default)]
     pub eval_loss: Option<f64>,
     pub lr: f64,
+    /// Training throughput, time inside optimizer steps only (evaluation and logging excluded).
     pub samples_per_sec: f64,
+    /// Mean time of an optimizer step in this session (ms).
+    #[serde(default)]
+    pub ms_per_step: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_loss: Option<f64>,
     pub grad_norm: f64,
@@ -90,6 +96,26 @@ pub struct Report {
     /// Anonymous resident memory at the end of the run: what the process holds itself.
     #[serde(default)]
     pub rss_anon_bytes: Option<u64>,
+    /// The program, command line, start time and data of the session that wrote this report.
+    #[serde(default)]
+    pub provenance: Option<Provenance>,
+    /// When the run stopped (RFC 3339, UTC).
+    #[serde(default)]
+    pub ended: Option<String>,
+}
+
+/// Keys of config.json beside the config's own fields (`--config` ignores them).
+pub const RUN_RECORD_KEYS: &[&str] = &["provenance", "history"];
+
+/// One resume of a run, as config.json's `history` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// When (RFC 3339, UTC), at which step, by which command.
+    pub at: String,
+    pub step: u64,
+    pub command: Vec<String>,
+    /// The settings it changed: (field, from, to).
+    pub changes: Vec<crate::settings::Change>,
 }
 
 /// A run folder.
@@ -132,6 +158,36 @@ impl RunDir {
         let mut s = serde_json::to_string_pretty(value).expect("serializable");
         s.push('\n');
         self.write(name, s.as_bytes())
+    }
+
+    /// Writes config.json: the config's own fields, then where the run came from and every resume
+    /// since, so that the file still reads as a config (`--config`) and keeps the original.
+    pub fn write_config(&self, config: &TrainConfig, provenance: &Provenance, history: &[Resumed]) -> Result<()> {
+        let mut v = serde_json::to_value(config).expect("serializable");
+        v["provenance"] = serde_json::to_value(provenance).expect("serializable");
+        v["history"] = serde_json::to_value(history).expect("serializable");
+        self.write_json("config.json", &v)
+    }
+
+    /// The config of this run folder, if it has a readable one.
+    pub fn read_config(&self) -> Option<TrainConfig> {
+        crate::settings::read_config_file(&self.file("config.json")).ok()
+    }
+
+    /// config.json's provenance and resume history.
+    pub fn read_record(&self) -> (Option<Provenance>, Vec<Resumed>) {
+        let v: Option<serde_json::Value> =
+            std::fs::read_to_string(self.file("config.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).cloned();
+        (
+            field("provenance").and_then(|p| serde_json::from_value(p).ok()),
+            field("history").and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default(),
+        )
+    }
+
+    /// The report of a finished (or interrupted) run, if it has a readable one.
+    pub fn read_report(&self) -> Option<Report> {
+        std::fs::read_to_string(self.file("report.json")).ok().and_then(|t| serde_json::from_str(&t).ok())
     }
 
     /// Appends one row to metrics.jsonl.

@@ -21,6 +21,10 @@ pub struct Session {
     pub wall_seconds: f64,
     /// Of wall_seconds, the time spent evaluating.
     pub eval_seconds: f64,
+    /// The loss of the run's first step: the divergence rule's yardstick (trainer.rs).
+    pub first_loss: Option<f64>,
+    /// Where the run came from (set by the runner; None for a session made in code).
+    pub provenance: Option<crate::provenance::Provenance>,
     /// Losses summed since the last regular metrics row, and their count (see Checkpoint).
     pub pending_loss: (f64, u64),
     pub corpus: Corpus,
@@ -61,6 +65,7 @@ impl Session {
         let mut s = Self::assemble(config, model, params, adam, ck.step, ck.samples_seen, ck.wall_seconds)?;
         s.pending_loss = ck.pending_loss;
         s.eval_seconds = ck.eval_seconds;
+        s.first_loss = ck.first_loss;
         // An imported checkpoint (step 0) has trained on nothing yet: any data may follow.
         if ck.step > 0 && s.fingerprint != ck.data_fingerprint {
             return Err(Error::input(
@@ -107,6 +112,8 @@ impl Session {
             samples_seen,
             wall_seconds,
             eval_seconds: 0.0,
+            provenance: None,
+            first_loss: None,
             pending_loss: (0.0, 0),
             corpus,
             split,
@@ -128,6 +135,7 @@ impl Session {
             samples_seen: self.samples_seen,
             wall_seconds: self.wall_seconds,
             eval_seconds: self.eval_seconds,
+            first_loss: self.first_loss,
             pending_loss: self.pending_loss,
         }
     }

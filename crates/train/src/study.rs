@@ -15,11 +15,10 @@ use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::plot::{self, Line, Series};
 use crate::run::{MetricsRow, Report, RunDir};
-use crate::session::Session;
+use crate::runner::RunSpec;
 use heads::ModelConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 /// What to study.
 #[derive(Clone, Debug)]
@@ -50,6 +49,7 @@ pub struct Outcome {
     pub report: Report,
     /// Memorized windows per head parameter (None for a head without parameters).
     pub memorized_per_head_param: Option<f64>,
+    /// Found finished in its folder, not run again.
     pub skipped: bool,
 }
 
@@ -171,66 +171,37 @@ pub fn plan(o: &StudyOptions) -> Result<Vec<Spec>> {
     Ok(specs)
 }
 
-/// Progress of a study.
-pub trait StudyObserver {
-    fn started(&mut self, _total: usize) {}
-    fn run_started(&mut self, _index: usize, _spec: &Spec) {}
-    fn run_done(&mut self, _index: usize, _outcome: &Outcome) {}
+/// The runs of a study as the runner takes them: `out/runs/<experiment>/<name>`.
+pub fn run_specs(specs: &[Spec], out: &Path) -> Vec<RunSpec> {
+    specs
+        .iter()
+        .map(|s| RunSpec {
+            dir: out.join("runs").join(s.experiment).join(&s.name),
+            config: s.config.clone(),
+            label: format!("{}/{}", s.experiment, s.name),
+        })
+        .collect()
 }
 
-/// Runs every spec not already done into `out/runs/<experiment>/<name>`, then writes
-/// `out/results.json`, `out/results.md` and the plots.
-pub fn run(specs: &[Spec], out: &Path, observer: &mut dyn StudyObserver, stop: &AtomicBool) -> Result<Vec<Outcome>> {
+/// Writes `out/results.json`, `out/results.md` and the plots from the reports of the runs done
+/// (in plan order; an interrupted study has fewer). Returns the outcomes.
+pub fn write_results(specs: &[Spec], done: &[crate::runner::Outcome], out: &Path) -> Result<Vec<Outcome>> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
-    observer.started(specs.len());
-    let mut outcomes = Vec::new();
-    for (i, spec) in specs.iter().enumerate() {
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            break;
-        }
-        observer.run_started(i, spec);
-        let dir = out.join("runs").join(spec.experiment).join(&spec.name);
-        let run = RunDir { path: dir.clone() };
-        let done = std::fs::read_to_string(run.file("config.json"))
-            .ok()
-            .and_then(|s| serde_json::from_str::<TrainConfig>(&s).ok())
-            .is_some_and(|c| c == spec.config)
-            && run.file("report.json").exists();
-        let (report, skipped) = if done {
-            let text = std::fs::read_to_string(run.file("report.json"))
-                .map_err(|e| Error::io(format!("reading {}", run.file("report.json").display()), e))?;
-            (
-                serde_json::from_str::<Report>(&text)
-                    .map_err(|e| Error::input(run.file("report.json").display(), e.to_string()))?,
-                true,
-            )
-        } else {
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-            let mut s = Session::new(spec.config.clone())?;
-            run.write_json("config.json", &s.config)?;
-            run.write("summary.txt", heads::Summary::of(&s.config.model)?.table().as_bytes())?;
-            let report = crate::trainer::train(&mut s, &run, &mut crate::trainer::Silent, stop)?;
-            if report.stopped == crate::run::Stopped::Interrupted {
-                // Not finished: it will be redone next time.
-                let _ = std::fs::remove_file(run.file("report.json"));
-                break;
-            }
-            (report, false)
-        };
-        let per_param = (report.params.head > 0).then(|| report.memorized as f64 / report.params.head as f64);
-        let outcome = Outcome {
+    let outcomes: Vec<Outcome> = specs
+        .iter()
+        .zip(done)
+        .filter(|(_, o)| o.report.stopped != crate::run::Stopped::Interrupted)
+        .map(|(spec, o)| Outcome {
             experiment: spec.experiment,
             name: spec.name.clone(),
             x: spec.x,
-            report,
-            memorized_per_head_param: per_param,
-            skipped,
-        };
-        observer.run_done(i, &outcome);
-        outcomes.push(outcome);
-    }
-    write_results(out, &outcomes)?;
+            memorized_per_head_param: (o.report.params.head > 0)
+                .then(|| o.report.memorized as f64 / o.report.params.head as f64),
+            report: o.report.clone(),
+            skipped: o.skipped,
+        })
+        .collect();
+    write_tables(out, &outcomes)?;
     Ok(outcomes)
 }
 
@@ -248,7 +219,7 @@ fn fmt_epochs(r: &Report) -> String {
 }
 
 /// results.json, results.md (every table) and the plots.
-fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<()> {
+fn write_tables(out: &Path, outcomes: &[Outcome]) -> Result<()> {
     let json = serde_json::to_string_pretty(&serde_json::json!({ "runs": outcomes })).expect("serializable") + "\n";
     crate::fsutil::write_atomic(&out.join("results.json"), json.as_bytes())?;
     let t = heads::accounting::thousands;

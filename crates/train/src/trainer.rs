@@ -13,7 +13,11 @@ use std::time::Instant;
 /// Hooks for a progress display; every method has a no-op default.
 pub trait Observer {
     fn started(&mut self, _session: &Session, _total_steps: Option<u64>) {}
-    fn stepped(&mut self, _step: u64, _loss: f64, _samples_per_sec: f64) {}
+    /// After each optimizer step: its loss, and training throughput (time inside steps only).
+    fn stepped(&mut self, _session: &Session, _loss: f64, _samples_per_sec: f64) {}
+    /// An evaluation is about to run.
+    fn evaluating(&mut self, _session: &Session) {}
+    /// A metrics row was written; `of` is the number of training windows evaluated.
     fn logged(&mut self, _row: &MetricsRow, _of: usize) {}
 }
 
@@ -58,6 +62,7 @@ struct Progress {
     /// Time inside optimizer steps only, and the windows they trained: samples/s.
     step_seconds: f64,
     step_samples: u64,
+    steps_done: u64,
     last: Option<Evaluated>,
     memorized_at: Option<u64>,
     wall_start: Instant,
@@ -78,6 +83,7 @@ impl Progress {
             loss_steps: s.pending_loss.1,
             step_seconds: 0.0,
             step_samples: 0,
+            steps_done: 0,
             last: None,
             memorized_at,
             wall_start: Instant::now(),
@@ -108,15 +114,16 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         }
         let t0 = Instant::now();
         let out = s.train_step();
-        if !out.loss.is_finite() {
+        if diverged(s, out.loss) {
             break Stopped::Diverged;
         }
         p.step_seconds += t0.elapsed().as_secs_f64();
         p.step_samples += out.windows as u64;
+        p.steps_done += 1;
         p.loss_sum += out.loss;
         p.loss_steps += 1;
         s.pending_loss = (p.loss_sum, p.loss_steps);
-        observer.stepped(s.step, out.loss, p.samples_per_sec());
+        observer.stepped(s, out.loss, p.samples_per_sec());
         if let Some(stopped) = log_step(s, run, &plan, &mut p, &out, observer)? {
             break stopped;
         }
@@ -125,6 +132,20 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         }
     };
     finish(s, run, &plan, p, stopped)
+}
+
+/// A training loss this many times the run's first is divergence, once warm-up is over.
+pub const DIVERGED_FACTOR: f64 = 4.0;
+
+/// The divergence rule: a non-finite loss, or, after warm-up, a loss above DIVERGED_FACTOR times
+/// the first step's (a byte model starts near ln 257 = 5.5 nats; 22 nats is far worse than
+/// guessing, and clipping keeps a healthy run well below it).
+fn diverged(s: &mut Session, loss: f64) -> bool {
+    if !loss.is_finite() {
+        return true;
+    }
+    let first = *s.first_loss.get_or_insert(loss);
+    s.step > s.config.warmup.max(1) && loss > DIVERGED_FACTOR * first
 }
 
 /// Writes this step's metrics row when it is due (evaluating when that is due too), and says
@@ -144,6 +165,9 @@ fn log_step(
     if !(regular || evaluate) {
         return Ok(None);
     }
+    if evaluate {
+        observer.evaluating(s);
+    }
     let t0 = Instant::now();
     let ev = evaluate.then(|| evaluate_plan(s, plan));
     let eval_seconds = t0.elapsed().as_secs_f64();
@@ -158,6 +182,7 @@ fn log_step(
         eval_loss: ev.map(|e| e.train.loss),
         lr: out.lr,
         samples_per_sec: p.samples_per_sec(),
+        ms_per_step: p.step_seconds * 1e3 / p.steps_done.max(1) as f64,
         val_loss: ev.and_then(|e| e.val),
         grad_norm: out.grad_norm,
         wall_seconds: s.wall_seconds,
@@ -251,5 +276,7 @@ fn report(
         run_dir: run.path.display().to_string(),
         peak_rss_bytes: crate::system::peak_rss_bytes(),
         rss_anon_bytes: crate::system::rss_anon_bytes(),
+        provenance: s.provenance.clone(),
+        ended: Some(crate::provenance::now()),
     }
 }

@@ -124,6 +124,7 @@ fn fresh_checkpoint(config: TrainConfig, params: Vec<SavedTensor>) -> Checkpoint
         samples_seen: 0,
         wall_seconds: 0.0,
         eval_seconds: 0.0,
+        first_loss: None,
         pending_loss: (0.0, 0),
     }
 }

@@ -78,7 +78,7 @@ fn assert_same_tensors(a: &Checkpoint, b: &Checkpoint, what: &str) {
     }
 }
 
-fn usage_flag(e: &Error) -> &'static str {
+fn usage_flag(e: &Error) -> &str {
     match e {
         Error::Usage { flag, .. } => flag,
         other => panic!("not a usage error: {other}"),

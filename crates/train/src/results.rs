@@ -1,0 +1,325 @@
+//! `overfit results`: every run folder under some directories, grouped over seeds, with n, mean,
+//! standard deviation and a 95% interval for every numeric report field; rendered as markdown,
+//! CSV and JSON (SPEC §4), and a plot of one metric per group with error bars.
+//!
+//! Groups are keyed by the config fields that vary across the runs (except `seed`), or by
+//! `--group-by`. Runs and groups are ordered by their config, never by folder, so the folders of
+//! a sweep's shards give the same table as the unsharded sweep.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One run folder: its config (model fields flattened in) and its report.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub dir: String,
+    pub config: Map<String, Value>,
+    pub report: Value,
+}
+
+/// Statistics of one report field over a group's runs.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Stat {
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); null for a single run.
+    pub std: Option<f64>,
+    /// mean ± t(0.975, n−1)·std/√n; null for a single run.
+    pub ci95: Option<[f64; 2]>,
+    /// Runs that have this field (a null field, e.g. val_loss without a split, is left out).
+    pub n: usize,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Group {
+    pub key: Map<String, Value>,
+    pub n: usize,
+    pub metrics: BTreeMap<String, Stat>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Results {
+    pub runs: Vec<RunRecord>,
+    pub groups: Vec<Group>,
+}
+
+/// Every folder under `roots` (at any depth) that holds both config.json and report.json.
+pub fn gather(roots: &[PathBuf]) -> Result<Vec<RunRecord>> {
+    let mut runs = Vec::new();
+    for root in roots {
+        if !root.is_dir() {
+            return Err(Error::input(root.display(), "is not a folder of runs"));
+        }
+        collect(root, &mut runs)?;
+    }
+    runs.sort_by_key(|r: &RunRecord| (sort_key(&r.config), r.dir.clone()));
+    Ok(runs)
+}
+
+fn collect(dir: &Path, runs: &mut Vec<RunRecord>) -> Result<()> {
+    let (config, report) = (dir.join("config.json"), dir.join("report.json"));
+    if config.is_file() && report.is_file() {
+        let read = |p: &Path| -> Result<Value> {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::input(p.display(), e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| Error::input(p.display(), format!("is not JSON: {e}")))
+        };
+        runs.push(RunRecord {
+            dir: dir.display().to_string(),
+            config: flatten_config(read(&config)?),
+            report: read(&report)?,
+        });
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::input(dir.display(), e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    entries.sort();
+    entries.iter().try_for_each(|p| collect(p, runs))
+}
+
+/// The config's own fields, with the model's at the top level (as the flags name them).
+fn flatten_config(v: Value) -> Map<String, Value> {
+    let Value::Object(mut top) = v else { return Map::new() };
+    for key in crate::run::RUN_RECORD_KEYS {
+        top.remove(*key);
+    }
+    if let Some(Value::Object(model)) = top.remove("model") {
+        top.extend(model);
+    }
+    top
+}
+
+fn sort_key(config: &Map<String, Value>) -> String {
+    serde_json::to_string(config).expect("serializable")
+}
+
+/// The config fields that differ between runs, except the seed: the default grouping.
+pub fn varying(runs: &[RunRecord]) -> Vec<String> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    let mut fields: Vec<String> = runs.iter().flat_map(|r| r.config.keys().cloned()).collect();
+    fields.sort();
+    fields.dedup();
+    fields.retain(|f| f != "seed" && runs.iter().any(|r| r.config.get(f) != first.config.get(f)));
+    fields
+}
+
+/// Groups the runs by the values of `by`, in the order of their configs.
+pub fn group(runs: &[RunRecord], by: &[String]) -> Vec<Group> {
+    let mut groups: BTreeMap<String, (Map<String, Value>, Vec<&RunRecord>)> = BTreeMap::new();
+    for r in runs {
+        let key: Map<String, Value> =
+            by.iter().map(|f| (f.clone(), r.config.get(f).cloned().unwrap_or(Value::Null))).collect();
+        groups.entry(sort_key(&key)).or_insert_with(|| (key, Vec::new())).1.push(r);
+    }
+    groups.into_values().map(|(key, members)| Group { key, n: members.len(), metrics: metrics(&members) }).collect()
+}
+
+/// Every numeric report field (nested ones as `params.total`) over the members.
+fn metrics(members: &[&RunRecord]) -> BTreeMap<String, Stat> {
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in members {
+        numeric_fields("", &r.report, &mut |name, x| values.entry(name).or_default().push(x));
+    }
+    values.into_iter().map(|(name, xs)| (name, stat(&xs))).collect()
+}
+
+fn numeric_fields(prefix: &str, v: &Value, out: &mut dyn FnMut(String, f64)) {
+    match v {
+        Value::Number(n) => out(prefix.to_string(), n.as_f64().unwrap_or(f64::NAN)),
+        Value::Object(m) if prefix != "provenance" => {
+            for (k, v) in m {
+                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                numeric_fields(&name, v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// n, mean, sample std and the t interval of the mean.
+pub fn stat(xs: &[f64]) -> Stat {
+    let n = xs.len();
+    let mean = xs.iter().sum::<f64>() / n.max(1) as f64;
+    if n < 2 {
+        return Stat { mean, std: None, ci95: None, n };
+    }
+    let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    let half = t975(n - 1) * std / (n as f64).sqrt();
+    Stat { mean, std: Some(std), ci95: Some([mean - half, mean + half]), n }
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom: the table's values up to 30,
+/// then the Cornish–Fisher expansion around the normal quantile (error below 1e-4 there).
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281, 2.2010, 2.1788, 2.1604,
+        2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518,
+        2.0484, 2.0452, 2.0423,
+    ];
+    if (1..=30).contains(&df) {
+        return TABLE[df - 1];
+    }
+    let (z, d) = (1.959_963_985f64, df.max(1) as f64);
+    z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+}
+
+/// The metrics a table shows unless asked for others: those present in any group.
+pub const DEFAULT_COLUMNS: &[&str] = &[
+    "final_loss",
+    "bits_per_byte",
+    "val_loss",
+    "train_accuracy",
+    "memorized",
+    "epochs_to_memorize",
+    "steps",
+    "wall_seconds",
+];
+
+/// A number in 4 significant digits, plain for integers.
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e9 {
+        format!("{x:.0}")
+    } else if x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-3) {
+        format!("{x:.3e}")
+    } else {
+        format!("{:.*}", (3 - x.abs().log10().floor() as i32).max(0) as usize, x)
+    }
+}
+
+fn cell(s: Option<&Stat>) -> String {
+    match s {
+        None => "–".into(),
+        Some(Stat { mean, ci95: Some([lo, hi]), .. }) => format!("{} ± {}", num(*mean), num((hi - lo) / 2.0)),
+        Some(s) => num(s.mean),
+    }
+}
+
+fn show_key(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Results {
+    /// The metrics of `wanted` that some group has.
+    fn columns(&self, wanted: &[String]) -> Vec<String> {
+        wanted.iter().filter(|c| self.groups.iter().any(|g| g.metrics.contains_key(*c))).cloned().collect()
+    }
+
+    /// A markdown table: one row per group, mean ± half the 95% interval.
+    pub fn markdown(&self, wanted: &[String]) -> String {
+        let keys: Vec<String> = self.groups.first().map(|g| g.key.keys().cloned().collect()).unwrap_or_default();
+        let cols = self.columns(wanted);
+        let header: Vec<String> = keys.iter().cloned().chain(["n".into()]).chain(cols.iter().cloned()).collect();
+        let mut s = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+        for g in &self.groups {
+            let mut row: Vec<String> = keys.iter().map(|k| show_key(&g.key[k])).collect();
+            row.push(g.n.to_string());
+            row.extend(cols.iter().map(|c| cell(g.metrics.get(c))));
+            s.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        s.push_str(&format!(
+            "\n{} runs in {} groups; ± is half the 95% t-interval of the mean over seeds.\n",
+            self.runs.len(),
+            self.groups.len()
+        ));
+        s
+    }
+
+    /// CSV: one row per group, every numeric field's mean, std and interval.
+    pub fn csv(&self) -> String {
+        let keys: Vec<String> = self.groups.first().map(|g| g.key.keys().cloned().collect()).unwrap_or_default();
+        let mut metrics: Vec<&String> = self.groups.iter().flat_map(|g| g.metrics.keys()).collect();
+        metrics.sort();
+        metrics.dedup();
+        let mut header: Vec<String> = keys.clone();
+        header.push("n".into());
+        for m in &metrics {
+            header.extend(["mean", "std", "ci95_lo", "ci95_hi"].iter().map(|s| format!("{m}.{s}")));
+        }
+        let quote = |s: String| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s };
+        let mut out = header.into_iter().map(quote).collect::<Vec<_>>().join(",") + "\n";
+        for g in &self.groups {
+            let mut row: Vec<String> = keys.iter().map(|k| quote(show_key(&g.key[k]))).collect();
+            row.push(g.n.to_string());
+            for m in &metrics {
+                let s = g.metrics.get(*m);
+                let opt = |x: Option<f64>| x.map_or(String::new(), |x| x.to_string());
+                row.push(opt(s.map(|s| s.mean)));
+                row.push(opt(s.and_then(|s| s.std)));
+                row.push(opt(s.and_then(|s| s.ci95).map(|c| c[0])));
+                row.push(opt(s.and_then(|s| s.ci95).map(|c| c[1])));
+            }
+            out.push_str(&(row.join(",") + "\n"));
+        }
+        out
+    }
+
+    /// One metric per group, with its 95% interval as an error bar.
+    pub fn plot(&self, metric: &str, path: &Path) -> Result<()> {
+        let points: Vec<(String, f64, [f64; 2])> = self
+            .groups
+            .iter()
+            .filter_map(|g| {
+                let s = g.metrics.get(metric)?;
+                let label = g.key.iter().map(|(k, v)| format!("{k}={}", show_key(v))).collect::<Vec<_>>().join(" ");
+                Some((label, s.mean, s.ci95.unwrap_or([s.mean, s.mean])))
+            })
+            .collect();
+        if points.is_empty() {
+            return Err(Error::usage("--metric", format!("no run has a numeric '{metric}'")));
+        }
+        crate::plot::error_bars(path, &format!("{metric}: mean and 95% interval over seeds"), metric, &points)
+    }
+}
+
+/// The table `overfit compare` prints: one row per run (one per head).
+pub fn compare_table(reports: &[crate::Report]) -> String {
+    use heads::accounting::{fmt_ratio, thousands};
+    let val = reports.iter().any(|r| r.val_loss.is_some());
+    let mut s = format!(
+        "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9} {:>8}{} {:>10}\n",
+        "head",
+        "embeddings",
+        "blocks",
+        "head",
+        "total",
+        "ratio",
+        "log's ratio",
+        "memorized",
+        "epochs",
+        "loss",
+        "acc",
+        if val { format!(" {:>9} {:>9}", "val loss", "val bpb") } else { String::new() },
+        "samples/s"
+    );
+    for r in reports {
+        let epochs = r.epochs_to_memorize.map_or("never".to_string(), |e| format!("{e:.1}"));
+        let val_cols = match (val, r.val_loss) {
+            (true, Some(v)) => format!(" {v:>9.4} {:>9.3}", v / std::f64::consts::LN_2),
+            (true, None) => format!(" {:>9} {:>9}", "–", "–"),
+            _ => String::new(),
+        };
+        s.push_str(&format!(
+            "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9.4} {:>8.3}{val_cols} {:>10.0}\n",
+            r.head,
+            thousands(r.params.embeddings),
+            thousands(r.params.blocks),
+            thousands(r.params.head),
+            thousands(r.params.total),
+            r.ratio.map_or("none".into(), fmt_ratio),
+            fmt_ratio(r.approx_ratio),
+            format!("{}/{}", r.memorized, r.memorized_of),
+            epochs,
+            r.final_loss,
+            r.train_accuracy,
+            r.samples_per_sec
+        ));
+    }
+    s
+}

@@ -1,0 +1,131 @@
+//! `overfit sweep`: the cross product of `--grid FIELD=v1,v2,…` axes and `--seeds`, as a plan of
+//! runs in a fixed order, one folder each, and the shard of it one process (or one Slurm array
+//! task) runs.
+//!
+//! Order: the first axis varies slowest, the seeds fastest. A run's folder is named by its grid
+//! point (`head=flatten,lr=0.001,seed=0`), so a rerun finds its finished runs, and the shards of a
+//! sweep write exactly the folders the whole sweep would.
+
+use crate::config::TrainConfig;
+use crate::error::{Error, Result};
+use crate::runner::RunSpec;
+use crate::settings::{apply, parse_value, Overrides};
+use serde_json::Value;
+use std::path::Path;
+
+/// The axes of a sweep, in the order given.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Grid {
+    pub axes: Vec<(String, Vec<Value>)>,
+}
+
+impl Grid {
+    /// Parses `FIELD=v1,v2,…` arguments (FIELD: a flag's name with `_` for `-`).
+    pub fn parse(args: &[String]) -> Result<Grid> {
+        let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
+        for arg in args {
+            let Some((field, values)) = arg.split_once('=') else {
+                return Err(Error::usage("--grid", format!("'{arg}' is not FIELD=v1,v2,… (e.g. lr=1e-3,3e-3)")));
+            };
+            let field = field.trim().replace('-', "_");
+            if field == "seed" {
+                return Err(Error::usage("--grid", "seeds are given with --seeds a,b,…"));
+            }
+            if axes.iter().any(|(f, _)| *f == field) {
+                return Err(Error::usage("--grid", format!("'{field}' is given twice")));
+            }
+            let values: Vec<Value> = values.split(',').filter(|v| !v.is_empty()).map(parse_value).collect();
+            if values.is_empty() {
+                return Err(Error::usage("--grid", format!("'{field}' has no values")));
+            }
+            axes.push((field, values));
+        }
+        Ok(Grid { axes })
+    }
+
+    /// Every point of the grid, in plan order (the first axis slowest).
+    fn points(&self) -> Vec<Overrides> {
+        self.axes.iter().fold(vec![Overrides::new()], |points, (field, values)| {
+            points
+                .iter()
+                .flat_map(|p| {
+                    values.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.insert(field.clone(), v.clone());
+                        q
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// A value as a folder name shows it: strings bare, numbers as JSON writes them.
+fn show(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    s.replace(['/', '\\', ' '], "_")
+}
+
+/// The runs of a sweep: every grid point × every seed, on top of `base`, under `runs_dir`.
+pub fn plan(base: &TrainConfig, grid: &Grid, seeds: &[u64], runs_dir: &Path) -> Result<Vec<RunSpec>> {
+    let mut specs = Vec::new();
+    for point in grid.points() {
+        for &seed in seeds {
+            let mut o = point.clone();
+            o.insert("seed".into(), seed.into());
+            let config = apply(base.clone(), &o, |f| format!("--grid {f}"))?;
+            config
+                .validate()
+                .map_err(|e| Error::usage("--grid", format!("the point {} is not a valid run: {e}", label(&o))))?;
+            let name = label(&o);
+            specs.push(RunSpec { dir: runs_dir.join(&name), config, label: name });
+        }
+    }
+    Ok(specs)
+}
+
+fn label(point: &Overrides) -> String {
+    point.iter().map(|(f, v)| format!("{f}={}", show(v))).collect::<Vec<_>>().join(",")
+}
+
+/// Shard `k` of `n` (1-based): every n-th run of the plan starting at the k-th, so that each
+/// shard gets runs from every part of the grid.
+pub fn shard(specs: Vec<RunSpec>, k: usize, n: usize) -> Vec<RunSpec> {
+    specs.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, s)| s).collect()
+}
+
+/// Parses `--shard K/N`.
+pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let bad = || Error::usage("--shard", format!("'{text}' is not K/N with 1 <= K <= N (e.g. 2/8)"));
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// The shard a Slurm job array's task runs: K = SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN + 1,
+/// N = SLURM_ARRAY_TASK_COUNT. None outside an array job.
+pub fn shard_from_slurm(env: impl Fn(&str) -> Option<String>) -> Result<Option<(usize, usize)>> {
+    let Some(id) = env("SLURM_ARRAY_TASK_ID") else { return Ok(None) };
+    let num = |name: &str| -> Result<usize> {
+        let v = env(name)
+            .ok_or_else(|| Error::usage("--shard", format!("SLURM_ARRAY_TASK_ID is set but {name} is not")))?;
+        v.trim().parse().map_err(|_| Error::usage("--shard", format!("{name}={v} is not a number")))
+    };
+    let id: usize =
+        id.trim().parse().map_err(|_| Error::usage("--shard", format!("SLURM_ARRAY_TASK_ID={id} is not a number")))?;
+    let (min, count) = (num("SLURM_ARRAY_TASK_MIN")?, num("SLURM_ARRAY_TASK_COUNT")?);
+    let k = id.checked_sub(min).map(|d| d + 1).filter(|&k| k <= count && count > 0);
+    let k = k.ok_or_else(|| {
+        Error::usage(
+            "--shard",
+            format!("array task {id} is outside {min}..{min}+{count}: use a contiguous --array range"),
+        )
+    })?;
+    Ok(Some((k, count)))
+}
