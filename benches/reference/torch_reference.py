@@ -125,8 +125,11 @@ class Model(nn.Module):
         self.ln_f = nn.LayerNorm(d, eps=1e-5)
         self.head = Head(c)
         n = c["num_blocks"]
-        for name, p in self.named_parameters():  # SPEC init (only used when timing: parity loads weights)
-            if name.endswith("bias") or ".ln" in name or name.startswith("ln_f"):
+        for name, p in self.named_parameters():  # SPEC init (parity loads overfit's weights instead)
+            if ".ln" in name or name.startswith("ln_f"):
+                continue  # LayerNorm: weight 1, bias 0, PyTorch's default already
+            if name.endswith("bias"):
+                nn.init.zeros_(p)  # not nn.Linear's default uniform(±1/√in)
                 continue
             std = 0.02 / math.sqrt(2 * n) if (name.endswith("attn.o.weight") or name.endswith("ffn.fc2.weight")) else 0.02
             nn.init.normal_(p, 0.0, std)
