@@ -22,80 +22,153 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// Two panels: training loss (and validation loss, dashed… as a second series) above, accuracy
-/// below, one colour per series.
+/// Two panels: training loss (validation dashed, in the same hue) above, accuracy below, one
+/// colour per series, legends beside the data. Steps run on a log axis when the runs' lengths
+/// differ more than tenfold (a 14,000-step run beside 200-step ones), else on a linear one.
 pub fn curves(path: &Path, title: &str, series: &[Series<'_>]) -> Result<()> {
     draw(path, title, series)
         .map_err(|e| Error::io(format!("drawing {}", path.display()), std::io::Error::other(e.to_string())))
 }
 
-fn draw(path: &Path, title: &str, series: &[Series<'_>]) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (960, 720)).into_drawing_area();
+/// The x axis of a curves plot: linear in steps, or log10 of steps (rows at step 0 left out).
+#[derive(Clone, Copy)]
+struct StepAxis {
+    log: bool,
+}
+
+impl StepAxis {
+    fn choose(series: &[Series<'_>]) -> StepAxis {
+        let ends: Vec<u64> = series.iter().filter_map(|s| s.rows.last().map(|r| r.step)).filter(|&e| e > 0).collect();
+        let (lo, hi) = (ends.iter().min().copied().unwrap_or(1), ends.iter().max().copied().unwrap_or(1));
+        StepAxis { log: hi > 10 * lo }
+    }
+    fn x(self, step: u64) -> Option<f64> {
+        match (self.log, step) {
+            (true, 0) => None,
+            (true, s) => Some((s as f64).log10()),
+            (false, s) => Some(s as f64),
+        }
+    }
+    fn label(self, x: &f64) -> String {
+        if !self.log {
+            return format!("{x:.0}");
+        }
+        // Ticks read 1, 10, 100, 1k, 10k: labels at powers of ten only.
+        let r = x.round();
+        if (x - r).abs() > 1e-9 {
+            return String::new();
+        }
+        match 10f64.powf(r) {
+            v if v >= 1e3 => format!("{:.0}k", v / 1e3),
+            v => format!("{v:.0}"),
+        }
+    }
+}
+
+type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn draw(path: &Path, title: &str, series: &[Series<'_>]) -> Drawn {
+    let root = SVGBackend::new(path, (1040, 720)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", 22))?;
     let (top, bottom) = root.split_vertically(360);
-    let max_step = series.iter().flat_map(|s| s.rows.iter().map(|r| r.step)).max().unwrap_or(1).max(1) as f64;
-    let max_loss = series
-        .iter()
-        .flat_map(|s| s.rows.iter().flat_map(|r| std::iter::once(r.loss).chain(r.val_loss)))
-        .filter(|x| x.is_finite())
-        .fold(0.0f64, f64::max)
-        .max(1e-3);
+    let axis = StepAxis::choose(series);
+    let xs = || series.iter().flat_map(|s| s.rows.iter().filter_map(|r| axis.x(r.step)));
+    let (x0, x1) = xs().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let (x0, x1) = if x0.is_finite() && x1 > x0 { (x0, x1) } else { (0.0, 1.0) };
+    let losses =
+        series.iter().flat_map(|s| s.rows.iter().flat_map(|r| [Some(r.loss), r.val_loss, r.eval_loss]).flatten());
+    let (lo, hi) =
+        losses.filter(|x| x.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+    let pad = (hi - lo) * 0.05;
+    loss_panel(&top, axis, (x0, x1), (lo - pad, hi + pad), series)?;
+    accuracy_panel(&bottom, axis, (x0, x1), series)?;
+    root.present()?;
+    Ok(())
+}
 
-    let mut chart = ChartBuilder::on(&top)
+/// Legends sit in a margin to the right of the plotting area, never on the data.
+const LEGEND_WIDTH: u32 = 190;
+
+fn loss_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    axis: StepAxis,
+    x: (f64, f64),
+    y: (f64, f64),
+    series: &[Series<'_>],
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
         .margin(12)
+        .margin_right(LEGEND_WIDTH)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(0.0..max_step, 0.0..max_loss * 1.05)?;
-    let steps = |x: &f64| format!("{x:.0}");
-    chart.configure_mesh().x_desc("step").y_desc("loss (nats)").x_label_formatter(&steps).draw()?;
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
+    let label = |v: &f64| axis.label(v);
+    let x_desc = if axis.log { "step (log scale)" } else { "step" };
+    chart.configure_mesh().x_desc(x_desc).y_desc("loss (nats)").x_label_formatter(&label).draw()?;
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
+        let train = s.rows.iter().filter(|r| r.loss.is_finite()).filter_map(|r| Some((axis.x(r.step)?, r.loss)));
         chart
-            .draw_series(LineSeries::new(
-                s.rows.iter().filter(|r| r.loss.is_finite()).map(|r| (r.step as f64, r.loss)),
-                color.stroke_width(2),
-            ))?
+            .draw_series(LineSeries::new(train, color.stroke_width(2)))?
             .label(format!("{} train", s.label))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        if s.rows.iter().any(|r| r.val_loss.is_some()) {
+        let val: Vec<(f64, f64)> = s.rows.iter().filter_map(|r| Some((axis.x(r.step)?, r.val_loss?))).collect();
+        if !val.is_empty() {
             chart
-                .draw_series(LineSeries::new(
-                    s.rows.iter().filter_map(|r| Some((r.step as f64, r.val_loss?))),
-                    color.mix(0.5).stroke_width(1),
-                ))?
+                .draw_series(DashedLineSeries::new(val, 6, 4, color.stroke_width(2)))?
                 .label(format!("{} validation", s.label))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.mix(0.5).stroke_width(1)));
+                .legend(move |(x, y)| {
+                    let dash = |a: i32, b: i32| PathElement::new(vec![(x + a, y), (x + b, y)], color.stroke_width(2));
+                    EmptyElement::at((x, y)) + dash(0, 7) + dash(11, 18)
+                });
         }
     }
+    let (w, _) = chart.plotting_area().dim_in_pixel();
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::Coordinate(w as i32 + 12, 0))
+        .background_style(WHITE)
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
         .draw()?;
+    Ok(())
+}
 
-    let mut acc = ChartBuilder::on(&bottom)
+fn accuracy_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    axis: StepAxis,
+    x: (f64, f64),
+    series: &[Series<'_>],
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let mut acc = ChartBuilder::on(area)
         .margin(12)
+        .margin_right(LEGEND_WIDTH)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(0.0..max_step, 0.0..1.0)?;
-    acc.configure_mesh().x_desc("step").y_desc("training accuracy").x_label_formatter(&steps).draw()?;
+        .build_cartesian_2d(x.0..x.1, 0.0..1.0)?;
+    let label = |v: &f64| axis.label(v);
+    let x_desc = if axis.log { "step (log scale)" } else { "step" };
+    acc.configure_mesh().x_desc(x_desc).y_desc("training accuracy").x_label_formatter(&label).draw()?;
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        acc.draw_series(LineSeries::new(
-            s.rows.iter().filter_map(|r| Some((r.step as f64, r.accuracy?))),
-            color.stroke_width(2),
-        ))?
-        .label(s.label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        let points = s.rows.iter().filter_map(|r| Some((axis.x(r.step)?, r.accuracy?)));
+        acc.draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(s.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
+    let (w, _) = acc.plotting_area().dim_in_pixel();
     acc.configure_series_labels()
-        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::Coordinate(w as i32 + 12, 0))
+        .background_style(WHITE)
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
         .draw()?;
-    root.present()?;
     Ok(())
 }
 

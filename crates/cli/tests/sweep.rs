@@ -1,0 +1,184 @@
+//! Sweeps and results through the real binary: the plan, skipping, --jobs, shards (by flag and by
+//! Slurm's variables), and the grouped table.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn overfit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_overfit"));
+    c.args(args).current_dir(dir);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("the binary runs")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// 2 heads × 2 learning rates × 2 seeds of short seed-id4 runs.
+const GRID: &[&str] = &[
+    "sweep",
+    "--steps",
+    "12",
+    "--grid",
+    "head=flatten,tied",
+    "--grid",
+    "lr=0.001,0.003",
+    "--seeds",
+    "0,1",
+    "--quiet",
+    "--json",
+];
+
+fn sweep(dir: &Path, runs_dir: &str, extra: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut args = GRID.to_vec();
+    args.extend(["--runs-dir", runs_dir]);
+    args.extend(extra);
+    json(&overfit(dir, &args, env))
+}
+
+/// Each run's final loss and a checksum of its exported weights, by folder name. (The checkpoint
+/// itself holds wall-clock times, which differ from run to run.)
+fn outcome(dir: &Path, runs_dir: &str) -> Vec<(String, String, u64)> {
+    let mut rows: Vec<_> = std::fs::read_dir(dir.join(runs_dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("report.json").exists())
+        .map(|p| {
+            let r: Value = serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+            let (ck, st) = (p.join("checkpoint.bin"), p.join("w.safetensors"));
+            let out =
+                overfit(dir, &["export", "--checkpoint", ck.to_str().unwrap(), "--out", st.to_str().unwrap()], &[]);
+            assert!(out.status.success());
+            let bytes = std::fs::read(&st).unwrap();
+            let sum = bytes.iter().fold(0u64, |h, &b| h.wrapping_mul(1_099_511_628_211).wrapping_add(b as u64));
+            (p.file_name().unwrap().to_string_lossy().to_string(), r["final_loss"].to_string(), sum)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The groups without the fields that measure time or memory (they differ on every run).
+fn deterministic(groups: &Value) -> Value {
+    let mut g = groups.clone();
+    for group in g.as_array_mut().unwrap() {
+        let m = group["metrics"].as_object_mut().unwrap();
+        m.retain(|k, _| {
+            !["wall_seconds", "eval_seconds", "samples_per_sec", "peak_rss_bytes", "rss_anon_bytes"]
+                .contains(&k.as_str())
+        });
+    }
+    g
+}
+
+#[test]
+fn a_sweep_runs_its_plan_in_order_and_jobs_do_not_change_a_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = sweep(dir.path(), "a", &["--jobs", "1"], &[]);
+    let runs = one["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 8);
+    // Plan order: the first axis slowest, the seeds fastest.
+    let order: Vec<(String, u64)> =
+        runs.iter().map(|r| (r["head"].as_str().unwrap().into(), r["seed"].as_u64().unwrap())).collect();
+    assert_eq!(order[..4].iter().map(|o| o.0.as_str()).collect::<Vec<_>>(), ["flatten"; 4]);
+    assert_eq!(order.iter().map(|o| o.1).collect::<Vec<_>>(), [0, 1, 0, 1, 0, 1, 0, 1]);
+    assert!(dir.path().join("a/head=flatten,lr=0.003,seed=1/report.json").exists());
+    // Two at a time, one thread each: the same bits.
+    sweep(dir.path(), "b", &["--jobs", "2"], &[]);
+    assert_eq!(outcome(dir.path(), "a"), outcome(dir.path(), "b"));
+    // A rerun skips every finished run.
+    let again = overfit(
+        dir.path(),
+        &[GRID, &["--runs-dir", "a"]].concat().iter().map(|s| *s).filter(|s| *s != "--json").collect::<Vec<_>>(),
+        &[],
+    );
+    assert!(again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(err.matches("already done: skipped").count(), 8, "{err}");
+}
+
+#[test]
+fn shards_gathered_give_the_whole_sweeps_table() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "whole", &[], &[]);
+    let s1 = sweep(dir.path(), "s1", &["--shard", "1/2"], &[]);
+    let s2 = sweep(dir.path(), "s2", &["--shard", "2/2"], &[]);
+    assert_eq!((s1["runs"].as_array().unwrap().len(), s2["runs"].as_array().unwrap().len()), (4, 4));
+    let whole = json(&overfit(dir.path(), &["results", "whole", "--json"], &[]));
+    let parts = json(&overfit(dir.path(), &["results", "s1", "s2", "--json"], &[]));
+    assert_eq!(deterministic(&whole["groups"]), deterministic(&parts["groups"]));
+    assert!(deterministic(&whole["groups"])[0]["metrics"]["final_loss"]["mean"].is_number());
+    assert_eq!(whole["groups"].as_array().unwrap().len(), 4, "head × lr, seeds pooled");
+    for g in whole["groups"].as_array().unwrap() {
+        assert_eq!(g["n"], 2);
+        let m = &g["metrics"]["final_loss"];
+        let (lo, hi, mean) =
+            (m["ci95"][0].as_f64().unwrap(), m["ci95"][1].as_f64().unwrap(), m["mean"].as_f64().unwrap());
+        assert!(lo < mean && mean < hi, "{m}");
+    }
+    // The runs of both are the same runs (folders differ only by the parent).
+    let names = |v: &Value| {
+        let mut n: Vec<String> = v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["dir"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&whole), names(&parts));
+}
+
+#[test]
+fn a_slurm_array_task_runs_its_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    // Task 7 of an array 5..=8: shard 3 of 4, the plan's runs 3 and 7 (1-based).
+    let env = [("SLURM_ARRAY_TASK_ID", "7"), ("SLURM_ARRAY_TASK_MIN", "5"), ("SLURM_ARRAY_TASK_COUNT", "4")];
+    let v = sweep(dir.path(), "sl", &[], &env);
+    let by_flag = sweep(dir.path(), "fl", &["--shard", "3/4"], &[]);
+    let key = |v: &Value| -> Vec<(String, String, u64)> {
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["head"].to_string(), r["final_loss"].to_string(), r["seed"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(key(&v), key(&by_flag));
+    assert_eq!(key(&v).len(), 2);
+    assert!(dir.path().join("sl/head=flatten,lr=0.003,seed=0/report.json").exists(), "run 3 of the plan");
+    assert!(dir.path().join("sl/head=tied,lr=0.003,seed=0/report.json").exists(), "run 7 of the plan");
+    // A task outside its array's range is an error naming the flag.
+    let bad = overfit(
+        dir.path(),
+        &[GRID, &["--runs-dir", "x"]].concat(),
+        &[("SLURM_ARRAY_TASK_ID", "9"), ("SLURM_ARRAY_TASK_MIN", "5"), ("SLURM_ARRAY_TASK_COUNT", "4")],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--shard"));
+}
+
+#[test]
+fn bad_sweeps_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, flag) in [
+        (&["sweep", "--grid", "lr"][..], "--grid"),
+        (&["sweep", "--grid", "learning_rate=0.1"][..], "learning_rate"),
+        (&["sweep", "--grid", "head=flatten,dense"][..], "--head"),
+        (&["sweep", "--grid", "d_model=abc"][..], "d_model"),
+        (&["sweep", "--shard", "3/2"][..], "--shard"),
+        (&["sweep", "--jobs", "0"][..], "--jobs"),
+        (&["results", "nothing-here"][..], "nothing-here"),
+    ] {
+        let out = overfit(dir.path(), args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag) && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}
