@@ -1,7 +1,7 @@
 //! Command-line flags (SPEC §2) and their resolution into configs.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use heads::{ModelConfig, Positions};
+use heads::{LossPositions, ModelConfig, Positions};
 use std::path::PathBuf;
 use train::optim::{OptimizerKind, Schedule};
 use train::{Error, Result, TrainConfig};
@@ -48,13 +48,19 @@ pub enum PositionsArg {
     Sinusoidal,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LossPositionsArg {
+    All,
+    Last,
+}
+
 /// The model's shape: a preset, and any field of it overridden.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ModelArgs {
     /// Model preset: seed-id4, small, medium, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, ctrl [default: seed-id4]
     #[arg(long)]
     pub preset: Option<String>,
-    /// Output head: flatten, bottleneck, td-dense, conv, tied, causal [default: the preset's]
+    /// Output head: flatten, bottleneck, td-dense, conv, tied, causal, rnn, last [default: the preset's]
     #[arg(long)]
     pub head: Option<String>,
     /// Window length L [default: the preset's]
@@ -87,9 +93,18 @@ pub struct ModelArgs {
     /// Positional embeddings [default: the preset's]
     #[arg(long, value_enum)]
     pub positions: Option<PositionsArg>,
-    /// Add a bias to the causal head's logits
+    /// Add a bias to the causal or last head's logits
     #[arg(long)]
     pub output_bias: bool,
+    /// Hidden size g of the rnn head's GRU [default: d_model]
+    #[arg(long)]
+    pub rnn_hidden: Option<usize>,
+    /// The causal head reads every position out through a Linear(d, V) of its own, not tok_embᵀ
+    #[arg(long)]
+    pub untied: bool,
+    /// Positions the causal head is trained on [default: all]
+    #[arg(long, value_enum)]
+    pub loss_positions: Option<LossPositionsArg>,
 }
 
 impl ModelArgs {
@@ -120,6 +135,18 @@ impl ModelArgs {
         if self.output_bias {
             c.output_bias = true;
         }
+        if let Some(g) = self.rnn_hidden {
+            c.rnn_hidden = Some(g);
+        }
+        if self.untied {
+            c.untied = true;
+        }
+        if let Some(p) = self.loss_positions {
+            c.loss_positions = match p {
+                LossPositionsArg::All => LossPositions::All,
+                LossPositionsArg::Last => LossPositions::Last,
+            };
+        }
     }
 
     /// The model flags that were given, for the message of a resume that contradicts them.
@@ -130,9 +157,13 @@ impl ModelArgs {
         }
         chk!(preset => "--preset", head => "--head", seq_length => "--seq-length", d_model => "--d-model", num_blocks => "--num-blocks",
              num_heads => "--num-heads", d_ff => "--d-ff", vocab_size => "--vocab-size", bottleneck => "--bottleneck", reduce => "--reduce",
-             kernel => "--kernel", positions => "--positions");
+             kernel => "--kernel", positions => "--positions", rnn_hidden => "--rnn-hidden",
+             loss_positions => "--loss-positions");
         if self.output_bias {
             g.push("--output-bias");
+        }
+        if self.untied {
+            g.push("--untied");
         }
         g
     }
