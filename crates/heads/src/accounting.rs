@@ -176,8 +176,9 @@ impl Summary {
         let line = |c: char| c.to_string().repeat(w + 40);
         let mut s = String::new();
         s.push_str(&format!(
-            "Model: head {}, L={} d={} N={} h={} F={} V={}\n",
+            "Model: head {}{}, L={} d={} N={} h={} F={} V={}\n",
             self.head,
+            head_flags(&self.config),
             self.config.seq_length,
             self.config.d_model,
             self.config.num_blocks,
@@ -261,6 +262,25 @@ fn explain(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, b: &BlockBreakdown, 
         ));
     }
     notes
+}
+
+/// The head's own switches and sizes, as flags (" --untied --loss-positions last"), for the title.
+fn head_flags(c: &ModelConfig) -> String {
+    let own = crate::spec(&c.head).map_or(&[][..], |s| s.own);
+    let mut s = String::new();
+    if own.contains(&crate::Own::RnnHidden) {
+        s += &format!(" --rnn-hidden {}", c.rnn_hidden_size());
+    }
+    if own.contains(&crate::Own::Untied) && c.untied {
+        s += " --untied";
+    }
+    if own.contains(&crate::Own::LossPositions) && c.loss_positions != crate::LossPositions::All {
+        s += &format!(" --loss-positions {}", c.loss_positions);
+    }
+    if own.contains(&crate::Own::OutputBias) && c.output_bias {
+        s += " --output-bias";
+    }
+    s
 }
 
 /// The head's exact count beside the log's dense-layer formula.

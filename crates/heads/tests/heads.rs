@@ -273,6 +273,7 @@ fn seed_id4_summary_shows_the_logs_ratio_beside_the_exact_one() {
     let untied =
         Summary::of(&ModelConfig { head: "causal".into(), untied: true, ..ModelConfig::preset("seed-id4").unwrap() });
     let table = untied.unwrap().table();
+    assert!(table.starts_with("Model: head causal --untied, L=32"), "{table}");
     assert!(
         table.contains("n_params_dense ≈ L·d·V") && table.contains("one Linear(d, V) shared by every position"),
         "{table}"
