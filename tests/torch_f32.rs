@@ -1,9 +1,10 @@
-//! overfit's float32 loss and every parameter gradient against PyTorch's, for each head of the seed-id4
-//! preset: the check of llm.c's `test_gpt2.c`, run by `cargo test`.
+//! overfit's float32 loss and every parameter gradient against PyTorch's, for each head and causal
+//! variant of the seed-id4 preset: the check of llm.c's `test_gpt2.c`, run by `cargo test`.
 //!
-//! `tests/data/torch_f32/<head>.safetensors` holds overfit's seeded initial weights (SPEC names), one batch
-//! (`ids`, `targets`, int32) and PyTorch's gradients on it (`grad.<name>`), with PyTorch's loss, the model
-//! config and the torch version in its metadata. To regenerate the files (after
+//! `tests/data/torch_f32/<name>.safetensors` (the name starts with the head's: `causal-untied`, `rnn-g24`)
+//! holds overfit's seeded initial weights moved by 0.05·N(0, 1) (SPEC names; no bias zero, no LayerNorm
+//! the identity), one batch (`ids`, `targets`, int32) and PyTorch's gradients on it (`grad.<name>`), with
+//! PyTorch's loss, the model config and the torch version in its metadata. To regenerate the files (after
 //! `cargo build --release -p cli`):
 //!
 //! ```text
@@ -23,8 +24,20 @@ use safetensors::{Dtype, SafeTensors};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// The heads whose dumps must be there; any other `<head>.safetensors` in the folder is checked too.
-const HEADS: [&str; 6] = ["flatten", "bottleneck", "td-dense", "conv", "tied", "causal"];
+/// The dumps that must be there (f32_dump.py's VARIANTS: every head, and the causal variants); any
+/// other `<name>.safetensors` in the folder is checked too.
+const HEADS: [&str; 10] = [
+    "flatten",
+    "bottleneck",
+    "td-dense",
+    "conv",
+    "tied",
+    "causal",
+    "causal-untied",
+    "causal-loss-last",
+    "rnn-g24",
+    "last",
+];
 const LOSS_TOL: f64 = 1e-5;
 const GRAD_TOL: f64 = 1e-4;
 /// The largest rounding noise allowed in a gradient that is exactly zero, relative to the model's
@@ -37,8 +50,9 @@ struct Array {
     data: Vec<f32>,
 }
 
-/// One head's dump.
+/// One head's (or variant's) dump.
 struct Dump {
+    /// The file's name: the head's, or the head's and the variant's.
     head: String,
     config: ModelConfig,
     loss: f64,
@@ -76,7 +90,7 @@ fn read_dump(path: &std::path::Path) -> Dump {
     let config: ModelConfig = serde_json::from_str(&meta["config"]).expect("the config is overfit's JSON");
     let loss: f64 = meta["loss"].parse().expect("the loss is a float");
     let head = path.file_stem().unwrap().to_string_lossy().into_owned();
-    assert_eq!(config.head, head, "{}: the file name and the config's head disagree", path.display());
+    assert!(head.starts_with(&config.head), "{}: the file name and the config's head disagree", path.display());
     let (mut weights, mut grads, mut ids, mut targets) = (BTreeMap::new(), BTreeMap::new(), None, None);
     for (name, view) in st.tensors() {
         let words = view.data().chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);

@@ -8,6 +8,10 @@
   # Speed: full training steps (forward, backward, Adam) on the same config, batch 32.
   python3 benches/reference/torch_reference.py time --preset seed-id4 --head flatten --threads 2
 
+The heads and causal variants of SPEC §4 take their flags as overfit does, e.g.
+  overfit bench --head rnn --rnn-hidden 24 --dump-parity /tmp/p
+  overfit bench --head causal --untied --loss-positions last --dump-parity /tmp/p
+
 Requirements: benches/reference/requirements.txt (torch, safetensors, numpy).
 """
 import argparse
@@ -27,7 +31,16 @@ PRESETS = {
     "small": dict(seq_length=64, d_model=64, num_blocks=2, num_heads=4, d_ff=256),
     "medium": dict(seq_length=128, d_model=128, num_blocks=4, num_heads=4, d_ff=512),
 }
-DEFAULTS = dict(vocab_size=257, head="flatten", bottleneck=16, reduce=8, kernel=3, positions="learned", output_bias=False)
+DEFAULTS = dict(
+    vocab_size=257, head="flatten", bottleneck=16, reduce=8, kernel=3, positions="learned", output_bias=False,
+    rnn_hidden=None, untied=False, loss_positions="all",
+)
+GRU_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def per_position(c):
+    """One target per position: the causal head trained on every position (SPEC §4)."""
+    return c["head"] == "causal" and c.get("loss_positions", "all") == "all"
 
 
 class Attention(nn.Module):
@@ -65,8 +78,25 @@ class Block(nn.Module):
         return x + self.ffn(self.ln2(x))
 
 
+class GRU(nn.Module):
+    """torch.nn.GRU(d, g, batch_first=True) under SPEC §4's names: `head.gru.weight_ih` is its
+    `weight_ih_l0`, and so on. The parameters are this module's own (so that the exported names
+    load as they are and their gradients land here); nn.GRU runs on them through functional_call."""
+
+    def __init__(self, d, g):
+        super().__init__()
+        self.gru = [nn.GRU(d, g, batch_first=True)]  # in a list: its *_l0 names stay out of the state dict
+        for n in GRU_NAMES:  # nn.GRU's own init, uniform(-1/sqrt(g), 1/sqrt(g))
+            self.register_parameter(n, nn.Parameter(getattr(self.gru[0], f"{n}_l0").detach().clone()))
+
+    def forward(self, x):
+        weights = {f"{n}_l0": getattr(self, n) for n in GRU_NAMES}
+        _, h_n = torch.func.functional_call(self.gru[0], weights, (x,))  # h_0 = 0
+        return h_n[0]  # the last state, [B, g]
+
+
 class Head(nn.Module):
-    """The six strategies, with SPEC §1's parameter names."""
+    """The strategies of SPEC §1 and §4, with their parameter names."""
 
     def __init__(self, c):
         super().__init__()
@@ -83,8 +113,14 @@ class Head(nn.Module):
             self.conv, self.out = nn.Conv1d(d, r, c["kernel"], padding=c["kernel"] // 2), nn.Linear(L * r, V)
         elif kind == "tied":
             self.proj = nn.Linear(L * d, d)
-        elif kind == "causal":
+        elif kind in ("causal", "last"):
             self.bias = nn.Parameter(torch.zeros(V)) if c["output_bias"] else None
+            if c.get("untied"):
+                self.out = nn.Linear(d, V)
+            self.last_only = kind == "last" or c.get("loss_positions") == "last"
+        elif kind == "rnn":
+            g = c.get("rnn_hidden") or d  # null: d_model
+            self.gru, self.out = GRU(d, g), nn.Linear(g, V)
         else:
             raise SystemExit(f"unknown head {kind}")
 
@@ -101,7 +137,12 @@ class Head(nn.Module):
             return self.out(self.conv(h.transpose(1, 2)).transpose(1, 2).reshape(b, -1))
         if k == "tied":
             return self.proj(h.reshape(b, -1)) @ tok_emb.t()
-        logits = h.reshape(-1, h.shape[-1]) @ tok_emb.t()
+        if k == "rnn":
+            return self.out(self.gru(h))
+        rows = h[:, -1, :] if self.last_only else h.reshape(-1, h.shape[-1])  # causal, last
+        if hasattr(self, "out"):
+            return self.out(rows)  # causal --untied
+        logits = rows @ tok_emb.t()
         return logits + self.bias if self.bias is not None else logits
 
 
@@ -126,8 +167,8 @@ class Model(nn.Module):
         self.head = Head(c)
         n = c["num_blocks"]
         for name, p in self.named_parameters():  # SPEC init (parity loads overfit's weights instead)
-            if ".ln" in name or name.startswith("ln_f"):
-                continue  # LayerNorm: weight 1, bias 0, PyTorch's default already
+            if ".ln" in name or name.startswith("ln_f") or ".gru." in name:
+                continue  # LayerNorm: weight 1, bias 0; GRU: PyTorch's own uniform init, as SPEC §4 says
             if name.endswith("bias"):
                 nn.init.zeros_(p)  # not nn.Linear's default uniform(±1/√in)
                 continue
@@ -149,6 +190,7 @@ def config_from(args):
     c = dict(DEFAULTS)
     c.update(PRESETS[args.preset])
     c["head"] = args.head
+    c.update(rnn_hidden=args.rnn_hidden, untied=args.untied, loss_positions=args.loss_positions, output_bias=args.output_bias)
     return c
 
 
@@ -166,7 +208,9 @@ def parity(dir_, tol_loss=1e-5, tol_grad=1e-4):
     loss.backward()
     rel = abs(loss.item() - ours_loss) / abs(loss.item())
     worst = 0.0
-    print(f"head {c['head']}: loss torch {loss.item():.7f} overfit {ours_loss:.7f} (relative difference {rel:.1e})")
+    flags = [f"--{k.replace('_', '-')} {c[k]}" for k in ("rnn_hidden", "loss_positions") if c.get(k) not in (None, "all")]
+    flags += [f"--{k.replace('_', '-')}" for k in ("untied", "output_bias") if c.get(k)]
+    print(f"head {' '.join([c['head'], *flags])}: loss torch {loss.item():.7f} overfit {ours_loss:.7f} (relative difference {rel:.1e})")
     # Each gradient's error relative to its own scale. The key biases are the exception: their
     # gradient is exactly zero (softmax ignores a constant added to a row of scores), so both sides
     # hold only float32 rounding noise there; check that it is noise (below 1e-5 of the largest
@@ -195,7 +239,7 @@ def time_steps(c, batch, steps, warmup, threads):
     g = torch.Generator().manual_seed(0)
     L, V = c["seq_length"], 256
     ids = torch.randint(0, V, (batch, L), generator=g)
-    targets = torch.randint(0, V, (batch, L) if c["head"] == "causal" else (batch,), generator=g)
+    targets = torch.randint(0, V, (batch, L) if per_position(c) else (batch,), generator=g)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -234,6 +278,10 @@ def main():
     pt.add_argument("--steps", type=int, default=50)
     pt.add_argument("--warmup", type=int, default=5)
     pt.add_argument("--threads", type=int, default=2)
+    pt.add_argument("--rnn-hidden", type=int, default=None)
+    pt.add_argument("--untied", action="store_true")
+    pt.add_argument("--loss-positions", choices=("all", "last"), default="all")
+    pt.add_argument("--output-bias", action="store_true")
     a = p.parse_args()
     if a.cmd == "parity":
         torch.set_default_dtype(torch.float32)

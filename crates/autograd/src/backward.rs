@@ -118,6 +118,7 @@ impl<F: Float> Tape<'_, F> {
             Op::Exp(x) => sink.add(*x, ew::exp_backward(y, g)),
             Op::Log(x) => sink.add(*x, ew::log_backward(val(*x), g)),
             Op::Tanh(x) => sink.add(*x, ew::tanh_backward(y, g)),
+            Op::Sigmoid(x) => sink.add(*x, ew::sigmoid_backward(y, g)),
             Op::Relu(x) => sink.add(*x, ew::relu_backward(val(*x), g)),
             Op::Gelu(x) => sink.add(*x, ew::gelu_backward(val(*x), g)),
             Op::Sum { x, axes } => sink.add(*x, reduce::sum_backward(val(*x).shape(), axes, g)),

@@ -23,6 +23,7 @@ pub enum Op<F> {
     Exp(Var),
     Log(Var),
     Tanh(Var),
+    Sigmoid(Var),
     Relu(Var),
     Gelu(Var),
     // Reductions.
@@ -114,6 +115,7 @@ impl<F> Op<F> {
             Op::Exp(_) => "exp",
             Op::Log(_) => "log",
             Op::Tanh(_) => "tanh",
+            Op::Sigmoid(_) => "sigmoid",
             Op::Relu(_) => "relu",
             Op::Gelu(_) => "gelu",
             Op::Sum { .. } => "sum",

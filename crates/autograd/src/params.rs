@@ -83,6 +83,21 @@ impl<F: Float> ParamSet<F> {
         })
     }
 
+    /// Adds a parameter drawn from uniform(−bound, bound): PyTorch's init of recurrent layers.
+    pub fn add_uniform(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        bound: f64,
+        decay: bool,
+        rng: &mut impl Rng,
+    ) -> ParamId {
+        self.add(name, shape, decay, || {
+            let n: usize = shape.iter().product();
+            tensor::from_vec(shape, (0..n).map(|_| F::of(rng.random_range(-bound..bound))).collect())
+        })
+    }
+
     /// Adds a parameter filled with a constant.
     pub fn add_constant(&mut self, name: impl Into<String>, shape: &[usize], value: f64, decay: bool) -> ParamId {
         self.add(name, shape, decay, || Tensor::from_elem(ndarray_shape(shape), F::of(value)))

@@ -174,6 +174,11 @@ impl<'p, F: Float> Tape<'p, F> {
         let y = ew::tanh_forward(self.value(x));
         self.record_op(y, Op::Tanh(x), &[x])
     }
+    /// The logistic function (the gates of the rnn head's GRU).
+    pub fn sigmoid(&mut self, x: Var) -> Var {
+        let y = ew::sigmoid_forward(self.value(x));
+        self.record_op(y, Op::Sigmoid(x), &[x])
+    }
     pub fn relu(&mut self, x: Var) -> Var {
         let y = ew::relu_forward(self.value(x));
         self.record_op(y, Op::Relu(x), &[x])

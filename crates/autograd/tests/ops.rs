@@ -56,6 +56,12 @@ fn exp_log_tanh() {
 }
 
 #[test]
+fn sigmoid_on_both_branches() {
+    // Inputs in (-4, 4): both halves of the stable form (x ≥ 0 and x < 0) are checked.
+    check(&[rand_tensor(&[4, 5], 90).mapv(|x| 4.0 * x)], |t, v| t.sigmoid(v[0]));
+}
+
+#[test]
 fn relu_away_from_the_kink() {
     check(&[rand_away_from_zero(&[3, 5], 15)], |t, v| t.relu(v[0]));
 }

@@ -136,16 +136,35 @@ pub struct ModelArgs {
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub positions: Option<PositionsArg>,
-    /// Add a bias to the causal head's logits
+    /// Add a bias to the causal or last head's logits
     #[arg(long)]
     #[serde(skip_serializing_if = "is_false")]
     pub output_bias: bool,
+    /// Hidden size g of the rnn head's GRU [default: d_model]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rnn_hidden: Option<usize>,
+    /// The causal head reads every position out through a Linear(d, V) of its own, not tok_embᵀ
+    #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
+    pub untied: bool,
+    /// Positions the causal head is trained on [default: all]
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_positions: Option<LossPositionsArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossPositionsArg {
+    All,
+    Last,
 }
 
 /// The output head, for the commands that train or count one model.
 #[derive(Args, Debug, Clone, Default, Serialize)]
 pub struct HeadArg {
-    /// Output head: flatten, bottleneck, td-dense, conv, tied, causal [default: the preset's]
+    /// Output head: flatten, bottleneck, td-dense, conv, tied, causal, rnn, last [default: the preset's]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub head: Option<String>,

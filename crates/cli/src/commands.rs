@@ -212,10 +212,10 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
     for h in &names {
         let mut flags = settings::Overrides::new();
         flags.insert("head".into(), h.clone().into());
-        // --output-bias goes to the heads that take one; the others compare without it.
-        let takes_bias = heads::spec(h).is_some_and(|s| s.own.contains(&heads::Own::OutputBias));
-        flags.insert("output_bias".into(), (base.model.output_bias && takes_bias).into());
-        let config = settings::apply(base.clone(), &flags, |_| "--heads".into())?;
+        let mut config = settings::apply(base.clone(), &flags, |_| "--heads".into())?;
+        // --output-bias, --untied, --loss-positions go to the heads that take them; the others
+        // compare without them.
+        config.model.drop_flags_not_taken();
         config.validate()?;
         specs.push(RunSpec { dir: RunDir::create_next(&a.out.runs_dir)?.path, config, label: h.clone() });
     }

@@ -22,7 +22,7 @@ pub fn generate(a: GenerateArgs) -> Result<u8> {
     }
     let (_, model, params) = load_model(&a.checkpoint)?;
     let l = model.config.seq_length;
-    if !model.spec.per_position && a.prompt.len() < l {
+    if !model.config.per_position() && a.prompt.len() < l {
         eprintln!(
             "warning: head {} reads a window of {l} bytes and the prompt has {}: it is padded on the left with \
              {} special tokens (id 256), which this model never saw in training. Give a prompt of {l} bytes or more \
@@ -63,7 +63,7 @@ pub fn eval(a: EvalArgs) -> Result<u8> {
     let split = train::data::Split::new(
         corpus.bytes().len(),
         ck.config.model.seq_length,
-        model.spec.per_position,
+        model.config.per_position(),
         samples,
         a.data.val_fraction,
         &corpus.name(),
@@ -73,7 +73,7 @@ pub fn eval(a: EvalArgs) -> Result<u8> {
     // Every window, up to 2^22 of them; past that, 2^22 evenly spaced ones (reported as `samples`).
     // A per-position head reads validation text in non-overlapping windows, each byte predicted
     // once, as the trainer's validation pass does; training windows all, for an exact memorized count.
-    let stride = if model.spec.per_position && split.val_windows > 0 { split.seq_length } else { 1 };
+    let stride = if model.config.per_position() && split.val_windows > 0 { split.seq_length } else { 1 };
     let starts = train::data::eval_starts(first, count, stride, 1 << 22);
     let ev = train::eval::evaluate(&model, &params, corpus.bytes(), &split, &starts);
     let bpb = ev.loss / std::f64::consts::LN_2;

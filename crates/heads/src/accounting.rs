@@ -148,7 +148,8 @@ impl Summary {
                 LayerRow { name: info.name, kind: info.kind.to_string(), output_shape: shape, params: n as u64 }
             })
             .collect();
-        let approx = LogApprox::of(config, model.spec.tied);
+        let tied = config.reads_through_tok_emb();
+        let approx = LogApprox::of(config, tied);
         let (d, f, n) = (config.d_model as u64, config.d_ff as u64, config.num_blocks as u64);
         let breakdown = BlockBreakdown {
             attention_weights: 4 * n * d * d,
@@ -156,7 +157,7 @@ impl Summary {
             biases: n * (4 * d + f + d),
             layer_norms: 4 * n * d + 2 * d,
         };
-        let explain = explain(config, &counts, &approx, &breakdown, model.spec.tied, model.spec.per_position);
+        let explain = explain(config, &counts, &approx, &breakdown, tied);
         Ok(Summary {
             config: config.clone(),
             head: config.head.clone(),
@@ -175,8 +176,9 @@ impl Summary {
         let line = |c: char| c.to_string().repeat(w + 40);
         let mut s = String::new();
         s.push_str(&format!(
-            "Model: head {}, L={} d={} N={} h={} F={} V={}\n",
+            "Model: head {}{}, L={} d={} N={} h={} F={} V={}\n",
             self.head,
+            head_flags(&self.config),
             self.config.seq_length,
             self.config.d_model,
             self.config.num_blocks,
@@ -231,18 +233,11 @@ impl Summary {
     }
 
     fn is_tied_formula(&self) -> bool {
-        crate::spec(&self.head).is_some_and(|s| s.tied)
+        self.config.reads_through_tok_emb()
     }
 }
 
-fn explain(
-    c: &ModelConfig,
-    p: &ParamCounts,
-    a: &LogApprox,
-    b: &BlockBreakdown,
-    tied: bool,
-    per_position: bool,
-) -> Vec<String> {
+fn explain(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, b: &BlockBreakdown, tied: bool) -> Vec<String> {
     let mut notes = Vec::new();
     let (d, f) = (c.d_model as u64, c.d_ff as u64);
     notes.push(format!(
@@ -257,33 +252,7 @@ fn explain(
         thousands(b.biases),
         thousands(b.layer_norms),
     ));
-    if per_position {
-        let (l, v) = (c.seq_length as u64, c.vocab_size as u64);
-        notes.push(format!(
-            "head: exact {} vs the log's tied estimate L·d² = {} (and its untied L·d·V = {}). Predicting at every position through \
-             the tied embedding needs no L·d-wide matrix at all: this is why GPT-2 is far smaller than the log's formulas say.",
-            thousands(p.head),
-            thousands(a.n_params_dense),
-            thousands(l * d * v)
-        ));
-    } else {
-        let formula = if tied { "L·d²" } else { "L·d·V" };
-        let note = if c.head == "flatten" || tied {
-            format!(
-                "head: exact {} vs the log's {formula} = {}: the difference is the head's bias.",
-                thousands(p.head),
-                thousands(a.n_params_dense)
-            )
-        } else {
-            format!(
-                "head: exact {} vs the log's {formula} = {} (the flatten head's formula): this head is {:.1}× smaller.",
-                thousands(p.head),
-                thousands(a.n_params_dense),
-                a.n_params_dense as f64 / p.head.max(1) as f64
-            )
-        };
-        notes.push(note);
-    }
+    notes.push(head_note(c, p, a, tied));
     notes.extend(log_arithmetic(c, p));
     if let Some(r) = p.ratio() {
         notes.push(format!(
@@ -293,6 +262,62 @@ fn explain(
         ));
     }
     notes
+}
+
+/// The head's own switches and sizes, as flags (" --untied --loss-positions last"), for the title.
+fn head_flags(c: &ModelConfig) -> String {
+    let own = crate::spec(&c.head).map_or(&[][..], |s| s.own);
+    let mut s = String::new();
+    if own.contains(&crate::Own::RnnHidden) {
+        s += &format!(" --rnn-hidden {}", c.rnn_hidden_size());
+    }
+    if own.contains(&crate::Own::Untied) && c.untied {
+        s += " --untied";
+    }
+    if own.contains(&crate::Own::LossPositions) && c.loss_positions != crate::LossPositions::All {
+        s += &format!(" --loss-positions {}", c.loss_positions);
+    }
+    if own.contains(&crate::Own::OutputBias) && c.output_bias {
+        s += " --output-bias";
+    }
+    s
+}
+
+/// The head's exact count beside the log's dense-layer formula.
+fn head_note(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, tied: bool) -> String {
+    let (l, d, v) = (c.seq_length as u64, c.d_model as u64, c.vocab_size as u64);
+    // The heads that read out position by position (causal and its variants, last) have no
+    // L·d-wide matrix: the log's formulas count one that is not there.
+    let per_row = crate::spec(&c.head).is_some_and(|s| s.causal_mask) || c.head == "last";
+    if per_row && tied {
+        format!(
+            "head: exact {} vs the log's tied estimate L·d² = {} (and its untied L·d·V = {}). Reading H_t out through \
+             the tied embedding needs no L·d-wide matrix at all: this is why GPT-2 is far smaller than the log's formulas say.",
+            thousands(p.head),
+            thousands(a.n_params_dense),
+            thousands(l * d * v)
+        )
+    } else if per_row {
+        format!(
+            "head: exact {} vs the log's L·d·V = {}: one Linear(d, V) shared by every position, not one per position.",
+            thousands(p.head),
+            thousands(a.n_params_dense)
+        )
+    } else if c.head == "flatten" || tied {
+        let formula = if tied { "L·d²" } else { "L·d·V" };
+        format!(
+            "head: exact {} vs the log's {formula} = {}: the difference is the head's bias.",
+            thousands(p.head),
+            thousands(a.n_params_dense)
+        )
+    } else {
+        format!(
+            "head: exact {} vs the log's L·d·V = {} (the flatten head's formula): this head is {:.1}× smaller.",
+            thousands(p.head),
+            thousands(a.n_params_dense),
+            a.n_params_dense as f64 / p.head.max(1) as f64
+        )
+    }
 }
 
 fn fmt_num(x: f64) -> String {

@@ -16,7 +16,7 @@ impl<F: Float> Head<F> for Bottleneck {
         HeadSpec {
             name: "bottleneck",
             about: "flatten(H) → Linear(L·d, k) → Linear(k, V): the log's run id 2",
-            per_position: false,
+            causal_mask: false,
             tied: false,
             formula: |c| {
                 c.seq_length * c.d_model * c.bottleneck + c.bottleneck + c.bottleneck * c.vocab_size + c.vocab_size

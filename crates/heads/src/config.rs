@@ -22,6 +22,25 @@ impl std::fmt::Display for Positions {
     }
 }
 
+/// The positions a causal head is trained on (SPEC §4): every one (`all`, GPT-2's way) or the
+/// last one only (`last`, the window heads' single target, read through the causal model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LossPositions {
+    #[default]
+    All,
+    Last,
+}
+
+impl std::fmt::Display for LossPositions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossPositions::All => "all",
+            LossPositions::Last => "last",
+        })
+    }
+}
+
 /// Every hyperparameter that fixes the model's shape (SPEC §1). Field names are the flags' names
 /// with underscores; unknown fields in a config file are an error, not silently ignored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,8 +60,16 @@ pub struct ModelConfig {
     /// K of the `conv` head (odd).
     pub kernel: usize,
     pub positions: Positions,
-    /// A bias on the `causal` head's logits (CTRL has one).
+    /// A bias on the `causal` or `last` head's logits (CTRL has one).
     pub output_bias: bool,
+    /// g, the hidden size of the `rnn` head's GRU. `None` (JSON `null`) means d_model, SPEC §4's
+    /// default, resolved when the model is built: so `--d-model 32 --head rnn` gets g = 32 and a
+    /// sweep over d_model keeps g = d, where a number filled in from the preset would not follow.
+    pub rnn_hidden: Option<usize>,
+    /// The `causal` head reads out through its own Linear(d, V) `head.out` instead of tok_embᵀ.
+    pub untied: bool,
+    /// The positions the `causal` head is trained on.
+    pub loss_positions: LossPositions,
 }
 
 impl Default for ModelConfig {
@@ -82,6 +109,9 @@ fn base(l: usize, d: usize, n: usize, h: usize, f: usize, v: usize, head: &str) 
         kernel: 3,
         positions: Positions::Learned,
         output_bias: false,
+        rnn_hidden: None,
+        untied: false,
+        loss_positions: LossPositions::All,
     }
 }
 
@@ -158,6 +188,36 @@ impl ModelConfig {
         self.d_model / self.reduce.max(1)
     }
 
+    /// g of the `rnn` head: `--rnn-hidden`, or d_model when it is not given.
+    pub fn rnn_hidden_size(&self) -> usize {
+        self.rnn_hidden.unwrap_or(self.d_model)
+    }
+
+    /// One target per position (targets `b[i+1..i+L+1]`, logits `[B·L, V]`) rather than one per
+    /// window (target `b[i+L]`, logits `[B, V]`): a causally masked head trained on every position.
+    /// The mask alone does not decide it: `causal --loss-positions last` is masked, with one target.
+    pub fn per_position(&self) -> bool {
+        crate::spec(&self.head).is_some_and(|s| s.causal_mask) && self.loss_positions == LossPositions::All
+    }
+
+    /// Whether the logits are read through tok_embᵀ: the head's `tied`, unless `--untied` gave
+    /// the causal head a matrix of its own. The log's approximations use `L·d²` for these.
+    pub fn reads_through_tok_emb(&self) -> bool {
+        crate::spec(&self.head).is_some_and(|s| s.tied) && !self.untied
+    }
+
+    /// Resets the flags that only some heads take (`--output-bias`, `--untied`, `--loss-positions`)
+    /// when this config's head does not take them: `compare` gives each head the flags it can use.
+    pub fn drop_flags_not_taken(&mut self) {
+        let takes = |own| crate::spec(&self.head).is_some_and(|s| s.own.contains(&own));
+        let (bias, untied, positions) = (takes(Own::OutputBias), takes(Own::Untied), takes(Own::LossPositions));
+        self.output_bias &= bias;
+        self.untied &= untied;
+        if !positions {
+            self.loss_positions = LossPositions::All;
+        }
+    }
+
     /// Checks every constraint of SPEC §1. The first violation is returned. A head's own
     /// hyperparameters are checked only when that head is chosen (SPEC §4).
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -190,13 +250,22 @@ impl ModelConfig {
             name: self.head.clone(),
             allowed: crate::head_names().join(", "),
         })?;
-        if self.output_bias && !spec.own.contains(&Own::OutputBias) {
-            let allowed: Vec<&str> =
-                crate::specs().into_iter().filter(|s| s.own.contains(&Own::OutputBias)).map(|s| s.name).collect();
-            return Err(invalid(
-                "--output-bias",
-                format!("applies to the {} head only, not '{}'", allowed.join(", "), spec.name),
-            ));
+        // A switch of some heads, given to another, is an error: it would silently do nothing.
+        let switches = [
+            (Own::OutputBias, "--output-bias", self.output_bias),
+            (Own::Untied, "--untied", self.untied),
+            (Own::LossPositions, "--loss-positions", self.loss_positions != LossPositions::All),
+        ];
+        for (own, flag, given) in switches {
+            if given && !spec.own.contains(&own) {
+                let allowed: Vec<&str> =
+                    crate::specs().into_iter().filter(|s| s.own.contains(&own)).map(|s| s.name).collect();
+                let heads = if allowed.len() == 1 { "head" } else { "heads" };
+                return Err(invalid(
+                    flag,
+                    format!("applies to the {} {heads} only, not '{}'", allowed.join(", "), spec.name),
+                ));
+            }
         }
         spec.own.iter().try_for_each(|own| self.check_own(*own))
     }
@@ -225,7 +294,13 @@ impl ModelConfig {
                 }
                 Ok(())
             }
-            Own::OutputBias => Ok(()),
+            Own::RnnHidden => self.rnn_hidden.map_or(Ok(()), |g| check_size("--rnn-hidden", g)),
+            Own::OutputBias if self.output_bias && self.untied => Err(invalid(
+                "--output-bias",
+                "the untied causal head's head.out Linear has a bias already; give one of --output-bias, --untied"
+                    .into(),
+            )),
+            Own::OutputBias | Own::Untied | Own::LossPositions => Ok(()),
         }
     }
 }

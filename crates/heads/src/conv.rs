@@ -16,7 +16,7 @@ impl<F: Float> Head<F> for Conv {
         HeadSpec {
             name: "conv",
             about: "Conv1d(d → d/r, kernel K, same padding) → flatten → Linear(L·d/r, V): the log's \"alien\"",
-            per_position: false,
+            causal_mask: false,
             tied: false,
             formula: |c| {
                 c.kernel * c.d_model * c.reduced()

@@ -15,7 +15,7 @@ impl<F: Float> Head<F> for Flatten {
         HeadSpec {
             name: "flatten",
             about: "flatten(H) → Linear(L·d, V): the log's baseline",
-            per_position: false,
+            causal_mask: false,
             tied: false,
             formula: |c| c.seq_length * c.d_model * c.vocab_size + c.vocab_size,
             own: &[],

@@ -1,9 +1,9 @@
 //! The output strategies of the research log behind one trait, the whole model, and exact
 //! parameter accounting.
 //!
-//! A head turns the trunk's output `H` (`[B, L, d]`, after the final LayerNorm) into logits. The six
-//! strategies of SPEC §1 are one file each; adding a seventh is a new file implementing [`Head`] and
-//! one line in the [`registry!`] call below.
+//! A head turns the trunk's output `H` (`[B, L, d]`, after the final LayerNorm) into logits. The
+//! strategies of SPEC §1 and §4 are one file each (the causal variants are flags of `causal`); adding
+//! another is a new file implementing [`Head`] and one line in the [`registry!`] call below.
 
 pub mod accounting;
 pub mod config;
@@ -13,11 +13,13 @@ mod bottleneck;
 mod causal;
 mod conv;
 mod flatten;
+mod last;
+pub mod rnn;
 mod td_dense;
 mod tied;
 
 pub use accounting::{ParamCounts, Summary};
-pub use config::{ConfigError, ModelConfig, Positions, BYTE_VOCAB, SPECIAL_TOKEN};
+pub use config::{ConfigError, LossPositions, ModelConfig, Positions, BYTE_VOCAB, SPECIAL_TOKEN};
 pub use model::Model;
 
 use autograd::{Float, ParamSet, Tape, Var};
@@ -28,10 +30,11 @@ use rand_chacha::ChaCha8Rng;
 pub struct HeadSpec {
     pub name: &'static str,
     pub about: &'static str,
-    /// Predicts at every position (causal mask in the blocks, targets `b[i+1..i+L+1]`), instead
-    /// of once per window (target `b[i+L]`).
-    pub per_position: bool,
-    /// Reads the output through the token embedding: the log's approximations use `L·d²` for it.
+    /// A causal mask in every block (position t sees 0..=t). Whether the head also predicts at every
+    /// position depends on its config too: see [`ModelConfig::per_position`].
+    pub causal_mask: bool,
+    /// Reads the output through the token embedding: the log's approximations use `L·d²` for it
+    /// (unless a flag unties it: [`ModelConfig::reads_through_tok_emb`]).
     pub tied: bool,
     /// The head's parameter count by SPEC §1's formula (tests hold the built model to it).
     pub formula: fn(&ModelConfig) -> usize,
@@ -51,6 +54,12 @@ pub enum Own {
     Kernel,
     /// `--output-bias`
     OutputBias,
+    /// `--rnn-hidden g`
+    RnnHidden,
+    /// `--untied`
+    Untied,
+    /// `--loss-positions all|last`
+    LossPositions,
 }
 
 /// A row of the model summary: a layer's name, kind and output shape without the batch axis.
@@ -78,7 +87,8 @@ pub trait Head<F: Float>: Send + Sync {
     fn build(config: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Self
     where
         Self: Sized;
-    /// h is [B, L, d] and tok_emb is [V, d]; logits are [B, V], or [B·L, V] for a per-position head.
+    /// h is [B, L, d] and tok_emb is [V, d]; logits are [B, V], or [B·L, V] for a per-position
+    /// model ([`ModelConfig::per_position`]).
     fn forward(&self, t: &mut Tape<'_, F>, h: Var, tok_emb: Var) -> Var;
     /// The head's layers for the summary table.
     fn layers(&self, config: &ModelConfig) -> Vec<LayerInfo>;
@@ -87,13 +97,14 @@ pub trait Head<F: Float>: Send + Sync {
 /// Registers the strategies: each entry is `module::Type`. Generates [`specs`] and [`build`].
 macro_rules! registry {
     ($($module:ident :: $ty:ident),* $(,)?) => {
-        /// Every registered strategy, in the order of SPEC §1.
+        /// Every registered strategy, in the order of SPEC §1 and §4.
         pub fn specs() -> Vec<HeadSpec> {
             vec![$(<$module::$ty as Head<f32>>::spec()),*]
         }
 
-        /// Builds the head named in `config` (already validated).
-        pub(crate) fn build<F: Float>(config: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Box<dyn Head<F>> {
+        /// Builds the head named in `config` (already validated) on its own: [`Model`] builds it
+        /// after the trunk; tests check a head's gradients apart from the model.
+        pub fn build<F: Float>(config: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Box<dyn Head<F>> {
             $(
                 if config.head == <$module::$ty as Head<F>>::spec().name {
                     return Box::new(<$module::$ty as Head<F>>::build(config, params, rng));
@@ -111,6 +122,8 @@ registry! {
     conv::Conv,
     tied::Tied,
     causal::Causal,
+    rnn::Rnn,
+    last::Last,
 }
 
 /// The spec of a registered head.

@@ -45,7 +45,7 @@ impl<F: Float> Model<F> {
             heads: c.num_heads,
             d_ff: c.d_ff,
             num_blocks: c.num_blocks,
-            causal: spec.per_position,
+            causal: spec.causal_mask,
         };
         let blocks = (0..c.num_blocks).map(|i| Block::new(&mut params, i, dims, &mut rng)).collect();
         let ln_f = LayerNorm::new(&mut params, "ln_f", c.d_model);
@@ -77,7 +77,7 @@ impl<F: Float> Model<F> {
         self.ln_f.forward(t, x)
     }
 
-    /// Logits: `[B, V]`, or `[B·L, V]` for a per-position head.
+    /// Logits: `[B, V]`, or `[B·L, V]` for a per-position model ([`ModelConfig::per_position`]).
     pub fn logits(&self, t: &mut Tape<'_, F>, ids: &[u32]) -> Var {
         let out_emb = t.param(self.tok_emb.table);
         self.logits_with_output_embedding(t, ids, out_emb)
@@ -90,15 +90,15 @@ impl<F: Float> Model<F> {
         self.head.forward(t, h, out_emb)
     }
 
-    /// Mean cross-entropy over every target of the batch: B targets, or B·L for a per-position head.
+    /// Mean cross-entropy over every target of the batch: B targets, or B·L for a per-position model.
     pub fn loss(&self, t: &mut Tape<'_, F>, ids: &[u32], targets: &[u32]) -> (Var, Var) {
         let logits = self.logits(t, ids);
         (t.cross_entropy(logits, targets), logits)
     }
 
-    /// Targets per window: 1, or L for a per-position head.
+    /// Targets per window: 1, or L for a per-position model.
     pub fn targets_per_window(&self) -> usize {
-        if self.spec.per_position {
+        if self.config.per_position() {
             self.config.seq_length
         } else {
             1
@@ -122,7 +122,7 @@ impl<F: Float> Model<F> {
             rows.push(LayerInfo::new(&format!("blocks.{i}.ln1"), "LayerNorm", vec![l, d]));
             rows.push(LayerInfo::new(
                 &format!("blocks.{i}.attn"),
-                if self.spec.per_position { "CausalSelfAttention" } else { "SelfAttention" },
+                if self.spec.causal_mask { "CausalSelfAttention" } else { "SelfAttention" },
                 vec![l, d],
             ));
             rows.push(LayerInfo::new(&format!("blocks.{i}.ln2"), "LayerNorm", vec![l, d]));

@@ -16,7 +16,7 @@ impl<F: Float> Head<F> for TdDense {
         HeadSpec {
             name: "td-dense",
             about: "per-position Linear(d, d/r) → flatten → Linear(L·d/r, V): the log's idea 6",
-            per_position: false,
+            causal_mask: false,
             tied: false,
             formula: |c| {
                 c.d_model * c.reduced() + c.reduced() + c.seq_length * c.reduced() * c.vocab_size + c.vocab_size

@@ -15,7 +15,7 @@ impl<F: Float> Head<F> for Tied {
         HeadSpec {
             name: "tied",
             about: "flatten(H) → Linear(L·d, d) → z·tok_embᵀ: the log's reading of GPT-2",
-            per_position: false,
+            causal_mask: false,
             tied: true,
             formula: |c| c.seq_length * c.d_model * c.d_model + c.d_model,
             own: &[],

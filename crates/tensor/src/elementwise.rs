@@ -119,6 +119,28 @@ pub fn tanh_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
     dx
 }
 
+// ---- sigmoid: y = 1/(1 + e⁻ˣ) -----------------------------------------------------------------
+/// σ(x) written so that the exponential never overflows: e⁻ˣ for x ≥ 0, eˣ for x < 0 (where
+/// σ(x) = eˣ/(1 + eˣ)). The naive 1/(1 + e⁻ˣ) gives the right limit too, but through an infinity.
+#[inline(always)]
+pub fn sigmoid<F: Float>(x: F) -> F {
+    if x >= F::zero() {
+        F::one() / (F::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (F::one() + e)
+    }
+}
+pub fn sigmoid_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
+    x.mapv(sigmoid)
+}
+/// From the output alone: σ'(x) = y(1 − y).
+pub fn sigmoid_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
+    let mut dx = dy.clone();
+    Zip::from(&mut dx).and(y).for_each(|g, &y| *g *= y * (F::one() - y));
+    dx
+}
+
 // ---- relu ---------------------------------------------------------------------------------
 pub fn relu_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
     x.mapv(|v| if v > F::zero() { v } else { F::zero() })

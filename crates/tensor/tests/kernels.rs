@@ -147,3 +147,22 @@ fn gelu_in_f32_matches_the_exact_tanh_form() {
     }
     assert!(worst < 1e-6, "max absolute error {worst:e}");
 }
+
+#[test]
+fn sigmoid_is_stable_and_precise_for_large_inputs() {
+    // The reference is the textbook 1/(1 + e⁻ˣ) in f64, where nothing overflows for |x| ≤ 80 (and
+    // σ(−80) ≈ 1.8e-35 is still a normal f32, so its relative precision is checked too); at ±1000
+    // only the limits 0 and 1 are right, which f32's naive form reaches through an ∞.
+    for i in -800..=800 {
+        let x = i as f32 * 0.1;
+        let exact = 1.0 / (1.0 + (-(x as f64)).exp());
+        let ours = tensor::elementwise::sigmoid(x) as f64;
+        assert!((ours - exact).abs() <= 1e-6 * exact, "σ({x}) = {ours:e}, exactly {exact:e}");
+    }
+    let x = tensor::from_vec(&[4], vec![-1000.0f32, -88.0, 88.0, 1000.0]);
+    let y = tensor::elementwise::sigmoid_forward(&x);
+    assert!(y.iter().all(|v| v.is_finite()), "{y:?}");
+    assert_eq!((y[0], y[3]), (0.0, 1.0));
+    let dx = tensor::elementwise::sigmoid_backward(&y, &Tensor::ones(y.raw_dim()));
+    assert_eq!((dx[0], dx[3]), (0.0, 0.0), "saturated: no gradient, and no NaN");
+}

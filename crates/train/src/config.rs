@@ -109,8 +109,7 @@ impl TrainConfig {
             m.num_blocks as u128,
             m.vocab_size as u128,
         );
-        let per_position = heads::spec(&m.head).is_some_and(|s| s.per_position);
-        let logits = if per_position { mb * l * v } else { mb * v } * 3;
+        let logits = if m.per_position() { mb * l * v } else { mb * v } * 3;
         let blocks = n * mb * l * (12 * d + 3 * f + 2 * h * l);
         let tape_floats = (logits + blocks + mb * l * d * 4) * 2; // values and their gradients
         let micro = self.micro_batches() as u128;

@@ -19,8 +19,8 @@ pub struct Sampling {
 /// Continues `prompt` by `n` bytes, handing each to `emit` as it is sampled (so that output
 /// streams, and `n` may be as large as the caller likes: nothing grows with it). The model sees
 /// the last L bytes; a shorter context is padded with the special token, on the left for a window
-/// head (so the prediction stays at the end) and on the right for a causal head (which reads the
-/// prediction at the context's last position and cannot see the padding after it).
+/// model (so the prediction stays at the end) and on the right for a per-position model (which
+/// reads the prediction at the context's last position and cannot see the padding after it).
 pub fn generate<E>(
     model: &Model<f32>,
     params: &ParamSet<f32>,
@@ -36,7 +36,7 @@ pub fn generate<E>(
     for _ in 0..n {
         let window: Vec<u32> = ctx.iter().copied().collect();
         let pad = vec![SPECIAL_TOKEN; l - window.len()];
-        let (ids, row) = if model.spec.per_position {
+        let (ids, row) = if model.config.per_position() {
             ([&window[..], &pad].concat(), window.len().max(1) - 1)
         } else {
             ([&pad[..], &window[..]].concat(), 0)

@@ -95,7 +95,7 @@ impl Session {
         let split = Split::new(
             corpus.bytes().len(),
             config.model.seq_length,
-            model.spec.per_position,
+            model.config.per_position(),
             config.samples,
             config.val_fraction,
             &corpus.name(),

@@ -27,6 +27,9 @@ pub struct PartialConfig {
     pub kernel: Option<usize>,
     pub positions: Option<Positions>,
     pub output_bias: Option<bool>,
+    pub rnn_hidden: Option<usize>,
+    pub untied: Option<bool>,
+    pub loss_positions: Option<heads::LossPositions>,
 }
 
 /// Tensor names and shapes of a file, sorted so that every message is the same from run to run.
@@ -134,6 +137,12 @@ fn overfit_names(s: &Shapes) -> std::result::Result<PartialConfig, String> {
 fn overfit_head(s: &Shapes, d: usize, told: &mut PartialConfig) -> std::result::Result<(), String> {
     let has = |name: &str| s.contains_key(name);
     // The head's name, and the tensor whose input is the flattened [L, width], with that width.
+    if has("head.gru.weight_hh") {
+        let [_, g] = dims(s, "head.gru.weight_hh")?;
+        told.rnn_hidden = (g != d).then_some(g); // null means d_model
+        told.head = Some("rnn".into());
+        return Ok(());
+    }
     let (head, flat) = if has("head.proj.weight") {
         ("tied", Some(("head.proj.weight", d)))
     } else if has("head.conv.weight") {
@@ -149,10 +158,17 @@ fn overfit_head(s: &Shapes, d: usize, told: &mut PartialConfig) -> std::result::
         let [k, _] = dims(s, "head.down.weight")?;
         told.bottleneck = Some(k);
         ("bottleneck", Some(("head.down.weight", d)))
+    } else if has("head.out.weight") && dims::<2>(s, "head.out.weight")?[1] == d && told.seq_length != Some(1) {
+        // A Linear(d, V) read at every position: causal --untied (flatten's input is L·d).
+        told.untied = Some(true);
+        ("causal", None)
     } else if has("head.out.weight") {
         ("flatten", Some(("head.out.weight", d)))
     } else {
-        ("causal", None)
+        // No head tensor: causal or last, which differ in the blocks' mask only, invisible in the
+        // weights. Left open: `complete` reads it as causal (GPT-2's reading) unless --head says last.
+        told.output_bias = Some(has("head.bias"));
+        return Ok(());
     };
     told.head = Some(head.to_string());
     told.output_bias = Some(head == "causal" && has("head.bias"));
@@ -210,6 +226,9 @@ impl PartialConfig {
             kernel,
             positions,
             output_bias,
+            rnn_hidden,
+            untied,
+            loss_positions,
         } = flags;
         macro_rules! merge {
             ($($field:ident => $flag:literal),*) => {$(
@@ -228,7 +247,8 @@ impl PartialConfig {
         merge!(vocab_size => "--vocab-size", seq_length => "--seq-length", d_model => "--d-model",
                num_blocks => "--num-blocks", num_heads => "--num-heads", d_ff => "--d-ff", head => "--head",
                bottleneck => "--bottleneck", reduce => "--reduce", kernel => "--kernel",
-               positions => "--positions", output_bias => "--output-bias");
+               positions => "--positions", output_bias => "--output-bias", rnn_hidden => "--rnn-hidden",
+               untied => "--untied", loss_positions => "--loss-positions");
         Ok(self)
     }
 
@@ -255,14 +275,15 @@ impl PartialConfig {
                 .num_heads
                 .ok_or_else(|| need("--num-heads", "the number of attention heads h", heads_allowed()))?,
             d_ff: self.d_ff.ok_or_else(|| need("--d-ff", "the feed-forward width F", String::new()))?,
-            head: self
-                .head
-                .ok_or_else(|| need("--head", "the head", format!(": {}", heads::head_names().join(", "))))?,
+            head: self.head.unwrap_or_else(|| "causal".into()),
             bottleneck: self.bottleneck.unwrap_or(defaults.bottleneck),
             reduce: self.reduce.unwrap_or(defaults.reduce),
             kernel: self.kernel.unwrap_or(defaults.kernel),
             positions: self.positions.unwrap_or(defaults.positions),
             output_bias: self.output_bias.unwrap_or(defaults.output_bias),
+            rnn_hidden: self.rnn_hidden.or(defaults.rnn_hidden),
+            untied: self.untied.unwrap_or(defaults.untied),
+            loss_positions: self.loss_positions.unwrap_or(defaults.loss_positions),
         })
     }
 }
