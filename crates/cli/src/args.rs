@@ -312,14 +312,26 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One safetensors file with the SPEC's names and the model config in its metadata
+    Overfit,
+    /// A Hugging Face transformers GPT-2 folder (config.json, model.safetensors); head causal,
+    /// learned positions, no output bias
+    Hf,
+}
+
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// A checkpoint.bin
     #[arg(long, value_name = "PATH")]
     pub checkpoint: PathBuf,
-    /// The safetensors file to write
-    #[arg(long, value_name = "FILE")]
+    /// The safetensors file to write (--format overfit), or the folder (--format hf)
+    #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// What to write
+    #[arg(long, value_enum, default_value_t = ExportFormat::Overfit)]
+    pub format: ExportFormat,
 }
 
 #[derive(Args, Debug)]
@@ -328,11 +340,13 @@ pub struct ExportArgs {
     after_help = "Model flags fill only what the file cannot tell: --num-heads when it has no config in its \
                   metadata (its tensor shapes tell the rest), and --seq-length too for a causal model with \
                   sinusoidal positions. Their [default: …] does not apply here, and a flag that contradicts \
-                  the file is an error."
+                  the file is an error. A transformers folder's config.json tells n_head; its model.safetensors \
+                  alone needs --num-heads."
 )]
 pub struct ImportArgs {
-    /// A safetensors file written by `overfit export` (or by PyTorch with the same names)
-    #[arg(long, value_name = "FILE")]
+    /// A safetensors file written by `overfit export` (or by PyTorch with the same names), or a
+    /// transformers GPT-2 folder (`export --format hf`, `save_pretrained`) or its model.safetensors
+    #[arg(long, value_name = "PATH")]
     pub weights: PathBuf,
     /// The checkpoint to write
     #[arg(long, value_name = "PATH")]
