@@ -52,8 +52,7 @@ fn serialize(tensors: &Tensors, (key, value): (&str, String), shown: &str) -> Re
         .map(|(n, t, b)| ((*n).clone(), TensorView::new(Dtype::F32, t.shape.clone(), b).expect("sizes agree")))
         .collect();
     let meta = HashMap::from([(key.to_string(), value)]);
-    safetensors::tensor::serialize(views, Some(meta))
-        .map_err(|e| Error::input(shown, format!("cannot serialize: {e}")))
+    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::input(shown, format!("cannot serialize: {e}")))
 }
 
 /// A checkpoint read from safetensors, and what was ignored on the way (the caller shows it).

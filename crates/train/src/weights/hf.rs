@@ -47,9 +47,9 @@ pub fn not_gpt2(model: &ModelConfig) -> Vec<String> {
     }
     if *positions == Positions::Sinusoidal {
         why.push(
-            "it has sinusoidal positions: GPT-2's wpe is a learned table, so writing the fixed sinusoids there \
-             would let transformers train them, silently a different model; overfit refuses rather than do that \
-             (train with --positions learned)"
+            "it has sinusoidal positions, and GPT-2's wpe is a learned table: written there, the fixed sinusoids \
+             would be trained by transformers, silently another model, so overfit does not write them (train \
+             with --positions learned)"
                 .into(),
         );
     }
@@ -131,7 +131,8 @@ pub(super) fn to_gpt2(model: &ModelConfig, params: &[SavedTensor]) -> Tensors {
     let d = model.d_model;
     for i in 0..model.num_blocks {
         let mut take = |what: &str| ours.remove(&format!("blocks.{i}.attn.{what}")).expect("a block has q, k, v");
-        let (wq, wk, wv, bq, bk, bv) = (take("q.weight"), take("k.weight"), take("v.weight"), take("q.bias"), take("k.bias"), take("v.bias"));
+        let (wq, wk, wv, bq, bk, bv) =
+            (take("q.weight"), take("k.weight"), take("v.weight"), take("q.bias"), take("k.bias"), take("v.bias"));
         // [3d, d] (out, in), q's rows first, then transposed to Conv1D's [d, 3d].
         let fused = Tensor { shape: vec![3 * d, d], data: [wq.data, wk.data, wv.data].concat() };
         out.insert(format!("{PREFIX}h.{i}.attn.c_attn.weight"), transpose(&fused));
