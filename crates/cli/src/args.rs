@@ -59,12 +59,20 @@ pub enum Command {
     #[command(after_help = "Examples:\n  overfit eval --checkpoint runs/id-1/checkpoint.bin\n  \
                             overfit eval --checkpoint runs/id-2/checkpoint.bin --data text.txt --val-fraction 0.1 --json")]
     Eval(EvalArgs),
-    /// Write a checkpoint's weights as safetensors (SPEC names, config in the metadata).
-    #[command(after_help = "Example:\n  overfit export --checkpoint runs/id-1/checkpoint.bin --out model.safetensors")]
+    /// Write a checkpoint's weights as safetensors (SPEC names, config in the metadata), or as a
+    /// transformers GPT-2 folder (--format hf).
+    #[command(
+        after_help = "Examples:\n  overfit export --checkpoint runs/id-1/checkpoint.bin --out model.safetensors\n  \
+                            overfit export --checkpoint runs/id-2/checkpoint.bin --format hf --out gpt2-bytes   # head causal"
+    )]
     Export(ExportArgs),
     /// Read safetensors weights into a new checkpoint.
-    #[command(after_help = "Example:\n  overfit import --weights model.safetensors --out imported.bin\n\n\
-                            The model flags fill only what the file cannot tell (e.g. --num-heads); their [default: …] does not apply here.")]
+    #[command(after_help = "Examples:\n  overfit import --weights model.safetensors --out imported.bin\n  \
+                            overfit import --weights hf-folder --out imported.bin\n\n\
+                            Model flags fill only what the file cannot tell: --num-heads when it has no config in its metadata \
+                            (its tensor shapes tell the rest), and --seq-length too for a causal model with sinusoidal positions. \
+                            Their [default: …] does not apply here, and a flag that contradicts the file is an error. A transformers \
+                            folder's config.json tells n_head; its model.safetensors alone needs --num-heads.")]
     Import(ImportArgs),
     /// Time full training steps (forward, backward, optimizer).
     #[command(
@@ -460,20 +468,34 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One safetensors file with the SPEC's names and the model config in its metadata
+    Overfit,
+    /// A Hugging Face transformers GPT-2 folder (config.json, model.safetensors); head causal,
+    /// learned positions, no output bias
+    Hf,
+}
+
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// A checkpoint.bin
     #[arg(long, value_name = "PATH")]
     pub checkpoint: PathBuf,
-    /// The safetensors file to write
-    #[arg(long, value_name = "FILE")]
+    /// The safetensors file to write (--format overfit), or the folder (--format hf)
+    #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// What to write
+    #[arg(long, value_enum, default_value_t = ExportFormat::Overfit)]
+    pub format: ExportFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("preset", |a| a.hide(true)))]
 pub struct ImportArgs {
-    /// A safetensors file written by `overfit export` (or by PyTorch with the same names)
-    #[arg(long, value_name = "FILE")]
+    /// A safetensors file written by `overfit export` (or by PyTorch with the same names), or a
+    /// transformers GPT-2 folder (`export --format hf`, `save_pretrained`) or its model.safetensors
+    #[arg(long, value_name = "PATH")]
     pub weights: PathBuf,
     /// The checkpoint to write
     #[arg(long, value_name = "PATH")]

@@ -100,8 +100,17 @@ pub fn eval(a: EvalArgs) -> Result<u8> {
 
 pub fn export(a: ExportArgs) -> Result<u8> {
     let ck = Checkpoint::load(&a.checkpoint)?;
-    train::weights::export(&ck, &a.out)?;
-    eprintln!("wrote {} ({} tensors)", a.out.display(), ck.params.len());
+    match a.format {
+        ExportFormat::Overfit => {
+            train::weights::export(&ck, &a.out)?;
+            eprintln!("wrote {} ({} tensors)", a.out.display(), ck.params.len());
+        }
+        ExportFormat::Hf => {
+            train::weights::hf::export(&ck, &a.out)?;
+            let (config, weights) = (train::weights::CONFIG_FILE, train::weights::WEIGHTS_FILE);
+            eprintln!("wrote {0}/{config} and {0}/{weights} (a transformers GPT2LMHeadModel)", a.out.display());
+        }
+    }
     Ok(0)
 }
 

@@ -2,7 +2,7 @@
 //! there is none, its tensors' names and shapes (SPEC §4, "Transformers interchange"). Model flags
 //! must agree with what the file tells and fill what it does not.
 
-use super::CONFIG_KEY;
+use super::{Tensors, CONFIG_KEY};
 use crate::error::{Error, Result};
 use heads::config::{divisors, MAX_DIM};
 use heads::{ModelConfig, Positions};
@@ -35,11 +35,30 @@ pub struct PartialConfig {
 /// Tensor names and shapes of a file, sorted so that every message is the same from run to run.
 pub(super) type Shapes = BTreeMap<String, Vec<usize>>;
 
-/// The model config of a file: its metadata's, else what its tensor shapes tell; `flags` must agree
-/// with either and fill what neither tells. Also returns a warning per ignored metadata key.
+/// A transformers `config.json` read beside a GPT-2 file.
+pub(super) struct ConfigJson {
+    value: serde_json::Value,
+    shown: String,
+}
+
+impl ConfigJson {
+    pub(super) fn read(path: &std::path::Path) -> Result<ConfigJson> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::input(&shown, format!("cannot read it: {}", crate::data::io_reason(&e))))?;
+        let value = serde_json::from_str(&text).map_err(|e| Error::input(&shown, format!("is not JSON: {e}")))?;
+        Ok(ConfigJson { value, shown })
+    }
+}
+
+/// The model config of a file: its metadata's, else what its tensor shapes tell under `scheme` (and
+/// `config_json`, for a GPT-2 folder); `flags` must agree with either and fill what neither tells.
+/// Also returns a warning per ignored metadata key.
 pub(super) fn resolve(
     metadata: Option<&HashMap<String, String>>,
     shapes: &Shapes,
+    scheme: &Scheme,
+    config_json: Option<&ConfigJson>,
     flags: &PartialConfig,
     shown: &str,
 ) -> Result<(ModelConfig, Vec<String>)> {
@@ -60,13 +79,22 @@ pub(super) fn resolve(
                     .iter()
                     .map(|k| format!("{shown}: metadata config key '{k}' is not a model field of overfit; ignored")),
             );
+            if let Some(c) = config_json {
+                warnings.push(format!("{}: not read: {shown} has a model config in its metadata", c.shown));
+            }
             (told, format!("the model config in the metadata of {shown}"))
         }
-        None => (
-            from_shapes(shapes)
-                .map_err(|m| Error::input(shown, format!("has no model config in its metadata, {m}")))?,
-            format!("the tensor shapes of {shown} (it has no model config in its metadata)"),
-        ),
+        None => {
+            let mut told = from_shapes(shapes, scheme).map_err(|m| Error::input(shown, m))?;
+            let source = match config_json {
+                Some(c) => {
+                    super::hf::apply_config(&mut told, &c.value).map_err(|m| Error::input(&c.shown, m))?;
+                    format!("{} and the tensor shapes of {shown}", c.shown)
+                }
+                None => format!("the tensor shapes of {shown} ({})", scheme.alone),
+            };
+            (told, source)
+        }
     };
     let model = told.with_flags(flags, &source)?.complete(&source)?;
     Ok((model, warnings))
@@ -88,32 +116,70 @@ fn from_metadata(json: &str) -> std::result::Result<(PartialConfig, Vec<String>)
     Ok((told, unknown))
 }
 
-/// A naming scheme of tensors: a tensor every file of it has, and what its shapes tell.
-struct Scheme {
-    marker: &'static str,
+/// A naming scheme of tensors: how a file of it is recognised, what its shapes tell, and how its
+/// tensors become overfit's.
+pub(super) struct Scheme {
+    /// A tensor every file of it has (under any of these names).
+    markers: &'static [&'static str],
+    /// What a file of it is, when its shapes must tell the config (for messages).
+    described: &'static str,
+    /// What the shapes alone cannot tell, and where to find it (for messages).
+    alone: &'static str,
+    /// The name a tensor goes by in `infer` and `convert`; None for one that holds no weights.
+    pub rename: fn(&str) -> Option<String>,
     infer: fn(&Shapes) -> std::result::Result<PartialConfig, String>,
+    /// The tensors under overfit's names and layouts, for this model.
+    pub convert: fn(&ModelConfig, Tensors, &str) -> Result<Tensors>,
+    /// Whether a transformers folder's config.json describes the model.
+    pub config_json: bool,
 }
 
-/// The schemes a file without a config may use, tried in order. Another exporter's names (Hugging
-/// Face GPT-2's `transformer.*`, say) are one more entry here.
-const SCHEMES: &[Scheme] = &[Scheme { marker: "tok_emb.weight", infer: overfit_names }];
+/// The schemes a file may use, tried in order; a file with no marker is taken as overfit's.
+const SCHEMES: &[Scheme] = &[
+    Scheme {
+        markers: &["tok_emb.weight"],
+        described: "has no model config in its metadata",
+        alone: "it has no model config in its metadata",
+        rename: |name| Some(name.to_string()),
+        infer: overfit_names,
+        convert: |_, tensors, _| Ok(tensors),
+        config_json: false,
+    },
+    // Hugging Face transformers' GPT2LMHeadModel, and bare GPT2Model / older GPT-2 checkpoints
+    // without the `transformer.` prefix.
+    Scheme {
+        markers: &["transformer.wte.weight", "wte.weight"],
+        described: "has transformers GPT-2 names",
+        alone: "a GPT-2 file alone: import its folder to read n_head from config.json",
+        rename: super::hf::canonical_name,
+        infer: super::hf::infer,
+        convert: super::hf::from_gpt2,
+        config_json: true,
+    },
+];
 
-/// What the tensor shapes tell, under the first scheme whose marker tensor the file has.
-fn from_shapes(shapes: &Shapes) -> std::result::Result<PartialConfig, String> {
-    match SCHEMES.iter().find(|s| shapes.contains_key(s.marker)) {
-        Some(scheme) => (scheme.infer)(shapes),
-        None => {
-            let markers: Vec<String> = SCHEMES.iter().map(|s| format!("'{}'", s.marker)).collect();
-            Err(format!("and no tensor {} to infer one from", markers.join(" or ")))
-        }
+/// The scheme of a file with these tensor names.
+pub(super) fn scheme<'a>(names: impl Iterator<Item = &'a str>) -> &'static Scheme {
+    let names: BTreeSet<&str> = names.collect();
+    SCHEMES.iter().find(|s| s.markers.iter().any(|m| names.contains(m))).unwrap_or(&SCHEMES[0])
+}
+
+/// What the tensor shapes tell, under `scheme` when the file has its marker.
+fn from_shapes(shapes: &Shapes, scheme: &Scheme) -> std::result::Result<PartialConfig, String> {
+    // Names are canonical here: a marker under another name (GPT-2's bare `wte.weight`) has been
+    // renamed, so the test is on any tensor renaming to it.
+    if scheme.markers.iter().any(|m| (scheme.rename)(m).is_some_and(|m| shapes.contains_key(&m))) {
+        return (scheme.infer)(shapes).map_err(|m| format!("{}, {m}", scheme.described));
     }
+    let markers: Vec<String> = SCHEMES.iter().flat_map(|s| s.markers).map(|m| format!("'{m}'")).collect();
+    Err(format!("{}, and no tensor {} to infer one from", scheme.described, markers.join(" or ")))
 }
 
 /// SPEC §1's names: `tok_emb.weight` [V, d]; `pos_emb.weight` [L, d], absent with sinusoidal
 /// positions; `blocks.{i}.*` for i in 0..N, with `blocks.0.ffn.fc1.weight` [F, d]; the head's own.
 fn overfit_names(s: &Shapes) -> std::result::Result<PartialConfig, String> {
     let [v, d] = dims(s, "tok_emb.weight")?;
-    let num_blocks = block_count(s)?;
+    let num_blocks = block_count(s, "blocks.")?;
     let [f, _] = dims(s, "blocks.0.ffn.fc1.weight")?;
     let mut told = PartialConfig {
         vocab_size: Some(v),
@@ -180,7 +246,7 @@ fn overfit_head(s: &Shapes, d: usize, told: &mut PartialConfig) -> std::result::
 }
 
 /// The shape of tensor `name`, which must have K dimensions.
-fn dims<const K: usize>(s: &Shapes, name: &str) -> std::result::Result<[usize; K], String> {
+pub(super) fn dims<const K: usize>(s: &Shapes, name: &str) -> std::result::Result<[usize; K], String> {
     let shape = s.get(name).ok_or_else(|| format!("and no tensor '{name}' to infer one from"))?;
     shape.as_slice().try_into().map_err(|_| format!("and its tensor '{name}' has shape {shape:?}, not {K} dimensions"))
 }
@@ -193,17 +259,18 @@ fn exact(n: usize, by: usize, what: &str) -> std::result::Result<usize, String> 
     }
 }
 
-/// N, from the `blocks.{i}.*` names: the indices must run 0..N−1 with no gap.
-fn block_count(s: &Shapes) -> std::result::Result<usize, String> {
+/// N, from the `{prefix}{i}.*` names (`blocks.`, `transformer.h.`): the indices must run 0..N−1
+/// with no gap.
+pub(super) fn block_count(s: &Shapes, prefix: &str) -> std::result::Result<usize, String> {
     let ids: BTreeSet<usize> =
-        s.keys().filter_map(|k| k.strip_prefix("blocks.")?.split('.').next()?.parse().ok()).collect();
+        s.keys().filter_map(|k| k.strip_prefix(prefix)?.split('.').next()?.parse().ok()).collect();
     match ids.last() {
-        None => Err("and no blocks.{i} tensors to infer one from".into()),
+        None => Err(format!("and no {prefix}{{i}} tensors to infer one from")),
         Some(&last) if last == ids.len() - 1 => Ok(ids.len()),
         Some(&last) => {
             // The first gap is at most ids.len(): a bounded search whatever the indices claim.
             let gap = (0..=ids.len()).find(|i| !ids.contains(i)).unwrap_or(0);
-            Err(format!("and its blocks run up to blocks.{last} with no blocks.{gap}: indices must run 0..N-1"))
+            Err(format!("and its blocks run up to {prefix}{last} with no {prefix}{gap}: indices must run 0..N-1"))
         }
     }
 }
