@@ -150,8 +150,11 @@ fn eval_every_sets_its_own_cadence() {
     let (report, _) = run(c, dir.path());
     let rows = RunDir { path: report.run_dir.into() }.read_metrics();
     let evaluated: Vec<u64> = rows.iter().filter(|r| r.memorized.is_some()).map(|r| r.step).collect();
-    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [5, 10, 15, 20, 25, 30]);
-    assert_eq!(evaluated, [10, 20, 30]);
+    // A row before training (step 0), every 5 steps, evaluations every 10.
+    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [0, 5, 10, 15, 20, 25, 30]);
+    assert_eq!(evaluated, [0, 10, 20, 30]);
+    assert!(rows[0].grad_norm.is_none() && rows[0].loss == rows[0].eval_loss.unwrap());
+    assert!((rows[0].loss - 257f64.ln()).abs() < 0.3, "an untrained byte model starts near ln 257: {}", rows[0].loss);
     assert!(rows.iter().all(|r| r.accuracy.is_some() == r.memorized.is_some() && r.loss.is_finite()));
 }
 

@@ -80,16 +80,18 @@ pub fn eval(a: EvalArgs) -> Result<u8> {
     let part = if split.val_windows > 0 { "validation" } else { "train" };
     if a.json {
         let v = serde_json::json!({ "loss": ev.loss, "bits_per_byte": bpb, "accuracy": ev.accuracy,
-            "memorized": ev.memorized, "samples": ev.windows, "split": part });
+            "memorized": ev.memorized, "samples": ev.windows, "split": part,
+            "last_bits_per_byte": ev.last_loss / std::f64::consts::LN_2 });
         println!("{v}");
     } else {
         println!(
-            "{}: {} {part} windows of {}: loss {:.4} nats, {:.3} bits/byte, accuracy {:.3}, memorized {}/{}",
+            "{}: {} {part} windows of {}: loss {:.4} nats, {:.3} bits/byte ({:.3} at the last position), accuracy {:.3}, memorized {}/{}",
             a.checkpoint.display(),
             ev.windows,
             corpus.name(),
             ev.loss,
             bpb,
+            ev.last_loss / std::f64::consts::LN_2,
             ev.accuracy,
             ev.memorized,
             ev.windows

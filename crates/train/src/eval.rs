@@ -37,6 +37,9 @@ pub struct Evaluation {
     /// Windows whose next-byte prediction (after the whole window) is right.
     pub memorized: usize,
     pub windows: usize,
+    /// Mean cross-entropy (nats) of each window's last prediction only (the byte after the whole
+    /// window): the like-for-like figure across window and per-position heads.
+    pub last_loss: f64,
 }
 
 /// The windows each kind of evaluation reads, fixed for the whole run.
@@ -83,50 +86,72 @@ pub fn evaluate(
     split: &Split,
     starts: &[usize],
 ) -> Evaluation {
-    let per_chunk: Vec<(f64, usize, usize, usize)> =
+    let per_chunk: Vec<ChunkSums> =
         starts.par_chunks(EVAL_BATCH).map(|chunk| evaluate_chunk(model, params, bytes, split, chunk)).collect();
-    let (mut loss_sum, mut targets, mut correct, mut memorized) = (0.0f64, 0usize, 0usize, 0usize);
-    for (l, n, c, m) in per_chunk {
-        loss_sum += l;
-        targets += n;
-        correct += c;
-        memorized += m;
+    let mut t = ChunkSums::default();
+    for c in per_chunk {
+        t.loss += c.loss;
+        t.last_loss += c.last_loss;
+        t.targets += c.targets;
+        t.correct += c.correct;
+        t.memorized += c.memorized;
     }
     Evaluation {
-        loss: loss_sum / targets.max(1) as f64,
-        accuracy: correct as f64 / targets.max(1) as f64,
-        memorized,
+        loss: t.loss / t.targets.max(1) as f64,
+        accuracy: t.correct as f64 / t.targets.max(1) as f64,
+        memorized: t.memorized,
         windows: starts.len(),
+        last_loss: t.last_loss / starts.len().max(1) as f64,
     }
 }
 
-/// (loss summed over targets, targets, right predictions, memorized windows) of one batch.
+/// What one batch of an evaluation adds up.
+#[derive(Default)]
+struct ChunkSums {
+    /// Cross-entropy summed over every target, and over the windows' last targets only.
+    loss: f64,
+    last_loss: f64,
+    targets: usize,
+    correct: usize,
+    memorized: usize,
+}
+
+/// −ln softmax(row)[t], in f64.
+fn cross_entropy(row: &[f32], t: usize) -> f64 {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
+    let sum: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
+    max + sum.ln() - row[t] as f64
+}
+
+/// The sums of one batch.
 fn evaluate_chunk(
     model: &Model<f32>,
     params: &ParamSet<f32>,
     bytes: &[u8],
     split: &Split,
     chunk: &[usize],
-) -> (f64, usize, usize, usize) {
+) -> ChunkSums {
     let (v, per_window) = (model.config.vocab_size, split.targets_per_window);
     let mut batch = Batch::default();
     batch.fill(bytes, split, chunk.iter().copied());
     let mut tape = Tape::no_record(params);
     let (loss, logits) = model.loss(&mut tape, &batch.ids, &batch.targets);
     let logits = tape.value(logits).as_slice().expect("contiguous");
-    let (mut correct, mut memorized) = (0, 0);
+    let mut sums = ChunkSums { targets: batch.targets.len(), ..ChunkSums::default() };
     for (w, ts) in batch.targets.chunks(per_window).enumerate() {
         for (p, &t) in ts.iter().enumerate() {
             let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
             let right = argmax(row) == t as usize;
-            correct += right as usize;
+            sums.correct += right as usize;
             // The window's own next byte, b[i+L], is the last target of its row(s).
-            if p + 1 == per_window && right {
-                memorized += 1;
+            if p + 1 == per_window {
+                sums.memorized += right as usize;
+                sums.last_loss += cross_entropy(row, t as usize);
             }
         }
     }
-    (tape.scalar(loss) as f64 * batch.targets.len() as f64, batch.targets.len(), correct, memorized)
+    sums.loss = tape.scalar(loss) as f64 * batch.targets.len() as f64;
+    sums
 }
 
 /// Index of the largest value (the first, on ties).

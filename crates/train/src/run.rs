@@ -45,7 +45,8 @@ pub struct MetricsRow {
     pub ms_per_step: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_loss: Option<f64>,
-    pub grad_norm: f64,
+    /// The gradient norm of this row's step, before clipping (null at step 0).
+    pub grad_norm: Option<f64>,
     pub wall_seconds: f64,
     /// Seconds this row's evaluation took (0 when it did not evaluate).
     #[serde(default)]
@@ -70,6 +71,10 @@ pub struct Report {
     pub val_loss: Option<f64>,
     /// Validation loss in bits per byte, or the training loss's when there is no split.
     pub bits_per_byte: f64,
+    /// The same, of each window's last prediction only (SPEC §4): for a window head it equals
+    /// bits_per_byte; for a per-position head it leaves out the early positions' easier guesses.
+    #[serde(default)]
+    pub last_bits_per_byte: f64,
     pub samples_per_sec: f64,
     pub wall_seconds: f64,
     /// Of `wall_seconds`, the time spent evaluating (periodic evaluations and the final pass).

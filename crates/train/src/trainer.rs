@@ -25,12 +25,11 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
-/// Log at every epoch's end, and at least every 100 steps (unless --log-every says otherwise).
+/// Rows at regular intervals: --log-every, else every epoch when an epoch is at most 100 steps,
+/// else every 100 steps. (Rows at epoch ends *and* every 100 steps would average the running
+/// loss over uneven spans.)
 fn is_log_step(step: u64, steps_per_epoch: u64, log_every: Option<u64>) -> bool {
-    match log_every {
-        Some(n) => step.is_multiple_of(n),
-        None => step.is_multiple_of(steps_per_epoch) || step.is_multiple_of(100),
-    }
+    step.is_multiple_of(log_every.unwrap_or(steps_per_epoch.min(100)))
 }
 
 /// Evaluate at every log row, unless --eval-every sets a cadence of its own.
@@ -67,6 +66,8 @@ struct Progress {
     memorized_at: Option<u64>,
     wall_start: Instant,
     wall_before: f64,
+    /// When curves.svg was last drawn.
+    drawn: Option<Instant>,
 }
 
 impl Progress {
@@ -88,6 +89,7 @@ impl Progress {
             memorized_at,
             wall_start: Instant::now(),
             wall_before: s.wall_seconds,
+            drawn: None,
         }
     }
     fn samples_per_sec(&self) -> f64 {
@@ -105,6 +107,9 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
     let mut p = Progress::new(s, run, &plan);
     let total = s.total_steps();
     observer.started(s, total);
+    if s.step == 0 {
+        step_zero(s, run, &plan, &mut p, observer)?;
+    }
     let stopped = loop {
         if stop.load(Ordering::SeqCst) {
             break Stopped::Interrupted;
@@ -184,12 +189,13 @@ fn log_step(
         samples_per_sec: p.samples_per_sec(),
         ms_per_step: p.step_seconds * 1e3 / p.steps_done.max(1) as f64,
         val_loss: ev.and_then(|e| e.val),
-        grad_norm: out.grad_norm,
+        grad_norm: Some(out.grad_norm),
         wall_seconds: s.wall_seconds,
         eval_seconds,
     };
     run.append_metrics(&row)?;
     observer.logged(&row, plan.train.len());
+    draw_curves(s, run, p, false)?;
     // Only a regular row restarts the running mean: a row written because the run ended or
     // evaluated here would not exist in a longer run, and a resume must continue the same mean.
     if regular {
@@ -205,6 +211,56 @@ fn log_step(
     Ok((all && s.config.until_memorized).then_some(Stopped::Memorized))
 }
 
+/// The row before any training: where the loss starts (its `loss` is the fresh evaluation's, as
+/// there is no running mean yet).
+fn step_zero(
+    s: &mut Session,
+    run: &RunDir,
+    plan: &EvalPlan,
+    p: &mut Progress,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    observer.evaluating(s);
+    let t0 = Instant::now();
+    let ev = evaluate_plan(s, plan);
+    let eval_seconds = t0.elapsed().as_secs_f64();
+    s.eval_seconds += eval_seconds;
+    let row = MetricsRow {
+        step: 0,
+        epoch: 0.0,
+        loss: ev.train.loss,
+        accuracy: Some(ev.train.accuracy),
+        memorized: Some(ev.train.memorized),
+        eval_loss: Some(ev.train.loss),
+        lr: s.lr_at(0),
+        samples_per_sec: 0.0,
+        ms_per_step: 0.0,
+        val_loss: ev.val,
+        grad_norm: None,
+        wall_seconds: p.wall(),
+        eval_seconds,
+    };
+    run.append_metrics(&row)?;
+    observer.logged(&row, plan.train.len());
+    Ok(())
+}
+
+/// curves.svg, redrawn as rows arrive (at most every 2 s, so a fast run is not slowed) and at
+/// the end: a person can watch it.
+fn draw_curves(s: &Session, run: &RunDir, p: &mut Progress, force: bool) -> Result<()> {
+    if !force && p.drawn.is_some_and(|t| t.elapsed().as_secs_f64() < 2.0) {
+        return Ok(());
+    }
+    p.drawn = Some(Instant::now());
+    let rows = run.read_metrics();
+    let title = format!("{} — head {}", run.path.display(), s.config.model.head);
+    crate::plot::curves(
+        &run.file("curves.svg"),
+        &title,
+        &[crate::plot::Series { label: &s.config.model.head, rows: &rows }],
+    )
+}
+
 /// The periodic evaluation: the plan's training windows and its validation sample.
 fn evaluate_plan(s: &Session, plan: &EvalPlan) -> Evaluated {
     let val = (!plan.val.is_empty()).then(|| s.evaluate(&plan.val).loss);
@@ -212,7 +268,7 @@ fn evaluate_plan(s: &Session, plan: &EvalPlan) -> Evaluated {
 }
 
 /// Saves the final state, runs the final evaluation, writes report.json and curves.svg.
-fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, p: Progress, stopped: Stopped) -> Result<Report> {
+fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, mut p: Progress, stopped: Stopped) -> Result<Report> {
     s.wall_seconds = p.wall();
     // A diverged run keeps its last good checkpoint; every other stop saves the state it reached.
     if stopped != Stopped::Diverged {
@@ -224,17 +280,12 @@ fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, p: Progress, stopped: 
         _ => s.evaluate(&plan.train),
     };
     // One full validation pass at the end: the run's validation figure.
-    let val = (!plan.final_val.is_empty()).then(|| s.evaluate(&plan.final_val).loss);
+    let val = (!plan.final_val.is_empty()).then(|| s.evaluate(&plan.final_val));
     s.eval_seconds += t0.elapsed().as_secs_f64();
     s.wall_seconds = p.wall();
     let report = report(s, run, &p, train, val, plan.final_val.len(), stopped);
     run.write_json("report.json", &report)?;
-    let rows = run.read_metrics();
-    crate::plot::curves(
-        &run.file("curves.svg"),
-        &format!("{} — head {}", run.path.display(), report.head),
-        &[crate::plot::Series { label: &report.head, rows: &rows }],
-    )?;
+    draw_curves(s, run, &mut p, true)?;
     Ok(report)
 }
 
@@ -243,10 +294,11 @@ fn report(
     run: &RunDir,
     p: &Progress,
     train: Evaluation,
-    val: Option<f64>,
+    val: Option<Evaluation>,
     val_windows: usize,
     stopped: Stopped,
 ) -> Report {
+    let reported = val.unwrap_or(train);
     let counts = ParamCounts::of(&s.params);
     let spe = s.steps_per_epoch() as f64;
     Report {
@@ -259,8 +311,9 @@ fn report(
         steps: s.step,
         final_loss: train.loss,
         train_accuracy: train.accuracy,
-        val_loss: val,
-        bits_per_byte: val.unwrap_or(train.loss) / std::f64::consts::LN_2,
+        val_loss: val.map(|v| v.loss),
+        bits_per_byte: reported.loss / std::f64::consts::LN_2,
+        last_bits_per_byte: reported.last_loss / std::f64::consts::LN_2,
         samples_per_sec: p.samples_per_sec(),
         wall_seconds: s.wall_seconds,
         eval_seconds: s.eval_seconds,

@@ -82,3 +82,42 @@ fn the_memory_guard_counts_every_micro_batch_of_gradients() {
     c.batch_size = 2;
     c.validate().unwrap();
 }
+
+#[test]
+fn last_position_loss_is_the_cross_entropy_of_each_windows_last_prediction() {
+    use autograd::Tape;
+    for head in ["flatten", "causal"] {
+        let mut c = TrainConfig::default_run();
+        c.model.head = head.into();
+        c.steps = Some(20);
+        c.epochs = None;
+        let mut s = train::Session::new(c).unwrap();
+        for _ in 0..20 {
+            s.train_step();
+        }
+        let starts: Vec<usize> = (0..100).map(|i| i * 3).collect();
+        let ev = s.evaluate(&starts);
+        // The same windows through the model's own loss, on the last position only.
+        let l = s.split.seq_length;
+        let mut batch = train::data::Batch::default();
+        batch.fill(s.corpus.bytes(), &s.split, starts.iter().copied());
+        let mut tape = Tape::no_record(&s.params);
+        let logits = s.model.logits(&mut tape, &batch.ids);
+        let (last_logits, last_targets) = if head == "causal" {
+            let rows = tape.reshape(logits, &[starts.len(), l, 257]);
+            let last = tape.slice(rows, 1, l - 1, 1);
+            let last = tape.reshape(last, &[starts.len(), 257]);
+            (last, batch.targets.chunks(l).map(|t| t[l - 1]).collect::<Vec<u32>>())
+        } else {
+            (logits, batch.targets.clone())
+        };
+        let want = tape.cross_entropy(last_logits, &last_targets);
+        let want = tape.scalar(want) as f64;
+        assert!((ev.last_loss - want).abs() < 1e-5 * want, "{head}: {} vs {want}", ev.last_loss);
+        if head == "flatten" {
+            assert!((ev.last_loss - ev.loss).abs() < 1e-5 * ev.loss, "a window head has one target per window");
+        } else {
+            assert!((ev.last_loss - ev.loss).abs() > 1e-3, "causal: the last position is not the average one");
+        }
+    }
+}
