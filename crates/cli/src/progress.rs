@@ -14,6 +14,8 @@ pub struct Display {
     lines: bool,
     total: Option<u64>,
     last: Option<MetricsRow>,
+    /// When this session started showing, and the windows trained before it: wall throughput.
+    since: Option<(std::time::Instant, u64)>,
     /// Greedy samples: every N steps, continuing this prompt.
     sample: Option<(u64, Vec<u8>)>,
 }
@@ -28,6 +30,7 @@ impl Display {
             lines: !quiet && !tty,
             total: None,
             last: None,
+            since: None,
             sample: None,
         }
     }
@@ -68,6 +71,7 @@ fn short(x: f64) -> String {
 impl Observer for Display {
     fn started(&mut self, s: &Session, total: Option<u64>) {
         self.total = total;
+        self.since = Some((std::time::Instant::now(), s.samples_seen));
         if self.sample.as_ref().is_some_and(|(_, p)| p.is_empty()) {
             let l = s.config.model.seq_length;
             let first = s.corpus.bytes()[..l].to_vec();
@@ -75,26 +79,28 @@ impl Observer for Display {
         }
         let Some(bar) = &self.bar else { return };
         bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-        // 80 columns: label 8, bar 20, counters ~50.
+        // Fits the terminal (80 columns or fewer): wide_msg is cut to the width that is left.
         let template = match total {
             Some(t) => {
                 bar.set_length(t);
-                "{prefix:.bold} {bar:20.cyan/blue} {pos}/{len} eta {eta} {msg}"
+                "{prefix:8.bold} {bar:12.cyan/blue} eta {eta} {wide_msg}"
             }
-            None => "{prefix:.bold} {spinner} step {pos} {elapsed} {msg}",
+            None => "{prefix:8.bold} {spinner} step {pos} {elapsed} {wide_msg}",
         };
         bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
-        bar.set_prefix(self.label.chars().take(12).collect::<String>());
+        bar.set_prefix(self.label.chars().take(8).collect::<String>());
         bar.set_position(s.step);
     }
 
     fn stepped(&mut self, s: &Session, loss: f64, samples_per_sec: f64) {
         if let Some(bar) = &self.bar {
             bar.set_position(s.step);
-            let wall = s.samples_seen as f64 / s.wall_seconds.max(1e-9);
+            let wall =
+                self.since.map_or(0.0, |(t0, n0)| (s.samples_seen - n0) as f64 / t0.elapsed().as_secs_f64().max(1e-9));
             let memorized = self.last.as_ref().and_then(|r| r.memorized).map_or(String::new(), |m| format!(" mem {m}"));
+            // Windows per second inside optimizer steps, and over the wall clock (evaluation included).
             bar.set_message(format!(
-                "ep {:.1} loss {loss:.3}{memorized} {}/s ({} wall)",
+                "ep {:.1} loss {loss:.3}{memorized} {}/s step {} wall",
                 s.step as f64 / s.steps_per_epoch() as f64,
                 short(samples_per_sec),
                 short(wall)
