@@ -19,7 +19,7 @@ fn step(c: &mut Criterion) {
         }
         for head in ["flatten", "causal"] {
             let mut config = TrainConfig::default_run();
-            config.model = ModelConfig { head: head.into(), ..ModelConfig::preset(preset).unwrap() };
+            config.model = ModelConfig { head: head.parse().unwrap(), ..ModelConfig::preset(preset).unwrap() };
             config.samples = None;
             config.steps = Some(u64::MAX);
             config.epochs = None;

@@ -90,7 +90,7 @@ fn read_dump(path: &std::path::Path) -> Dump {
     let config: ModelConfig = serde_json::from_str(&meta["config"]).expect("the config is overfit's JSON");
     let loss: f64 = meta["loss"].parse().expect("the loss is a float");
     let head = path.file_stem().unwrap().to_string_lossy().into_owned();
-    assert!(head.starts_with(&config.head), "{}: the file name and the config's head disagree", path.display());
+    assert!(head.starts_with(config.head.name()), "{}: the file name and the config's head disagree", path.display());
     let (mut weights, mut grads, mut ids, mut targets) = (BTreeMap::new(), BTreeMap::new(), None, None);
     for (name, view) in st.tensors() {
         let words = view.data().chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use overfit::heads::HeadKind;
 use overfit::heads::ModelConfig;
 use overfit::train::generate::{generate_vec, Sampling};
 use overfit::train::{Checkpoint, RunDir, Session, Stopped, TrainConfig};
@@ -36,7 +37,7 @@ fn resume_reaches_exactly_the_state_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     for head in ["flatten", "causal"] {
         let mut config = short(50);
-        config.model.head = head.into();
+        config.model.head = head.parse().unwrap();
         config.checkpoint_every = 0;
         let (straight_report, straight) = run(config.clone(), dir.path());
         // Half, then resume from the checkpoint for the rest (50 is not a whole number of epochs:
@@ -96,9 +97,9 @@ fn the_bottleneck_of_run_id2_learns_less_than_flatten_in_the_same_budget() {
     // The log's finding, in miniature: same data, seed and step budget.
     let dir = tempfile::tempdir().unwrap();
     let mut c = short(300);
-    c.model.head = "bottleneck".into();
+    c.model.head = HeadKind::Bottleneck;
     let (bottleneck, _) = run(c.clone(), dir.path());
-    c.model.head = "flatten".into();
+    c.model.head = HeadKind::Flatten;
     let (flatten, _) = run(c, dir.path());
     assert!(
         flatten.memorized > bottleneck.memorized,
@@ -120,7 +121,7 @@ fn the_causal_head_generalises_below_the_unigram_entropy() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read(shakespeare()).unwrap();
     let mut c = short(400);
-    c.model = ModelConfig { head: "causal".into(), ..ModelConfig::preset("seed-id4").unwrap() };
+    c.model = ModelConfig { head: HeadKind::Causal, ..ModelConfig::preset("seed-id4").unwrap() };
     c.data = Some(shakespeare().display().to_string());
     c.samples = None;
     c.val_fraction = Some(0.1);
@@ -163,9 +164,9 @@ fn every_head_trains_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     for spec in overfit::heads::specs() {
         let mut c = short(15);
-        c.model.head = spec.name.into();
+        c.model.head = spec.name.parse().unwrap();
         let (report, _) = run(c, dir.path());
-        assert_eq!(report.head, spec.name);
+        assert_eq!(report.head.name(), spec.name);
         assert!(
             report.final_loss.is_finite() && report.final_loss < 257f64.ln(),
             "{}: {}",

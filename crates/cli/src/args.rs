@@ -175,7 +175,7 @@ pub struct HeadArg {
     /// Output head: flatten, bottleneck, td-dense, conv, tied, causal, rnn, last [default: the preset's]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub head: Option<String>,
+    pub head: Option<heads::HeadKind>,
 }
 
 /// Which bytes to learn.
@@ -360,7 +360,7 @@ pub struct CompareArgs {
     pub run: RunArgs,
     /// Heads to compare, comma-separated [default: every head]
     #[arg(long, value_delimiter = ',')]
-    pub heads: Option<Vec<String>>,
+    pub heads: Option<Vec<heads::HeadKind>>,
     #[command(flatten)]
     pub out: OutputArgs,
 }

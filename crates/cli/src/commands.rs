@@ -207,17 +207,16 @@ fn reports(outcomes: Vec<runner::Outcome>) -> Vec<Report> {
 fn cmd_compare(a: CompareArgs) -> Result<u8> {
     setup_threads(a.out.threads)?;
     let base = resolve(&a.run, &HeadArg::default())?;
-    let names = a.heads.clone().unwrap_or_else(|| heads::head_names().iter().map(|s| s.to_string()).collect());
+    let kinds = a.heads.clone().unwrap_or_else(|| heads::HeadKind::ALL.to_vec());
     let mut specs = Vec::new();
-    for h in &names {
-        let mut flags = settings::Overrides::new();
-        flags.insert("head".into(), h.clone().into());
-        let mut config = settings::apply(base.clone(), &flags, |_| "--heads".into())?;
+    for &head in &kinds {
+        let mut config = base.clone();
+        config.model.head = head;
         // --output-bias, --untied, --loss-positions go to the heads that take them; the others
         // compare without them.
         config.model.drop_flags_not_taken();
         config.validate()?;
-        specs.push(RunSpec { dir: RunDir::create_next(&a.out.runs_dir)?.path, config, label: h.clone() });
+        specs.push(RunSpec { dir: RunDir::create_next(&a.out.runs_dir)?.path, config, label: head.to_string() });
     }
     let reports = reports(run_plan(&specs, 1, &a.out)?);
     let table = train::results::compare_table(&reports);
@@ -225,10 +224,10 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
         specs.first().and_then(|s| s.dir.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let stem = a.out.runs_dir.join(format!("compare-{first}"));
     train::fsutil::write_atomic(&stem.with_extension("txt"), table.as_bytes())?;
-    let rows: Vec<(String, Vec<train::MetricsRow>)> =
-        reports.iter().map(|r| (r.head.clone(), RunDir { path: r.run_dir.clone().into() }.read_metrics())).collect();
+    let rows: Vec<(heads::HeadKind, Vec<train::MetricsRow>)> =
+        reports.iter().map(|r| (r.head, RunDir { path: r.run_dir.clone().into() }.read_metrics())).collect();
     let series: Vec<train::plot::Series<'_>> =
-        rows.iter().map(|(h, m)| train::plot::Series { label: h, rows: m }).collect();
+        rows.iter().map(|(h, m)| train::plot::Series { label: h.name(), rows: m }).collect();
     train::plot::curves(&stem.with_extension("svg"), "overfit compare: every head on the same data and seed", &series)?;
     if a.out.json {
         println!(

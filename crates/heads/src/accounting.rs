@@ -93,7 +93,7 @@ pub struct BlockBreakdown {
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
     pub config: ModelConfig,
-    pub head: String,
+    pub head: crate::HeadKind,
     pub params: ParamCounts,
     pub ratio: Option<f64>,
     pub approx: LogApprox,
@@ -160,7 +160,7 @@ impl Summary {
         let explain = explain(config, &counts, &approx, &breakdown, tied);
         Ok(Summary {
             config: config.clone(),
-            head: config.head.clone(),
+            head: config.head,
             ratio: counts.ratio(),
             params: counts,
             approx,
@@ -266,7 +266,7 @@ fn explain(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, b: &BlockBreakdown, 
 
 /// The head's own switches and sizes, as flags (" --untied --loss-positions last"), for the title.
 fn head_flags(c: &ModelConfig) -> String {
-    let own = crate::spec(&c.head).map_or(&[][..], |s| s.own);
+    let own = c.head.spec().own;
     let mut s = String::new();
     if own.contains(&crate::Own::RnnHidden) {
         s += &format!(" --rnn-hidden {}", c.rnn_hidden_size());
@@ -288,7 +288,7 @@ fn head_note(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, tied: bool) -> Str
     let (l, d, v) = (c.seq_length as u64, c.d_model as u64, c.vocab_size as u64);
     // The heads that read out position by position (causal and its variants, last) have no
     // L·d-wide matrix: the log's formulas count one that is not there.
-    let per_row = crate::spec(&c.head).is_some_and(|s| s.causal_mask) || c.head == "last";
+    let per_row = c.head.spec().causal_mask || c.head == crate::HeadKind::Last;
     if per_row && tied {
         format!(
             "head: exact {} vs the log's tied estimate L·d² = {} (and its untied L·d·V = {}). Reading H_t out through \
@@ -303,7 +303,7 @@ fn head_note(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, tied: bool) -> Str
             thousands(p.head),
             thousands(a.n_params_dense)
         )
-    } else if c.head == "flatten" || tied {
+    } else if c.head == crate::HeadKind::Flatten || tied {
         let formula = if tied { "L·d²" } else { "L·d·V" };
         format!(
             "head: exact {} vs the log's {formula} = {}: the difference is the head's bias.",

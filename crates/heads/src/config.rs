@@ -1,6 +1,6 @@
 //! The model configuration, the SPEC's presets, and validation with messages that name the flag.
 
-use crate::Own;
+use crate::{HeadKind, Own};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -52,7 +52,7 @@ pub struct ModelConfig {
     pub num_blocks: usize,
     pub num_heads: usize,
     pub d_ff: usize,
-    pub head: String,
+    pub head: HeadKind,
     /// k of the `bottleneck` head.
     pub bottleneck: usize,
     /// r of the `td-dense` and `conv` heads (d_model → d_model/r).
@@ -95,7 +95,7 @@ pub const BYTE_VOCAB: usize = 257;
 /// The special token: padding, or the start of a text.
 pub const SPECIAL_TOKEN: u32 = 256;
 
-fn base(l: usize, d: usize, n: usize, h: usize, f: usize, v: usize, head: &str) -> ModelConfig {
+fn base(l: usize, d: usize, n: usize, h: usize, f: usize, v: usize, head: HeadKind) -> ModelConfig {
     ModelConfig {
         vocab_size: v,
         seq_length: l,
@@ -103,7 +103,7 @@ fn base(l: usize, d: usize, n: usize, h: usize, f: usize, v: usize, head: &str) 
         num_blocks: n,
         num_heads: h,
         d_ff: f,
-        head: head.to_string(),
+        head,
         bottleneck: 16,
         reduce: 8,
         kernel: 3,
@@ -117,18 +117,22 @@ fn base(l: usize, d: usize, n: usize, h: usize, f: usize, v: usize, head: &str) 
 
 /// The presets of SPEC §1, in the order `--help` lists them.
 pub fn presets() -> Vec<Preset> {
-    let gpt2 = |d: usize, n: usize, h: usize| base(1024, d, n, h, 4 * d, 50257, "causal");
+    let gpt2 = |d: usize, n: usize, h: usize| base(1024, d, n, h, 4 * d, 50257, HeadKind::Causal);
     vec![
         Preset {
             name: "seed-id4",
             about: "the research log's run id 4 (default)",
-            config: base(32, 16, 1, 2, 16, BYTE_VOCAB, "flatten"),
+            config: base(32, 16, 1, 2, 16, BYTE_VOCAB, HeadKind::Flatten),
         },
-        Preset { name: "small", about: "a small byte model", config: base(64, 64, 2, 4, 256, BYTE_VOCAB, "flatten") },
+        Preset {
+            name: "small",
+            about: "a small byte model",
+            config: base(64, 64, 2, 4, 256, BYTE_VOCAB, HeadKind::Flatten),
+        },
         Preset {
             name: "medium",
             about: "a medium byte model",
-            config: base(128, 128, 4, 4, 512, BYTE_VOCAB, "flatten"),
+            config: base(128, 128, 4, 4, 512, BYTE_VOCAB, HeadKind::Flatten),
         },
         Preset { name: "gpt2-small", about: "GPT-2 124M (published count)", config: gpt2(768, 12, 12) },
         Preset { name: "gpt2-medium", about: "GPT-2 355M (published count)", config: gpt2(1024, 24, 16) },
@@ -140,7 +144,7 @@ pub fn presets() -> Vec<Preset> {
             config: ModelConfig {
                 positions: Positions::Sinusoidal,
                 output_bias: true,
-                ..base(256, 1280, 48, 16, 8192, 246534, "causal")
+                ..base(256, 1280, 48, 16, 8192, 246534, HeadKind::Causal)
             },
         },
     ]
@@ -197,19 +201,19 @@ impl ModelConfig {
     /// window (target `b[i+L]`, logits `[B, V]`): a causally masked head trained on every position.
     /// The mask alone does not decide it: `causal --loss-positions last` is masked, with one target.
     pub fn per_position(&self) -> bool {
-        crate::spec(&self.head).is_some_and(|s| s.causal_mask) && self.loss_positions == LossPositions::All
+        self.head.spec().causal_mask && self.loss_positions == LossPositions::All
     }
 
     /// Whether the logits are read through tok_embᵀ: the head's `tied`, unless `--untied` gave
     /// the causal head a matrix of its own. The log's approximations use `L·d²` for these.
     pub fn reads_through_tok_emb(&self) -> bool {
-        crate::spec(&self.head).is_some_and(|s| s.tied) && !self.untied
+        self.head.spec().tied && !self.untied
     }
 
     /// Resets the flags that only some heads take (`--output-bias`, `--untied`, `--loss-positions`)
     /// when this config's head does not take them: `compare` gives each head the flags it can use.
     pub fn drop_flags_not_taken(&mut self) {
-        let takes = |own| crate::spec(&self.head).is_some_and(|s| s.own.contains(&own));
+        let takes = |own| self.head.spec().own.contains(&own);
         let (bias, untied, positions) = (takes(Own::OutputBias), takes(Own::Untied), takes(Own::LossPositions));
         self.output_bias &= bias;
         self.untied &= untied;
@@ -246,10 +250,7 @@ impl ModelConfig {
                 ),
             ));
         }
-        let spec = crate::spec(&self.head).ok_or_else(|| ConfigError::UnknownHead {
-            name: self.head.clone(),
-            allowed: crate::head_names().join(", "),
-        })?;
+        let spec = self.head.spec();
         // A switch of some heads, given to another, is an error: it would silently do nothing.
         let switches = [
             (Own::OutputBias, "--output-bias", self.output_bias),

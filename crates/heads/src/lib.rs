@@ -94,44 +94,93 @@ pub trait Head<F: Float>: Send + Sync {
     fn layers(&self, config: &ModelConfig) -> Vec<LayerInfo>;
 }
 
-/// Registers the strategies: each entry is `module::Type`. Generates [`specs`] and [`build`].
+/// Registers the strategies: each entry is `Kind => module::Type`. Generates [`HeadKind`], its
+/// specs, and [`build`].
 macro_rules! registry {
-    ($($module:ident :: $ty:ident),* $(,)?) => {
-        /// Every registered strategy, in the order of SPEC §1 and §4.
-        pub fn specs() -> Vec<HeadSpec> {
-            vec![$(<$module::$ty as Head<f32>>::spec()),*]
+    ($($kind:ident => $module:ident :: $ty:ident),* $(,)?) => {
+        /// A registered output strategy. Outside this crate a head is named by this type, never
+        /// compared as a string; its text form (flags, JSON) is its spec's name, e.g. `td-dense`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum HeadKind {
+            $($kind),*
         }
 
-        /// Builds the head named in `config` (already validated) on its own: [`Model`] builds it
+        impl HeadKind {
+            /// Every head, in the order of SPEC §1 and §4.
+            pub const ALL: &'static [HeadKind] = &[$(HeadKind::$kind),*];
+
+            /// Name, description, parameter formula and own hyperparameters.
+            pub fn spec(self) -> HeadSpec {
+                match self {
+                    $(HeadKind::$kind => <$module::$ty as Head<f32>>::spec()),*
+                }
+            }
+        }
+
+        /// Builds the head of `config` (already validated) on its own: [`Model`] builds it
         /// after the trunk; tests check a head's gradients apart from the model.
         pub fn build<F: Float>(config: &ModelConfig, params: &mut ParamSet<F>, rng: &mut ChaCha8Rng) -> Box<dyn Head<F>> {
-            $(
-                if config.head == <$module::$ty as Head<F>>::spec().name {
-                    return Box::new(<$module::$ty as Head<F>>::build(config, params, rng));
-                }
-            )*
-            unreachable!("validate() accepts registered heads only")
+            match config.head {
+                $(HeadKind::$kind => Box::new(<$module::$ty as Head<F>>::build(config, params, rng))),*
+            }
         }
     };
 }
 
 registry! {
-    flatten::Flatten,
-    bottleneck::Bottleneck,
-    td_dense::TdDense,
-    conv::Conv,
-    tied::Tied,
-    causal::Causal,
-    rnn::Rnn,
-    last::Last,
+    Flatten => flatten::Flatten,
+    Bottleneck => bottleneck::Bottleneck,
+    TdDense => td_dense::TdDense,
+    Conv => conv::Conv,
+    Tied => tied::Tied,
+    Causal => causal::Causal,
+    Rnn => rnn::Rnn,
+    Last => last::Last,
 }
 
-/// The spec of a registered head.
-pub fn spec(name: &str) -> Option<HeadSpec> {
-    specs().into_iter().find(|s| s.name == name)
+impl HeadKind {
+    /// The name flags and files use.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+}
+
+impl std::fmt::Display for HeadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for HeadKind {
+    type Err = ConfigError;
+    fn from_str(name: &str) -> Result<HeadKind, ConfigError> {
+        HeadKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| ConfigError::UnknownHead { name: name.to_string(), allowed: head_names().join(", ") })
+    }
+}
+
+impl serde::Serialize for HeadKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HeadKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HeadKind, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Every registered strategy's spec, in the order of SPEC §1 and §4.
+pub fn specs() -> Vec<HeadSpec> {
+    HeadKind::ALL.iter().map(|k| k.spec()).collect()
 }
 
 /// Names of every registered head.
 pub fn head_names() -> Vec<&'static str> {
-    specs().iter().map(|s| s.name).collect()
+    HeadKind::ALL.iter().map(|k| k.name()).collect()
 }

@@ -30,7 +30,7 @@ impl<F: Float> Model<F> {
 
     fn build(config: &ModelConfig, mut params: ParamSet<F>, seed: u64) -> Result<(Self, ParamSet<F>), ConfigError> {
         config.validate()?;
-        let spec = crate::spec(&config.head).expect("validated");
+        let spec = config.head.spec();
         let c = config;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let tok_emb = Embedding::new(&mut params, "tok_emb", c.vocab_size, c.d_model, &mut rng);

@@ -5,6 +5,7 @@
 use autograd::gradcheck::{check_gradients, relative_error};
 use autograd::{ParamSet, Tape};
 use heads::accounting::ParamCounts;
+use heads::HeadKind;
 use heads::{specs, LossPositions, Model, ModelConfig, Positions, Summary};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,7 +18,7 @@ fn tiny(head: &str) -> ModelConfig {
         num_blocks: 1,
         num_heads: 2,
         d_ff: 6,
-        head: head.into(),
+        head: head.parse().unwrap(),
         bottleneck: 3,
         reduce: 2,
         kernel: 3,
@@ -78,14 +79,14 @@ fn head_parameters_follow_the_spec_formulas() {
     ];
     for base in configs {
         let mut cases: Vec<ModelConfig> =
-            specs().iter().map(|s| ModelConfig { head: s.name.into(), ..base.clone() }).collect();
-        let causal = ModelConfig { head: "causal".into(), ..base.clone() };
+            HeadKind::ALL.iter().map(|&head| ModelConfig { head, ..base.clone() }).collect();
+        let causal = ModelConfig { head: HeadKind::Causal, ..base.clone() };
         cases.push(ModelConfig { untied: true, ..causal.clone() });
         cases.push(ModelConfig { loss_positions: LossPositions::Last, ..causal.clone() });
         cases.push(ModelConfig { output_bias: true, loss_positions: LossPositions::Last, ..causal });
-        cases.push(ModelConfig { head: "last".into(), output_bias: true, ..base.clone() });
+        cases.push(ModelConfig { head: HeadKind::Last, output_bias: true, ..base.clone() });
         for c in cases {
-            let spec = heads::spec(&c.head).unwrap();
+            let spec = c.head.spec();
             let (_, params) = Model::<f32>::shapes_only(&c).unwrap();
             let counts = ParamCounts::of(&params);
             assert_eq!(counts.head as usize, (spec.formula)(&c), "head {} on {c:?}", spec.name);
@@ -103,7 +104,7 @@ fn head_parameters_follow_the_spec_formulas() {
 fn spec_section_4(c: &ModelConfig) -> usize {
     let (d, v) = (c.d_model, c.vocab_size);
     let g = c.rnn_hidden.unwrap_or(d);
-    match c.head.as_str() {
+    match c.head.name() {
         "rnn" => 3 * (d * g + g * g + 2 * g) + g * v + v,
         "last" => {
             if c.output_bias {
@@ -120,7 +121,7 @@ fn spec_section_4(c: &ModelConfig) -> usize {
                 0
             }
         }
-        _ => (heads::spec(&c.head).unwrap().formula)(c),
+        _ => (c.head.spec().formula)(c),
     }
 }
 
@@ -139,7 +140,7 @@ fn the_new_heads_have_their_spec_names_and_shapes() {
     let named = |v: &[(&str, &[usize])]| -> Vec<(String, Vec<usize>)> {
         v.iter().map(|(n, s)| (n.to_string(), s.to_vec())).collect()
     };
-    let rnn = ModelConfig { head: "rnn".into(), rnn_hidden: Some(24), ..base.clone() };
+    let rnn = ModelConfig { head: HeadKind::Rnn, rnn_hidden: Some(24), ..base.clone() };
     assert_eq!(
         shapes(rnn),
         named(&[
@@ -151,17 +152,17 @@ fn the_new_heads_have_their_spec_names_and_shapes() {
             ("head.out.bias", &[257]),
         ])
     );
-    let untied = ModelConfig { head: "causal".into(), untied: true, ..base.clone() };
+    let untied = ModelConfig { head: HeadKind::Causal, untied: true, ..base.clone() };
     assert_eq!(shapes(untied), named(&[("head.out.weight", &[257, 16]), ("head.out.bias", &[257])]));
-    let last = ModelConfig { head: "last".into(), output_bias: true, ..base.clone() };
+    let last = ModelConfig { head: HeadKind::Last, output_bias: true, ..base.clone() };
     assert_eq!(shapes(last), named(&[("head.bias", &[257])]));
-    assert!(shapes(ModelConfig { head: "last".into(), ..base }).is_empty(), "tied: no matrix of its own");
+    assert!(shapes(ModelConfig { head: HeadKind::Last, ..base }).is_empty(), "tied: no matrix of its own");
 }
 
 #[test]
 fn gru_init_is_pytorchs_uniform() {
     // torch.nn.GRU(16, 24): every tensor uniform(−1/√24, 1/√24); head.out as every Linear.
-    let c = ModelConfig { head: "rnn".into(), rnn_hidden: Some(24), ..ModelConfig::preset("seed-id4").unwrap() };
+    let c = ModelConfig { head: HeadKind::Rnn, rnn_hidden: Some(24), ..ModelConfig::preset("seed-id4").unwrap() };
     let (_, params) = Model::<f64>::new(&c, 7).unwrap();
     let k = 1.0 / 24f64.sqrt();
     for name in ["head.gru.weight_ih", "head.gru.weight_hh", "head.gru.bias_ih", "head.gru.bias_hh"] {
@@ -258,12 +259,12 @@ fn seed_id4_summary_shows_the_logs_ratio_beside_the_exact_one() {
     let table = s.table();
     assert!(table.contains("131,841") && table.contains("1/128.5") && table.contains("1/76.3"), "{table}");
     // The tied head of id 4: the log's "ratio = 8" is really 4·N/L = 1/8.
-    let tied = Summary::of(&ModelConfig { head: "tied".into(), ..ModelConfig::preset("seed-id4").unwrap() }).unwrap();
+    let tied = Summary::of(&ModelConfig { head: HeadKind::Tied, ..ModelConfig::preset("seed-id4").unwrap() }).unwrap();
     assert_eq!(tied.approx.ratio, 0.125);
     assert_eq!(tied.approx.n_params_dense, 8192, "the log's n_params_dense = 8K");
     // last reads through tok_emb: the tied formula; --untied gives causal a matrix: the untied one.
     let of = |head: &str, untied: bool| {
-        let c = ModelConfig { head: head.into(), untied, ..ModelConfig::preset("seed-id4").unwrap() };
+        let c = ModelConfig { head: head.parse().unwrap(), untied, ..ModelConfig::preset("seed-id4").unwrap() };
         Summary::of(&c).unwrap().approx.n_params_dense
     };
     assert_eq!(
@@ -271,7 +272,7 @@ fn seed_id4_summary_shows_the_logs_ratio_beside_the_exact_one() {
         [8192, 8192, 131_584, 131_584]
     );
     let untied =
-        Summary::of(&ModelConfig { head: "causal".into(), untied: true, ..ModelConfig::preset("seed-id4").unwrap() });
+        Summary::of(&ModelConfig { head: HeadKind::Causal, untied: true, ..ModelConfig::preset("seed-id4").unwrap() });
     let table = untied.unwrap().table();
     assert!(table.starts_with("Model: head causal --untied, L=32"), "{table}");
     assert!(
@@ -283,16 +284,17 @@ fn seed_id4_summary_shows_the_logs_ratio_beside_the_exact_one() {
 #[test]
 fn summary_layer_rows_add_up_to_the_total() {
     for spec in specs() {
-        let s = Summary::of(&ModelConfig { head: spec.name.into(), ..ModelConfig::preset("small").unwrap() }).unwrap();
+        let s = Summary::of(&ModelConfig { head: spec.name.parse().unwrap(), ..ModelConfig::preset("small").unwrap() })
+            .unwrap();
         assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{}", spec.name);
     }
     // The causal variants, and last with its bias.
     let small = ModelConfig::preset("small").unwrap();
     for c in [
-        ModelConfig { head: "causal".into(), untied: true, loss_positions: LossPositions::Last, ..small.clone() },
-        ModelConfig { head: "causal".into(), output_bias: true, ..small.clone() },
-        ModelConfig { head: "last".into(), output_bias: true, ..small.clone() },
-        ModelConfig { head: "rnn".into(), rnn_hidden: Some(24), ..small.clone() },
+        ModelConfig { head: HeadKind::Causal, untied: true, loss_positions: LossPositions::Last, ..small.clone() },
+        ModelConfig { head: HeadKind::Causal, output_bias: true, ..small.clone() },
+        ModelConfig { head: HeadKind::Last, output_bias: true, ..small.clone() },
+        ModelConfig { head: HeadKind::Rnn, rnn_hidden: Some(24), ..small.clone() },
     ] {
         let s = Summary::of(&c).unwrap();
         assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{c:?}");
@@ -451,35 +453,39 @@ fn invalid_configs_name_the_flag() {
     let cases: Vec<(ModelConfig, &str)> = vec![
         (ModelConfig { d_model: 0, ..base.clone() }, "--d-model"),
         (ModelConfig { num_heads: 3, ..base.clone() }, "--num-heads"),
-        (ModelConfig { reduce: 32, head: "td-dense".into(), ..base.clone() }, "--reduce"),
-        (ModelConfig { reduce: 3, head: "conv".into(), ..base.clone() }, "--reduce"),
-        (ModelConfig { kernel: 4, head: "conv".into(), ..base.clone() }, "--kernel"),
-        (ModelConfig { bottleneck: 0, head: "bottleneck".into(), ..base.clone() }, "--bottleneck"),
-        (ModelConfig { head: "dense".into(), ..base.clone() }, "--head"),
+        (ModelConfig { reduce: 32, head: HeadKind::TdDense, ..base.clone() }, "--reduce"),
+        (ModelConfig { reduce: 3, head: HeadKind::Conv, ..base.clone() }, "--reduce"),
+        (ModelConfig { kernel: 4, head: HeadKind::Conv, ..base.clone() }, "--kernel"),
+        (ModelConfig { bottleneck: 0, head: HeadKind::Bottleneck, ..base.clone() }, "--bottleneck"),
         (ModelConfig { output_bias: true, ..base.clone() }, "--output-bias"),
         (ModelConfig { seq_length: 1 << 30, ..base.clone() }, "--seq-length"),
-        (ModelConfig { rnn_hidden: Some(0), head: "rnn".into(), ..base.clone() }, "--rnn-hidden"),
-        (ModelConfig { rnn_hidden: Some(1 << 21), head: "rnn".into(), ..base.clone() }, "--rnn-hidden"),
-        (ModelConfig { output_bias: true, head: "rnn".into(), ..base.clone() }, "--output-bias"),
+        (ModelConfig { rnn_hidden: Some(0), head: HeadKind::Rnn, ..base.clone() }, "--rnn-hidden"),
+        (ModelConfig { rnn_hidden: Some(1 << 21), head: HeadKind::Rnn, ..base.clone() }, "--rnn-hidden"),
+        (ModelConfig { output_bias: true, head: HeadKind::Rnn, ..base.clone() }, "--output-bias"),
         (ModelConfig { untied: true, ..base.clone() }, "--untied"),
-        (ModelConfig { untied: true, head: "last".into(), ..base.clone() }, "--untied"),
-        (ModelConfig { loss_positions: LossPositions::Last, head: "last".into(), ..base.clone() }, "--loss-positions"),
-        (ModelConfig { loss_positions: LossPositions::Last, head: "rnn".into(), ..base.clone() }, "--loss-positions"),
+        (ModelConfig { untied: true, head: HeadKind::Last, ..base.clone() }, "--untied"),
+        (ModelConfig { loss_positions: LossPositions::Last, head: HeadKind::Last, ..base.clone() }, "--loss-positions"),
+        (ModelConfig { loss_positions: LossPositions::Last, head: HeadKind::Rnn, ..base.clone() }, "--loss-positions"),
         // The untied head.out has its own bias: a second one would be a duplicate.
-        (ModelConfig { untied: true, output_bias: true, head: "causal".into(), ..base.clone() }, "--output-bias"),
+        (ModelConfig { untied: true, output_bias: true, head: HeadKind::Causal, ..base.clone() }, "--output-bias"),
     ];
     for (c, flag) in cases {
         let err = c.validate().unwrap_err().to_string();
         assert!(err.starts_with(flag), "{err}");
     }
     assert!(ModelConfig::preset("huge").unwrap_err().to_string().contains("seed-id4"));
+    // A head is a type: an unknown name fails where it is parsed, naming the flag and the heads.
+    let e = "dense".parse::<HeadKind>().unwrap_err().to_string();
+    assert!(e.starts_with("--head: unknown head 'dense'") && e.contains("td-dense, conv"), "{e}");
+    let e = serde_json::from_str::<ModelConfig>(r#"{"head": "dense"}"#).unwrap_err().to_string();
+    assert!(e.contains("unknown head 'dense'"), "{e}");
     assert!(base.validate().is_ok());
     // A head's own hyperparameters are checked only for that head (SPEC §4).
     let unused = ModelConfig { reduce: 3, kernel: 4, bottleneck: 0, rnn_hidden: Some(0), ..base.clone() };
     for head in ["flatten", "tied", "causal", "last"] {
-        assert!(ModelConfig { head: head.into(), ..unused.clone() }.validate().is_ok(), "{head}");
+        assert!(ModelConfig { head: head.parse().unwrap(), ..unused.clone() }.validate().is_ok(), "{head}");
     }
-    assert!(ModelConfig { head: "rnn".into(), ..unused.clone() }
+    assert!(ModelConfig { head: HeadKind::Rnn, ..unused.clone() }
         .validate()
         .unwrap_err()
         .to_string()
@@ -487,10 +493,10 @@ fn invalid_configs_name_the_flag() {
     // The switches are accepted by the heads that take them, and name those heads when refused.
     let last = LossPositions::Last;
     for ok in [
-        ModelConfig { head: "last".into(), output_bias: true, ..base.clone() },
-        ModelConfig { head: "causal".into(), untied: true, loss_positions: last, ..base.clone() },
-        ModelConfig { head: "causal".into(), output_bias: true, loss_positions: last, ..base.clone() },
-        ModelConfig { head: "rnn".into(), rnn_hidden: Some(24), ..base.clone() },
+        ModelConfig { head: HeadKind::Last, output_bias: true, ..base.clone() },
+        ModelConfig { head: HeadKind::Causal, untied: true, loss_positions: last, ..base.clone() },
+        ModelConfig { head: HeadKind::Causal, output_bias: true, loss_positions: last, ..base.clone() },
+        ModelConfig { head: HeadKind::Rnn, rnn_hidden: Some(24), ..base.clone() },
     ] {
         assert!(ok.validate().is_ok(), "{ok:?}");
     }
@@ -506,7 +512,7 @@ fn compare_drops_the_switches_a_head_does_not_take() {
     for (head, bias, untied, last) in
         [("flatten", false, false, false), ("last", true, false, false), ("causal", true, true, true)]
     {
-        let mut c = ModelConfig { head: head.into(), ..given.clone() };
+        let mut c = ModelConfig { head: head.parse().unwrap(), ..given.clone() };
         c.drop_flags_not_taken();
         assert_eq!((c.output_bias, c.untied, c.loss_positions == LossPositions::Last), (bias, untied, last), "{head}");
     }
@@ -516,7 +522,7 @@ fn compare_drops_the_switches_a_head_does_not_take() {
 fn new_config_fields_in_json() {
     // rnn_hidden null means d_model; loss_positions is "all" or "last"; a config written before
     // these fields existed (a checkpoint's) reads with their defaults.
-    let c = ModelConfig { head: "causal".into(), loss_positions: LossPositions::Last, untied: true, ..tiny("causal") };
+    let c = ModelConfig { head: HeadKind::Causal, loss_positions: LossPositions::Last, untied: true, ..tiny("causal") };
     let json = serde_json::to_value(&c).unwrap();
     assert_eq!((json["rnn_hidden"].clone(), json["untied"].clone()), (serde_json::json!(3), serde_json::json!(true)));
     assert_eq!(json["loss_positions"], "last");
@@ -528,7 +534,7 @@ fn new_config_fields_in_json() {
     }
     let back: ModelConfig = serde_json::from_value(serde_json::Value::Object(old)).unwrap();
     assert_eq!(back, ModelConfig::preset("seed-id4").unwrap());
-    assert_eq!(ModelConfig { d_model: 32, head: "rnn".into(), ..back }.rnn_hidden_size(), 32, "g follows d");
+    assert_eq!(ModelConfig { d_model: 32, head: HeadKind::Rnn, ..back }.rnn_hidden_size(), 32, "g follows d");
 }
 
 #[test]

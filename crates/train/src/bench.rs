@@ -17,7 +17,7 @@ pub struct BenchResult {
     pub warmup_steps: u64,
     pub batch_size: usize,
     pub threads: usize,
-    pub head: String,
+    pub head: heads::HeadKind,
     /// With --profile: CPU time per op kind, as a table.
     #[serde(skip)]
     pub profile: Option<String>,
@@ -64,7 +64,7 @@ pub fn bench(mut config: TrainConfig, steps: u64, warmup: u64, profile: bool) ->
         warmup_steps: warmup,
         batch_size: s.config.batch_size,
         threads: rayon::current_num_threads(),
-        head: s.config.model.head.clone(),
+        head: s.config.model.head,
         profile: profile.then(|| profile_table(steps)),
     })
 }

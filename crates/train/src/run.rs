@@ -56,7 +56,7 @@ pub struct MetricsRow {
 /// report.json (SPEC §3), plus a few fields a reader of a study wants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub head: String,
+    pub head: heads::HeadKind,
     pub params: ParamCounts,
     pub ratio: Option<f64>,
     /// Training windows.

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::plot::{self, Line, Series};
 use crate::run::{MetricsRow, Report, RunDir};
 use crate::runner::RunSpec;
-use heads::ModelConfig;
+use heads::{HeadKind, ModelConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +53,8 @@ pub struct Outcome {
     pub skipped: bool,
 }
 
-pub const HEADS: [&str; 6] = ["bottleneck", "flatten", "td-dense", "conv", "tied", "causal"];
+pub const HEADS: [HeadKind; 6] =
+    [HeadKind::Bottleneck, HeadKind::Flatten, HeadKind::TdDense, HeadKind::Conv, HeadKind::Tied, HeadKind::Causal];
 
 fn base(o: &StudyOptions) -> TrainConfig {
     let mut c = TrainConfig::default_run();
@@ -97,14 +98,14 @@ pub fn plan(o: &StudyOptions) -> Result<Vec<Spec>> {
     // The log's runs on 432 windows.
     for head in HEADS {
         let mut c = until(base(o), cap);
-        c.model.head = head.into();
-        specs.push(Spec { experiment: "log", name: head.into(), x: 0.0, config: c });
+        c.model.head = head;
+        specs.push(Spec { experiment: "log", name: head.to_string(), x: 0.0, config: c });
     }
     // The bottleneck over k.
     let ks: &[usize] = if q { &[2, 16, 64] } else { &[1, 2, 4, 8, 16, 32, 64, 128] };
     for &k in ks {
         let mut c = until(base(o), cap);
-        c.model.head = "bottleneck".into();
+        c.model.head = HeadKind::Bottleneck;
         c.model.bottleneck = k;
         specs.push(Spec { experiment: "bottleneck-k", name: format!("k{k}"), x: k as f64, config: c });
     }
@@ -114,7 +115,7 @@ pub fn plan(o: &StudyOptions) -> Result<Vec<Spec>> {
     for head in HEADS {
         for &n in sizes.iter().filter(|&&n| n <= available) {
             let mut c = base(o);
-            c.model.head = head.into();
+            c.model.head = head;
             c.samples = Some(n);
             c.steps = Some(if q { 300 } else { 3000 });
             c.epochs = None;
@@ -149,11 +150,11 @@ pub fn plan(o: &StudyOptions) -> Result<Vec<Spec>> {
     let trunk = if q { ModelConfig::preset("seed-id4")? } else { ModelConfig::preset("small")? };
     let steps = if q { 150 } else { 2000 };
     let mut gens: Vec<(String, ModelConfig)> =
-        HEADS.iter().map(|h| (h.to_string(), ModelConfig { head: h.to_string(), ..trunk.clone() })).collect();
+        HEADS.iter().map(|&h| (h.to_string(), ModelConfig { head: h, ..trunk.clone() })).collect();
     let matched = if q {
-        ModelConfig { head: "causal".into(), d_model: 32, num_blocks: 4, d_ff: 128, ..trunk.clone() }
+        ModelConfig { head: HeadKind::Causal, d_model: 32, num_blocks: 4, d_ff: 128, ..trunk.clone() }
     } else {
-        ModelConfig { head: "causal".into(), d_model: 128, num_blocks: 5, d_ff: 512, ..trunk.clone() }
+        ModelConfig { head: HeadKind::Causal, d_model: 128, num_blocks: 5, d_ff: 512, ..trunk.clone() }
     };
     gens.push(("causal-matched".into(), matched));
     for (name, m) in gens {
@@ -326,7 +327,7 @@ fn write_tables(out: &Path, outcomes: &[Outcome]) -> Result<()> {
     let cap: Vec<Line<'_>> = HEADS
         .iter()
         .map(|h| Line {
-            label: h,
+            label: h.name(),
             points: of(outcomes, "capacity")
                 .filter(|o| o.report.head == *h)
                 .map(|o| (o.x, fraction(&o.report)))

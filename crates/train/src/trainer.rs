@@ -257,7 +257,7 @@ fn draw_curves(s: &Session, run: &RunDir, p: &mut Progress, force: bool) -> Resu
     crate::plot::curves(
         &run.file("curves.svg"),
         &title,
-        &[crate::plot::Series { label: &s.config.model.head, rows: &rows }],
+        &[crate::plot::Series { label: s.config.model.head.name(), rows: &rows }],
     )
 }
 
@@ -302,7 +302,7 @@ fn report(
     let counts = ParamCounts::of(&s.params);
     let spe = s.steps_per_epoch() as f64;
     Report {
-        head: s.config.model.head.clone(),
+        head: s.config.model.head,
         params: counts,
         ratio: counts.ratio(),
         samples: s.split.train_windows,

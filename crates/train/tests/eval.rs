@@ -1,5 +1,6 @@
 //! Which windows an evaluation reads (eval.rs), and the memory guard of a step.
 
+use heads::HeadKind;
 use train::data::Split;
 use train::eval::{EvalPlan, EXACT_EVAL_MAX, FINAL_EVAL_MAX};
 use train::TrainConfig;
@@ -74,7 +75,7 @@ fn the_memory_guard_counts_every_micro_batch_of_gradients() {
     c.model.d_ff = 4096;
     c.model.num_blocks = 12;
     c.model.seq_length = 8;
-    c.model.head = "causal".into();
+    c.model.head = HeadKind::Causal;
     c.batch_size = 1024;
     c.micro_batch = 1;
     let err = c.validate().unwrap_err().to_string();
@@ -88,7 +89,7 @@ fn last_position_loss_is_the_cross_entropy_of_each_windows_last_prediction() {
     use autograd::Tape;
     for head in ["flatten", "causal"] {
         let mut c = TrainConfig::default_run();
-        c.model.head = head.into();
+        c.model.head = head.parse().unwrap();
         c.steps = Some(20);
         c.epochs = None;
         let mut s = train::Session::new(c).unwrap();

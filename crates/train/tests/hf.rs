@@ -2,6 +2,7 @@
 //! names, shapes and layouts of `export --format hf`, its config.json, and the way back bit for
 //! bit. `benches/reference/hf_check.py` checks the same folder against the real library.
 
+use heads::HeadKind;
 use heads::{ModelConfig, Positions};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::Value;
@@ -21,7 +22,7 @@ fn small() -> ModelConfig {
         num_blocks: 2,
         num_heads: 4,
         d_ff: 24,
-        head: "causal".to_string(),
+        head: HeadKind::Causal,
         ..ModelConfig::default()
     }
 }
@@ -305,7 +306,7 @@ fn only_a_causal_tied_learned_unbiased_byte_model_exports() {
     let dir = tempfile::tempdir().unwrap();
     assert!(hf::not_gpt2(&small()).is_empty());
     let cases = [
-        (ModelConfig { head: "flatten".into(), ..small() }, "head is flatten"),
+        (ModelConfig { head: HeadKind::Flatten, ..small() }, "head is flatten"),
         (ModelConfig { positions: Positions::Sinusoidal, ..small() }, "sinusoidal"),
         (ModelConfig { output_bias: true, ..small() }, "output bias"),
         (ModelConfig { vocab_size: 300, ..small() }, "vocabulary is 300"),

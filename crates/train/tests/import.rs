@@ -2,6 +2,7 @@
 //! ignored with a warning naming them, and a file with no metadata has its config inferred from the
 //! tensor shapes, with model flags for what shapes cannot tell.
 
+use heads::HeadKind;
 use heads::{ModelConfig, Positions};
 use safetensors::tensor::{SafeTensors, TensorView};
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ fn small(head: &str) -> ModelConfig {
         num_blocks: 2,
         num_heads: 4,
         d_ff: 24,
-        head: head.to_string(),
+        head: head.parse().unwrap(),
         ..ModelConfig::default()
     }
 }
@@ -146,7 +147,7 @@ fn flags_must_fill_what_the_file_cannot_tell_and_agree_with_the_rest() {
     assert!(e.to_string().contains("1, 2, 4, 8, 16"), "the allowed values: {e}");
     let e = import(&bare, &PartialConfig { d_model: Some(32), ..heads(4) }).err().unwrap();
     assert_eq!(usage_flag(&e), "--d-model", "{e}");
-    let e = import(&bare, &PartialConfig { head: Some("tied".into()), ..heads(4) }).err().unwrap();
+    let e = import(&bare, &PartialConfig { head: Some(HeadKind::Tied), ..heads(4) }).err().unwrap();
     assert_eq!(usage_flag(&e), "--head", "{e}");
     let e = import(&meta, &heads(2)).err().unwrap();
     assert_eq!(usage_flag(&e), "--num-heads", "the metadata says 4: {e}");

@@ -25,7 +25,7 @@ fn flags_beat_the_file_which_beats_the_preset_which_beats_the_defaults() {
         flags: flags(json!({"lr": 0.005, "head": "tied"})),
     })
     .unwrap();
-    assert_eq!((c.model.d_model, c.model.head.as_str(), c.lr, c.batch_size), (64, "tied", 0.005, 8));
+    assert_eq!((c.model.d_model, c.model.head.name(), c.lr, c.batch_size), (64, "tied", 0.005, 8));
     assert_eq!(c.preset, "small");
 }
 

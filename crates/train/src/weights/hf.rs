@@ -44,7 +44,7 @@ pub fn not_gpt2(model: &ModelConfig) -> Vec<String> {
         loss_positions: _,
     } = model;
     let mut why = Vec::new();
-    if head != "causal" {
+    if *head != heads::HeadKind::Causal {
         why.push(format!(
             "its head is {head}, and only causal (logits at every position through the tied tok_emb) is a GPT-2"
         ));
@@ -193,7 +193,7 @@ pub(super) fn infer(s: &super::infer::Shapes) -> std::result::Result<PartialConf
         d_model: Some(d),
         num_blocks: Some(block_count(s, "transformer.h.")?),
         d_ff: Some(f),
-        head: Some("causal".into()),
+        head: Some(heads::HeadKind::Causal),
         positions: Some(Positions::Learned),
         output_bias: Some(false),
         ..PartialConfig::default()

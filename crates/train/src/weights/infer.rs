@@ -5,7 +5,7 @@
 use super::{Tensors, CONFIG_KEY};
 use crate::error::{Error, Result};
 use heads::config::{divisors, MAX_DIM};
-use heads::{ModelConfig, Positions};
+use heads::{HeadKind, ModelConfig, Positions};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -21,7 +21,7 @@ pub struct PartialConfig {
     pub num_blocks: Option<usize>,
     pub num_heads: Option<usize>,
     pub d_ff: Option<usize>,
-    pub head: Option<String>,
+    pub head: Option<HeadKind>,
     pub bottleneck: Option<usize>,
     pub reduce: Option<usize>,
     pub kernel: Option<usize>,
@@ -206,38 +206,38 @@ fn overfit_head(s: &Shapes, d: usize, told: &mut PartialConfig) -> std::result::
     if has("head.gru.weight_hh") {
         let [_, g] = dims(s, "head.gru.weight_hh")?;
         told.rnn_hidden = (g != d).then_some(g); // null means d_model
-        told.head = Some("rnn".into());
+        told.head = Some(HeadKind::Rnn);
         return Ok(());
     }
     let (head, flat) = if has("head.proj.weight") {
-        ("tied", Some(("head.proj.weight", d)))
+        (HeadKind::Tied, Some(("head.proj.weight", d)))
     } else if has("head.conv.weight") {
         let [channels, _, kernel] = dims(s, "head.conv.weight")?;
         told.reduce = Some(exact(d, channels, "head.conv.weight's output channels do not divide d_model")?);
         told.kernel = Some(kernel);
-        ("conv", Some(("head.out.weight", channels)))
+        (HeadKind::Conv, Some(("head.out.weight", channels)))
     } else if has("head.reduce.weight") {
         let [channels, _] = dims(s, "head.reduce.weight")?;
         told.reduce = Some(exact(d, channels, "head.reduce.weight's outputs do not divide d_model")?);
-        ("td-dense", Some(("head.out.weight", channels)))
+        (HeadKind::TdDense, Some(("head.out.weight", channels)))
     } else if has("head.down.weight") {
         let [k, _] = dims(s, "head.down.weight")?;
         told.bottleneck = Some(k);
-        ("bottleneck", Some(("head.down.weight", d)))
+        (HeadKind::Bottleneck, Some(("head.down.weight", d)))
     } else if has("head.out.weight") && dims::<2>(s, "head.out.weight")?[1] == d && told.seq_length != Some(1) {
         // A Linear(d, V) read at every position: causal --untied (flatten's input is L·d).
         told.untied = Some(true);
-        ("causal", None)
+        (HeadKind::Causal, None)
     } else if has("head.out.weight") {
-        ("flatten", Some(("head.out.weight", d)))
+        (HeadKind::Flatten, Some(("head.out.weight", d)))
     } else {
         // No head tensor: causal or last, which differ in the blocks' mask only, invisible in the
         // weights. Left open: `complete` reads it as causal (GPT-2's reading) unless --head says last.
         told.output_bias = Some(has("head.bias"));
         return Ok(());
     };
-    told.head = Some(head.to_string());
-    told.output_bias = Some(head == "causal" && has("head.bias"));
+    told.head = Some(head);
+    told.output_bias = Some(head == HeadKind::Causal && has("head.bias"));
     if let (None, Some((name, width))) = (told.seq_length, flat) {
         let [_, input] = dims(s, name)?;
         told.seq_length = Some(exact(input, width, &format!("{name}'s input is not L whole positions"))?);
@@ -342,7 +342,7 @@ impl PartialConfig {
                 .num_heads
                 .ok_or_else(|| need("--num-heads", "the number of attention heads h", heads_allowed()))?,
             d_ff: self.d_ff.ok_or_else(|| need("--d-ff", "the feed-forward width F", String::new()))?,
-            head: self.head.unwrap_or_else(|| "causal".into()),
+            head: self.head.unwrap_or(HeadKind::Causal),
             bottleneck: self.bottleneck.unwrap_or(defaults.bottleneck),
             reduce: self.reduce.unwrap_or(defaults.reduce),
             kernel: self.kernel.unwrap_or(defaults.kernel),
