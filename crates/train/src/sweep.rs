@@ -109,22 +109,29 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
 }
 
 /// The shard a Slurm job array's task runs: K = SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN + 1,
-/// N = SLURM_ARRAY_TASK_COUNT. None outside an array job.
+/// N = SLURM_ARRAY_TASK_COUNT (SPEC §4); for a stepped array (`--array=1-7:2`) the task's rank,
+/// K = (ID − MIN) / SLURM_ARRAY_TASK_STEP + 1. None outside an array job.
 pub fn shard_from_slurm(env: impl Fn(&str) -> Option<String>) -> Result<Option<(usize, usize)>> {
     let Some(id) = env("SLURM_ARRAY_TASK_ID") else { return Ok(None) };
-    let num = |name: &str| -> Result<usize> {
-        let v = env(name)
-            .ok_or_else(|| Error::usage("--shard", format!("SLURM_ARRAY_TASK_ID is set but {name} is not")))?;
+    let num = |name: &str, value: Option<String>| -> Result<usize> {
+        let v =
+            value.ok_or_else(|| Error::usage("--shard", format!("SLURM_ARRAY_TASK_ID is set but {name} is not")))?;
         v.trim().parse().map_err(|_| Error::usage("--shard", format!("{name}={v} is not a number")))
     };
-    let id: usize =
-        id.trim().parse().map_err(|_| Error::usage("--shard", format!("SLURM_ARRAY_TASK_ID={id} is not a number")))?;
-    let (min, count) = (num("SLURM_ARRAY_TASK_MIN")?, num("SLURM_ARRAY_TASK_COUNT")?);
-    let k = id.checked_sub(min).map(|d| d + 1).filter(|&k| k <= count && count > 0);
-    let k = k.ok_or_else(|| {
+    let id = num("SLURM_ARRAY_TASK_ID", Some(id))?;
+    let (min, count) = (
+        num("SLURM_ARRAY_TASK_MIN", env("SLURM_ARRAY_TASK_MIN"))?,
+        num("SLURM_ARRAY_TASK_COUNT", env("SLURM_ARRAY_TASK_COUNT"))?,
+    );
+    let step = match env("SLURM_ARRAY_TASK_STEP") {
+        Some(v) => num("SLURM_ARRAY_TASK_STEP", Some(v))?.max(1),
+        None => 1,
+    };
+    let rank = id.checked_sub(min).filter(|d| d % step == 0).map(|d| d / step + 1);
+    let k = rank.filter(|&k| k <= count && count > 0).ok_or_else(|| {
         Error::usage(
             "--shard",
-            format!("array task {id} is outside {min}..{min}+{count}: use a contiguous --array range"),
+            format!("array task {id} is not one of the {count} tasks {min}, {min}+{step}, …: give --shard K/N"),
         )
     })?;
     Ok(Some((k, count)))
