@@ -76,63 +76,34 @@ pub fn check_gradients<Fun>(params: &mut ParamSet<f64>, inputs: &[Tensor<f64>], 
 where
     Fun: Fn(&mut Tape<'_, f64>, &[Var]) -> Var,
 {
-    // Analytic: one backward pass seeded with R.
-    let (projection, analytic_inputs, analytic_params) = {
-        let mut tape = Tape::new(params);
-        let vars: Vec<Var> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
-        let out = f(&mut tape, &vars);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6772_6164);
-        let projection = tape.value(out).mapv(|_| StandardNormal.sample(&mut rng));
-        let grads = tape.backward_with(out, projection.clone());
-        let zeros_like = |t: &Tensor<f64>| Tensor::zeros(t.raw_dim());
-        let gi: Vec<Tensor<f64>> =
-            vars.iter().zip(inputs).map(|(&v, x)| grads.wrt(v).cloned().unwrap_or_else(|| zeros_like(x))).collect();
-        let gp: Vec<Tensor<f64>> = params
-            .iter()
-            .map(|(id, p)| {
-                tape.used_params()
-                    .find(|(pid, _)| *pid == id)
-                    .and_then(|(_, v)| grads.wrt(v).cloned())
-                    .unwrap_or_else(|| zeros_like(&p.value))
-            })
-            .collect();
-        (projection, gi, gp)
-    };
-
+    let (projection, analytic_inputs, analytic_params) = analytic(params, inputs, &f);
+    // The checked scalar Σ out ⊙ R at the current inputs and parameters.
     let eval = |params: &ParamSet<f64>, inputs: &[Tensor<f64>]| -> f64 {
         let mut tape = Tape::new(params);
         let vars: Vec<Var> = inputs.iter().map(|x| tape.input(x.clone())).collect();
         let out = f(&mut tape, &vars);
         tape.value(out).iter().zip(projection.iter()).map(|(a, b)| a * b).sum()
     };
-
     let mut per_tensor = Vec::new();
     let mut work: Vec<Tensor<f64>> = inputs.to_vec();
     for (i, analytic) in analytic_inputs.iter().enumerate() {
-        let mut numeric = work[i].clone(); // same memory layout as the input
-        for e in 0..work[i].len() {
-            let orig = work[i].as_slice_memory_order().expect("contiguous")[e];
-            work[i].as_slice_memory_order_mut().expect("contiguous")[e] = orig + STEP;
-            let up = eval(params, &work);
-            work[i].as_slice_memory_order_mut().expect("contiguous")[e] = orig - STEP;
-            let down = eval(params, &work);
-            work[i].as_slice_memory_order_mut().expect("contiguous")[e] = orig;
-            numeric.as_slice_memory_order_mut().expect("contiguous")[e] = (up - down) / (2.0 * STEP);
-        }
+        let numeric = numeric_gradient(&inputs[i], |e, v| {
+            let orig = std::mem::replace(&mut elements(&mut work[i])[e], v);
+            let y = eval(params, &work);
+            elements(&mut work[i])[e] = orig;
+            y
+        });
         per_tensor.push((format!("input {i}"), relative_error(analytic, &numeric)));
     }
     for (p, analytic) in analytic_params.iter().enumerate() {
         let id = ParamId(p);
-        let mut numeric = params.get(id).value.clone();
-        for e in 0..analytic.len() {
-            let orig = params.get(id).value.as_slice_memory_order().expect("contiguous")[e];
-            params.get_mut(id).value.as_slice_memory_order_mut().expect("contiguous")[e] = orig + STEP;
-            let up = eval(params, &work);
-            params.get_mut(id).value.as_slice_memory_order_mut().expect("contiguous")[e] = orig - STEP;
-            let down = eval(params, &work);
-            params.get_mut(id).value.as_slice_memory_order_mut().expect("contiguous")[e] = orig;
-            numeric.as_slice_memory_order_mut().expect("contiguous")[e] = (up - down) / (2.0 * STEP);
-        }
+        let value = params.get(id).value.clone();
+        let numeric = numeric_gradient(&value, |e, v| {
+            let orig = std::mem::replace(&mut elements(&mut params.get_mut(id).value)[e], v);
+            let y = eval(params, &work);
+            elements(&mut params.get_mut(id).value)[e] = orig;
+            y
+        });
         per_tensor.push((params.get(id).name.clone(), relative_error(analytic, &numeric)));
     }
     // A NaN error is worse than any number, and the first one found stays the worst.
@@ -149,6 +120,49 @@ where
             },
         );
     GradCheck { max_error, worst, per_tensor }
+}
+
+/// The analytic side: one backward pass seeded with a fixed random projection R. Returns R and the
+/// gradients of Σ out ⊙ R for each input and each parameter (zeros where nothing reached it).
+type Analytic = (Tensor<f64>, Vec<Tensor<f64>>, Vec<Tensor<f64>>);
+fn analytic<Fun>(params: &ParamSet<f64>, inputs: &[Tensor<f64>], f: &Fun) -> Analytic
+where
+    Fun: Fn(&mut Tape<'_, f64>, &[Var]) -> Var,
+{
+    let mut tape = Tape::new(params);
+    let vars: Vec<Var> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
+    let out = f(&mut tape, &vars);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6772_6164);
+    let projection = tape.value(out).mapv(|_| StandardNormal.sample(&mut rng));
+    let grads = tape.backward_with(out, projection.clone());
+    let zeros_like = |t: &Tensor<f64>| Tensor::zeros(t.raw_dim());
+    let gi = vars.iter().zip(inputs).map(|(&v, x)| grads.wrt(v).cloned().unwrap_or_else(|| zeros_like(x))).collect();
+    let used: Vec<_> = tape.used_params().collect();
+    let gp = params
+        .iter()
+        .map(|(id, p)| {
+            let var = used.iter().find(|(pid, _)| *pid == id).map(|(_, v)| *v);
+            var.and_then(|v| grads.wrt(v).cloned()).unwrap_or_else(|| zeros_like(&p.value))
+        })
+        .collect();
+    (projection, gi, gp)
+}
+
+/// The elements of a tensor in memory order (the checker perturbs them one by one).
+fn elements(t: &mut Tensor<f64>) -> &mut [f64] {
+    t.as_slice_memory_order_mut().expect("contiguous")
+}
+
+/// Central differences: element e of the result is (g(x_e + h) − g(x_e − h)) / 2h, where
+/// `eval_at(e, v)` evaluates the checked scalar with element e set to v (and restores it).
+fn numeric_gradient(value: &Tensor<f64>, mut eval_at: impl FnMut(usize, f64) -> f64) -> Tensor<f64> {
+    let mut numeric = value.clone(); // same memory layout as the value
+    let base: Vec<f64> = value.as_slice_memory_order().expect("contiguous").to_vec();
+    for (e, x) in base.into_iter().enumerate() {
+        let (up, down) = (eval_at(e, x + STEP), eval_at(e, x - STEP));
+        elements(&mut numeric)[e] = (up - down) / (2.0 * STEP);
+    }
+    numeric
 }
 
 /// Checks the gradients of a function of inputs only (no parameters).

@@ -86,10 +86,6 @@ pub enum Command {
     Study(StudyArgs),
 }
 
-fn is_false(b: &bool) -> bool {
-    !b
-}
-
 #[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PositionsArg {
@@ -106,59 +102,45 @@ pub struct ModelArgs {
     pub preset: Option<String>,
     /// Window length L [default: the preset's]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub seq_length: Option<usize>,
     /// Model width d [default: the preset's]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub d_model: Option<usize>,
     /// Number of encoder blocks N [default: the preset's]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub num_blocks: Option<usize>,
     /// Attention heads h (must divide d_model) [default: the preset's]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub num_heads: Option<usize>,
     /// Feed-forward width F [default: the preset's]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub d_ff: Option<usize>,
     /// Vocabulary size V (at least 257 for byte data) [default: the preset's]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub vocab_size: Option<usize>,
     /// k of the bottleneck head [default: 16]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bottleneck: Option<usize>,
     /// r of the td-dense and conv heads: d_model → d_model/r [default: 8]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reduce: Option<usize>,
     /// Kernel K of the conv head (odd) [default: 3]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<usize>,
     /// Positional embeddings [default: the preset's]
     #[arg(long, value_enum)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub positions: Option<PositionsArg>,
     /// Add a bias to the causal or last head's logits
     #[arg(long)]
-    #[serde(skip_serializing_if = "is_false")]
     pub output_bias: bool,
     /// Hidden size g of the rnn head's GRU [default: d_model]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rnn_hidden: Option<usize>,
     /// The causal head reads every position out through a Linear(d, V) of its own, not tok_embᵀ
     #[arg(long)]
-    #[serde(skip_serializing_if = "is_false")]
     pub untied: bool,
     /// Positions the causal head is trained on [default: all]
     #[arg(long, value_enum)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_positions: Option<LossPositionsArg>,
 }
 
@@ -174,7 +156,6 @@ pub enum LossPositionsArg {
 pub struct HeadArg {
     /// Output head: flatten, bottleneck, td-dense, conv, tied, causal, rnn, last [default: the preset's]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub head: Option<heads::HeadKind>,
 }
 
@@ -183,15 +164,12 @@ pub struct HeadArg {
 pub struct DataArgs {
     /// Any file, read as bytes [default: the embedded corpus]
     #[arg(long, value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
     /// Use the first N windows [default: 432 without --data, every window with it]
     #[arg(long, value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<usize>,
     /// Hold out this fraction of the file's tail for validation, in (0, 1) [default: none]
     #[arg(long, value_name = "F")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub val_fraction: Option<f64>,
 }
 
@@ -214,72 +192,55 @@ pub enum ScheduleArg {
 pub struct TrainFlags {
     /// Seed of the initialisation and of the window order [default: 0]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// Windows per batch [default: 32]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
     /// Windows per micro-batch: a batch is split into these, computed in parallel [default: 16]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub micro_batch: Option<usize>,
     /// Learning rate [default: 0.001]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lr: Option<f64>,
     /// Floor of the cosine schedule [default: 0]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_lr: Option<f64>,
     /// Stop after N epochs [default: 1000 when neither --steps nor --epochs is given]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub epochs: Option<u64>,
     /// Stop after N optimizer steps
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<u64>,
     /// Stop as soon as every training window is memorized [default: on when neither --steps nor --epochs is given]
     #[arg(long)]
-    #[serde(skip_serializing_if = "is_false")]
     pub until_memorized: bool,
     /// Optimizer [default: adam]
     #[arg(long, value_enum)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub optimizer: Option<OptimizerArg>,
     /// Weight decay (AdamW: decoupled, on weight matrices only) [default: 0, or 0.01 with adamw]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub weight_decay: Option<f64>,
     /// Linear warmup steps [default: 0]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub warmup: Option<u64>,
     /// Learning-rate schedule after warmup [default: constant]
     #[arg(long, value_enum)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleArg>,
     /// Clip the global gradient norm to this (0: off) [default: 1.0]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub clip: Option<f64>,
     /// Write checkpoint.bin every N steps (0: at the end only) [default: 1000]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<u64>,
     /// Write a metrics row every N steps [default: each epoch, at most 100 steps apart]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_every: Option<u64>,
     /// Evaluate every N steps, and at the end [default: at every metrics row]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_every: Option<u64>,
     /// Windows each evaluation reads [default: every training window up to 8192, else a sample
     /// sized to keep evaluation near a tenth of the run]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_windows: Option<usize>,
 }
 
@@ -301,18 +262,31 @@ pub struct RunArgs {
 impl RunArgs {
     /// The flags given, by config field, with the head's (if any).
     pub fn overrides(&self, head: &HeadArg) -> Overrides {
-        let mut o = Overrides::new();
-        for part in [
-            serde_json::to_value(&self.model),
-            serde_json::to_value(head),
-            serde_json::to_value(&self.data),
-            serde_json::to_value(&self.train),
-        ] {
-            if let Ok(serde_json::Value::Object(m)) = part {
-                o.extend(m);
-            }
+        given(&[&self.model, head, &self.data, &self.train])
+    }
+}
+
+/// The flags that were given, by config field: a flag not given serializes as null (an absent
+/// value) or false (a switch left off), and is left out.
+pub fn given(parts: &[&dyn erased::Part]) -> Overrides {
+    let mut o = Overrides::new();
+    for part in parts {
+        if let serde_json::Value::Object(m) = part.to_json() {
+            o.extend(m.into_iter().filter(|(_, v)| !v.is_null() && *v != serde_json::Value::Bool(false)));
         }
-        o
+    }
+    o
+}
+
+/// Flag groups as JSON, behind one object-safe trait (serde's Serialize is not object-safe).
+pub mod erased {
+    pub trait Part {
+        fn to_json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Part for T {
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
     }
 }
 

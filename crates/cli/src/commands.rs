@@ -307,12 +307,7 @@ fn cmd_results(a: ResultsArgs) -> Result<u8> {
 }
 
 fn cmd_summary(a: SummaryArgs) -> Result<u8> {
-    let mut flags = settings::Overrides::new();
-    for part in [serde_json::to_value(&a.model), serde_json::to_value(&a.head)] {
-        if let Ok(serde_json::Value::Object(m)) = part {
-            flags.extend(m);
-        }
-    }
+    let flags = crate::args::given(&[&a.model, &a.head]);
     let preset = a.model.preset.as_deref().unwrap_or(heads::config::DEFAULT_PRESET);
     let base = train::TrainConfig { model: heads::ModelConfig::preset(preset)?, ..train::TrainConfig::default_run() };
     let config = settings::apply(base, &flags, settings::flag_of)?.model;

@@ -124,12 +124,7 @@ pub fn import(a: ImportArgs) -> Result<u8> {
             "import takes the model's shape from the file; give only what it cannot tell, e.g. --num-heads",
         ));
     }
-    let mut given = serde_json::Map::new();
-    for part in [serde_json::to_value(&a.model), serde_json::to_value(&a.head)] {
-        if let Ok(serde_json::Value::Object(m)) = part {
-            given.extend(m);
-        }
-    }
+    let given = crate::args::given(&[&a.model, &a.head]);
     let flags: train::weights::PartialConfig = serde_json::from_value(serde_json::Value::Object(given))
         .map_err(|e| Error::usage("--num-heads", format!("not a model flag: {e}")))?;
     let imported = train::weights::import(&a.weights, &flags)?;
@@ -147,12 +142,7 @@ pub fn bench(a: BenchArgs) -> Result<u8> {
     if a.steps == 0 {
         return Err(Error::usage("--steps", "must be at least 1"));
     }
-    let mut flags = serde_json::Map::new();
-    for part in [serde_json::to_value(&a.model), serde_json::to_value(&a.head)] {
-        if let Ok(serde_json::Value::Object(m)) = part {
-            flags.extend(m);
-        }
-    }
+    let mut flags = crate::args::given(&[&a.model, &a.head]);
     flags.insert("batch_size".into(), a.batch_size.into());
     flags.insert("micro_batch".into(), a.micro_batch.into());
     if let Some(d) = &a.data {

@@ -182,3 +182,18 @@ fn bad_sweeps_name_the_flag() {
         assert!(err.contains(flag) && !err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_folder_holding_another_configs_run_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = overfit(dir.path(), &["sweep", "--steps", "5", "--seeds", "0", "--runs-dir", "sw", "--quiet"], &[]);
+    assert!(first.status.success());
+    let report = dir.path().join("sw/seed=0/report.json");
+    let before = std::fs::read(&report).unwrap();
+    // The same folder name, another config: refused, the old run kept.
+    let again = overfit(dir.path(), &["sweep", "--steps", "7", "--seeds", "0", "--runs-dir", "sw", "--quiet"], &[]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(err.contains("seed=0") && err.contains("another config") && err.contains("steps: 5 there, 7"), "{err}");
+    assert_eq!(std::fs::read(&report).unwrap(), before);
+}

@@ -96,15 +96,6 @@ impl<F: Float> Model<F> {
         (t.cross_entropy(logits, targets), logits)
     }
 
-    /// Targets per window: 1, or L for a per-position model.
-    pub fn targets_per_window(&self) -> usize {
-        if self.config.per_position() {
-            self.config.seq_length
-        } else {
-            1
-        }
-    }
-
     /// Every layer for the summary, in forward order.
     pub fn layers(&self) -> Vec<LayerInfo> {
         let c = &self.config;

@@ -169,6 +169,13 @@ impl TrainConfig {
         if self.eval_windows == Some(0) {
             return Err(Error::usage("--eval-windows", "must be at least 1"));
         }
+        self.check_memory()
+    }
+
+    /// Refuses a run whose parameters, Adam state and one step's activations cannot fit in this
+    /// machine's memory, before anything is allocated (an OOM kill loses the run without a word).
+    fn check_memory(&self) -> crate::Result<()> {
+        use crate::Error;
         // Values, gradients and two Adam moments in f32, against this machine's memory.
         let (_, shapes) = heads::Model::<f32>::shapes_only(&self.model)?;
         let bytes = shapes.numel() as u128 * 16;

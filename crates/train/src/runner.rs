@@ -66,7 +66,7 @@ pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Re
         Found::Finished(report) => return Ok(Outcome { report, skipped: true }),
         Found::Interrupted(ck) => resume_in(&run, *ck, spec.config.clone(), &[])?,
         Found::Nothing => {
-            let _ = std::fs::remove_dir_all(&run.path);
+            refuse_other_run(&run, &spec.config)?;
             std::fs::create_dir_all(&run.path)
                 .map_err(|e| Error::io(format!("creating the run folder {}", run.path.display()), e))?;
             start_in(&run, Session::new(spec.config.clone())?)?
@@ -74,6 +74,28 @@ pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Re
     };
     let report = train_in(&run, session, observer, stop)?;
     Ok(Outcome { report, skipped: false })
+}
+
+/// A plan's folder that already holds a run of another config is never overwritten: that run
+/// may be the only copy of hours of work. The message names the first field that differs.
+fn refuse_other_run(run: &RunDir, config: &TrainConfig) -> Result<()> {
+    let Some(theirs) = run.read_config() else { return Ok(()) };
+    let (a, b) =
+        (serde_json::to_value(&theirs).expect("serializes"), serde_json::to_value(config).expect("serializes"));
+    let flat = |v: &serde_json::Value| -> Vec<(String, serde_json::Value)> {
+        let top = v.as_object().expect("an object");
+        let model = top["model"].as_object().expect("an object").iter().map(|(k, v)| (k.clone(), v.clone()));
+        model.chain(top.iter().filter(|(k, _)| *k != "model").map(|(k, v)| (k.clone(), v.clone()))).collect()
+    };
+    let field = flat(&a)
+        .into_iter()
+        .zip(flat(&b))
+        .find(|(x, y)| x != y)
+        .map_or(String::new(), |((k, x), (_, y))| format!(" ({k}: {x} there, {y} in this plan)"));
+    Err(Error::input(
+        run.path.display(),
+        format!("holds a run of another config{field}; give another --runs-dir, or remove the folder to run it again"),
+    ))
 }
 
 /// A fresh session in `run`: config.json (with provenance) and summary.txt first.
