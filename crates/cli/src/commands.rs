@@ -249,7 +249,12 @@ fn cmd_sweep(a: SweepArgs) -> Result<u8> {
     let base = resolve(&a.run, &a.head)?;
     let grid = train::sweep::Grid::parse(&a.grid)?;
     let seeds = a.seeds.clone().unwrap_or_else(|| vec![base.seed]);
-    let plan = train::sweep::plan(&base, &grid, &seeds, &a.out.runs_dir)?;
+    let sources = Sources {
+        preset: a.run.model.preset.as_deref(),
+        file: a.run.config.as_deref(),
+        flags: a.run.overrides(&a.head),
+    };
+    let plan = train::sweep::plan(&sources, &grid, &seeds, &a.out.runs_dir)?;
     let shard = match &a.shard {
         Some(text) => Some(train::sweep::parse_shard(text)?),
         None => train::sweep::shard_from_slurm(|k| std::env::var(k).ok())?,
@@ -284,6 +289,12 @@ fn cmd_results(a: ResultsArgs) -> Result<u8> {
         return Err(Error::input(a.dirs[0].display(), "holds no run folder (config.json and report.json)"));
     }
     let by = a.group_by.clone().unwrap_or_else(|| train::results::varying(&runs));
+    if let Some(f) = by.iter().find(|f| !runs.iter().any(|r| r.config.contains_key(*f))) {
+        return Err(Error::usage(
+            "--group-by",
+            format!("'{f}' is no config field of these runs (e.g. head, lr, d_model)"),
+        ));
+    }
     let groups = train::results::group(&runs, &by);
     let results = train::results::Results { runs, groups };
     let columns: Vec<String> =

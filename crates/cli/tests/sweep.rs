@@ -197,3 +197,74 @@ fn a_folder_holding_another_configs_run_is_never_overwritten() {
     assert!(err.contains("seed=0") && err.contains("another config") && err.contains("steps: 5 there, 7"), "{err}");
     assert_eq!(std::fs::read(&report).unwrap(), before);
 }
+
+#[test]
+fn a_sweep_keeps_the_flags_given_beside_its_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.txt", "b.txt"] {
+        std::fs::write(dir.path().join(name), "the quick brown fox jumps over the lazy dog. ".repeat(60)).unwrap();
+    }
+    let v = json(&overfit(
+        dir.path(),
+        &[
+            "sweep",
+            "--samples",
+            "50",
+            "--steps",
+            "2",
+            "--grid",
+            "data=a.txt,b.txt",
+            "--runs-dir",
+            "d",
+            "--quiet",
+            "--json",
+        ],
+        &[],
+    ));
+    assert!(v["runs"].as_array().unwrap().iter().all(|r| r["samples"] == 50), "{v}");
+    let v = json(&overfit(
+        dir.path(),
+        &["sweep", "--until-memorized", "--grid", "steps=3,400", "--runs-dir", "m", "--quiet", "--json"],
+        &[],
+    ));
+    let long = &v["runs"][1];
+    assert_eq!(long["stopped"], "memorized", "--until-memorized kept beside --grid steps: {long}");
+}
+
+#[test]
+fn duplicate_points_and_bad_grid_values_name_their_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (&["sweep", "--seeds", "0,0"][..], "--seeds"),
+        (&["sweep", "--grid", "lr=1e-3,0.001"][..], "--grid"),
+        (&["sweep", "--grid", "warmup=abc"][..], "warmup"),
+        (&["results", ".", "--group-by", "nonexistent"][..], "--group-by"),
+    ] {
+        if args[0] == "results" {
+            assert!(overfit(dir.path(), &["sweep", "--steps", "2", "--runs-dir", "r", "--quiet"], &[])
+                .status
+                .success());
+        }
+        let args: Vec<&str> =
+            if args[0] == "results" { vec!["results", "r", "--group-by", "nonexistent"] } else { args.to_vec() };
+        let out = overfit(dir.path(), &args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_is_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["sweep", "--steps", "5", "--runs-dir", "k", "--quiet"];
+    assert!(overfit(dir.path(), &args, &[]).status.success());
+    // What a kill -9 before the first checkpoint leaves: config.json, summary.txt, some rows.
+    for f in ["report.json", "checkpoint.bin", "curves.svg"] {
+        std::fs::remove_file(dir.path().join("k/seed=0").join(f)).unwrap();
+    }
+    let again = overfit(dir.path(), &args, &[]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let rows = std::fs::read_to_string(dir.path().join("k/seed=0/metrics.jsonl")).unwrap();
+    assert_eq!(rows.lines().filter(|l| l.contains("\"step\":0,")).count(), 1, "the rows start again: {rows}");
+}

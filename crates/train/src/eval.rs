@@ -155,6 +155,10 @@ fn evaluate_chunk(
         }
     }
     sums.loss = tape.scalar(loss) as f64 * batch.targets.len() as f64;
+    if per_window == 1 {
+        // One target a window: the last position's loss is the loss, to the bit (SPEC §4).
+        sums.last_loss = sums.loss;
+    }
     sums
 }
 

@@ -80,6 +80,11 @@ pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Re
 /// may be the only copy of hours of work. The message names the first field that differs.
 fn refuse_other_run(run: &RunDir, config: &TrainConfig) -> Result<()> {
     let Some(theirs) = run.read_config() else { return Ok(()) };
+    if &theirs == config {
+        // This very run, killed before its first checkpoint: nothing to keep but its first rows.
+        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+        return Ok(());
+    }
     let (a, b) =
         (serde_json::to_value(&theirs).expect("serializes"), serde_json::to_value(config).expect("serializes"));
     let flat = |v: &serde_json::Value| -> Vec<(String, serde_json::Value)> {

@@ -92,7 +92,12 @@ pub fn apply(c: TrainConfig, flags: &Overrides, flag: impl Fn(&str) -> String) -
         }
     }
     serde_json::from_value(v).map_err(|e| {
-        let source = flags.keys().next().map_or_else(|| "--config".to_string(), |k| flag(k));
+        // The flag at fault: the first whose value alone does not make a valid config.
+        let fails_alone = |k: &String| {
+            let mut one = serde_json::to_value(&c).expect("configs serialize");
+            set_field(&mut one, k, flags[k].clone()).is_err() || serde_json::from_value::<TrainConfig>(one).is_err()
+        };
+        let source = flags.keys().find(|k| fails_alone(k)).map_or_else(|| "--config".to_string(), |k| flag(k));
         Error::usage(source, format!("not a valid setting: {e}"))
     })
 }

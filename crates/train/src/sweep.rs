@@ -6,10 +6,9 @@
 //! point (`head=flatten,lr=0.001,seed=0`), so a rerun finds its finished runs, and the shards of a
 //! sweep write exactly the folders the whole sweep would.
 
-use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::runner::RunSpec;
-use crate::settings::{apply, parse_value, Overrides};
+use crate::settings::{parse_value, resolve, Overrides, Sources};
 use serde_json::Value;
 use std::path::Path;
 
@@ -69,18 +68,26 @@ fn show(v: &Value) -> String {
     s.replace(['/', '\\', ' '], "_")
 }
 
-/// The runs of a sweep: every grid point × every seed, on top of `base`, under `runs_dir`.
-pub fn plan(base: &TrainConfig, grid: &Grid, seeds: &[u64], runs_dir: &Path) -> Result<Vec<RunSpec>> {
-    let mut specs = Vec::new();
+/// The runs of a sweep: every grid point × every seed, each resolved like a command line that
+/// adds the point's flags to the given ones (so the merge's ties see both), under `runs_dir`.
+pub fn plan(sources: &Sources<'_>, grid: &Grid, seeds: &[u64], runs_dir: &Path) -> Result<Vec<RunSpec>> {
+    let mut specs: Vec<RunSpec> = Vec::new();
     for point in grid.points() {
         for &seed in seeds {
             let mut o = point.clone();
             o.insert("seed".into(), seed.into());
-            let config = apply(base.clone(), &o, |f| format!("--grid {f}"))?;
-            config
-                .validate()
-                .map_err(|e| Error::usage("--grid", format!("the point {} is not a valid run: {e}", label(&o))))?;
             let name = label(&o);
+            let mut flags = sources.flags.clone();
+            flags.extend(o);
+            let config = resolve(&Sources { flags, ..sources.clone() })
+                .map_err(|e| Error::usage("--grid", format!("the point {name} is not a valid run: {e}")))?;
+            if specs.iter().any(|s| s.label == name) {
+                let flag = if seeds.iter().filter(|&&s| s == seed).count() > 1 { "--seeds" } else { "--grid" };
+                return Err(Error::usage(
+                    flag,
+                    format!("two runs of the plan would share the folder {name}: give distinct values"),
+                ));
+            }
             specs.push(RunSpec { dir: runs_dir.join(&name), config, label: name });
         }
     }

@@ -139,6 +139,9 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
     finish(s, run, &plan, p, stopped)
 }
 
+/// The most training windows a memorization is confirmed on when the evaluation samples them.
+pub const CONFIRM_MAX: usize = 1 << 20;
+
 /// A training loss this many times the run's first is divergence, once warm-up is over.
 pub const DIVERGED_FACTOR: f64 = 4.0;
 
@@ -204,7 +207,19 @@ fn log_step(
     }
     let Some(ev) = ev else { return Ok(None) };
     p.last = Some(ev);
-    let all = ev.train.memorized == ev.train.windows;
+    let mut all = ev.train.memorized == ev.train.windows;
+    if all && plan.train.len() < s.split.train_windows {
+        // A sample memorized is not the data memorized: a run until memorized confirms it on every
+        // training window, as far as that is affordable (CONFIRM_MAX); otherwise nothing is
+        // claimed, and the run ends by its count.
+        all = s.config.until_memorized && s.split.train_windows <= CONFIRM_MAX && {
+            let t0 = Instant::now();
+            let every: Vec<usize> = (0..s.split.train_windows).collect();
+            let confirmed = s.evaluate(&every).memorized == s.split.train_windows;
+            s.eval_seconds += t0.elapsed().as_secs_f64();
+            confirmed
+        };
+    }
     if all && p.memorized_at.is_none() {
         p.memorized_at = Some(s.step);
     }

@@ -116,9 +116,24 @@ fn last_position_loss_is_the_cross_entropy_of_each_windows_last_prediction() {
         let want = tape.scalar(want) as f64;
         assert!((ev.last_loss - want).abs() < 1e-5 * want, "{head}: {} vs {want}", ev.last_loss);
         if head == "flatten" {
-            assert!((ev.last_loss - ev.loss).abs() < 1e-5 * ev.loss, "a window head has one target per window");
+            assert_eq!(ev.last_loss, ev.loss, "a window head has one target per window: the same figure, to the bit");
         } else {
             assert!((ev.last_loss - ev.loss).abs() > 1e-3, "causal: the last position is not the average one");
         }
     }
+}
+
+#[test]
+fn memorizing_a_sample_is_not_memorizing_the_data() {
+    // Evaluate 4 of 432 windows: a run until memorized must still stop only when all 432 are.
+    let mut c = TrainConfig::default_run();
+    c.eval_windows = Some(4);
+    c.checkpoint_every = 0;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = train::Session::new(c).unwrap();
+    let run = train::RunDir::create_next(dir.path()).unwrap();
+    let report = train::train(&mut s, &run, &mut train::Silent, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    assert_eq!(report.stopped, train::Stopped::Memorized);
+    let all: Vec<usize> = (0..432).collect();
+    assert_eq!(s.evaluate(&all).memorized, 432, "stopped at step {} on a memorized sample", report.steps);
 }
