@@ -17,11 +17,14 @@ fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f64> {
     tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0..1.0)).collect())
 }
 
-/// A function given by two closures: the forward and a backward that may be wrong on purpose.
+type Forward = fn(&[&Tensor<f64>]) -> Tensor<f64>;
+type Backward = fn(&[&Tensor<f64>], &Tensor<f64>) -> Vec<Tensor<f64>>;
+
+/// A function given by two plain functions: the forward and a backward that may be wrong on purpose.
 struct Custom {
     name: &'static str,
-    forward: fn(&[&Tensor<f64>]) -> Tensor<f64>,
-    backward: fn(&[&Tensor<f64>], &Tensor<f64>) -> Vec<Tensor<f64>>,
+    forward: Forward,
+    backward: Backward,
 }
 
 impl Function<f64> for Custom {

@@ -94,7 +94,7 @@ fn a_sweep_runs_its_plan_in_order_and_jobs_do_not_change_a_bit() {
     // A rerun skips every finished run.
     let again = overfit(
         dir.path(),
-        &[GRID, &["--runs-dir", "a"]].concat().iter().map(|s| *s).filter(|s| *s != "--json").collect::<Vec<_>>(),
+        &[GRID, &["--runs-dir", "a"]].concat().iter().copied().filter(|s| *s != "--json").collect::<Vec<_>>(),
         &[],
     );
     assert!(again.status.success());

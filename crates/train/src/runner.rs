@@ -36,7 +36,7 @@ pub struct Outcome {
 /// What a run folder holds for a spec.
 pub enum Found {
     /// A finished report of this very config.
-    Finished(Report),
+    Finished(Box<Report>),
     /// A checkpoint of this config, not finished.
     Interrupted(Box<Checkpoint>),
     /// Nothing of this config.
@@ -50,7 +50,7 @@ pub fn find(spec: &RunSpec) -> Found {
         return Found::Nothing;
     }
     if let Some(report) = run.read_report().filter(|r| r.stopped != Stopped::Interrupted) {
-        return Found::Finished(report);
+        return Found::Finished(Box::new(report));
     }
     match Checkpoint::load(&run.file("checkpoint.bin")) {
         Ok(ck) if ck.config == spec.config => Found::Interrupted(Box::new(ck)),
@@ -63,7 +63,7 @@ pub fn find(spec: &RunSpec) -> Found {
 pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Outcome> {
     let run = RunDir { path: spec.dir.clone() };
     let session = match find(spec) {
-        Found::Finished(report) => return Ok(Outcome { report, skipped: true }),
+        Found::Finished(report) => return Ok(Outcome { report: *report, skipped: true }),
         Found::Interrupted(ck) => resume_in(&run, *ck, spec.config.clone(), &[])?,
         Found::Nothing => {
             refuse_other_run(&run, &spec.config)?;
