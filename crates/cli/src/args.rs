@@ -44,6 +44,10 @@ pub enum Command {
     #[command(after_help = "Examples:\n  overfit results sw\n  overfit results sw-shard1 sw-shard2 --json\n  \
                             overfit results sw --group-by head --out sw-results --metric final_loss")]
     Results(ResultsArgs),
+    /// Memorization capacity on random bytes: bits stored per parameter, for every head.
+    #[command(after_help = "Examples:\n  overfit capacity --quick\n  overfit capacity --jobs 2 --out capacity\n  \
+                            overfit capacity --heads causal,flatten --shard 2/4")]
+    Capacity(CapacityArgs),
     /// Keras-style table of layers and parameters, group totals, ratio, and the log's approximations.
     #[command(
         after_help = "Examples:\n  overfit summary\n  overfit summary --preset gpt2-small\n  overfit summary --head tied --json"
@@ -360,6 +364,28 @@ pub struct SweepArgs {
     pub shard: Option<String>,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CapacityArgs {
+    /// Heads to measure, comma-separated [default: every head]
+    #[arg(long, value_delimiter = ',')]
+    pub heads: Option<Vec<heads::HeadKind>>,
+    /// Two sizes, two dataset sizes, a short epoch cap: every head in about a minute
+    #[arg(long)]
+    pub quick: bool,
+    /// Runs at once (results are the same for any N)
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Run only shard K of N of the grid [default: from SLURM_ARRAY_TASK_* in a Slurm array job]
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Folder of the runs, capacity.json/md and the plots [default: capacity, or capacity-quick]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress display; print the capacity report as one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -18,6 +18,7 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Compare(a) => cmd_compare(a),
         Command::Sweep(a) => cmd_sweep(a),
         Command::Results(a) => cmd_results(a),
+        Command::Capacity(a) => cmd_capacity(a),
         Command::Summary(a) => cmd_summary(a),
         Command::Generate(a) => crate::inspect::generate(a),
         Command::Eval(a) => crate::inspect::eval(a),
@@ -183,6 +184,28 @@ fn exit_code(r: &Report) -> u8 {
         }
         _ => 0,
     }
+}
+
+fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
+    setup_threads(None)?;
+    if a.jobs == 0 {
+        return Err(Error::usage("--jobs", "must be at least 1"));
+    }
+    install_interrupt_handler();
+    let out = a.out.clone().unwrap_or_else(|| (if a.quick { "capacity-quick" } else { "capacity" }).into());
+    let heads = a.heads.clone().unwrap_or_else(|| heads::HeadKind::ALL.to_vec());
+    let shard = train::sweep::shard_of(a.shard.as_deref())?;
+    let options = train::capacity::CapacityOptions { heads, quick: a.quick, out: out.clone(), jobs: a.jobs, shard };
+    let (json, shared) = (a.json, a.jobs > 1);
+    let factory = move |s: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&s.label, json, shared)) };
+    let report = train::capacity::run(&options, &factory, &STOP)?;
+    train::capacity::write(&report, &out)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report).expect("serializes"));
+    } else {
+        println!("{}\nwritten to {}", report.markdown(), out.display());
+    }
+    Ok(if STOP.load(Ordering::SeqCst) { 130 } else { 0 })
 }
 
 /// Runs a plan with a display per run; the outcomes' reports.

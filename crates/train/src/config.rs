@@ -14,6 +14,9 @@ pub struct TrainConfig {
     pub model: ModelConfig,
     /// The data file, or null for the embedded corpus.
     pub data: Option<String>,
+    /// Train on seeded, uniformly random bytes instead (SPEC §4, capacity): `samples` independent
+    /// samples drawn from `seed`, no validation split.
+    pub random_data: bool,
     /// The first N windows (null: every window of the training part).
     pub samples: Option<usize>,
     /// The held-out tail of the file (null: no validation split).
@@ -37,8 +40,10 @@ pub struct TrainConfig {
     pub steps: Option<u64>,
     /// …or after this many epochs.
     pub epochs: Option<u64>,
-    /// …or as soon as every training window is memorized.
+    /// …or as soon as every training window is memorized…
     pub until_memorized: bool,
+    /// …or when the training loss stops falling.
+    pub until_plateau: Option<Plateau>,
     /// Write checkpoint.bin every N steps (and at the end, on interrupt). 0: only at the end.
     pub checkpoint_every: u64,
     /// Log every N steps; null: at every epoch's end, at most 100 steps apart.
@@ -48,6 +53,26 @@ pub struct TrainConfig {
     /// Windows a periodic evaluation reads (evenly spaced); null: every training window when
     /// there are few, else a sample sized to keep evaluation near a tenth of the run (`eval.rs`).
     pub eval_windows: Option<usize>,
+}
+
+/// The plateau rule: stop when the last `patience` evaluations of the training loss (every
+/// training window, every `eval_every` steps) brought the best loss so far down by less than
+/// `min_delta` nats. The loss history is read back from metrics.jsonl on resume, so the rule
+/// needs no state of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plateau {
+    pub patience: usize,
+    pub min_delta: f64,
+}
+
+impl Plateau {
+    /// Whether the history of evaluated losses (oldest first) ends on a plateau.
+    pub fn reached(&self, losses: &[f64]) -> bool {
+        let Some(split) = losses.len().checked_sub(self.patience).filter(|&s| s > 0) else { return false };
+        let best = |xs: &[f64]| xs.iter().copied().fold(f64::INFINITY, f64::min);
+        best(&losses[..split]) - best(&losses[split..]) < self.min_delta
+    }
 }
 
 impl Default for TrainConfig {
@@ -64,6 +89,7 @@ impl TrainConfig {
             preset: heads::config::DEFAULT_PRESET.into(),
             model: ModelConfig::preset(heads::config::DEFAULT_PRESET).expect("default preset exists"),
             data: None,
+            random_data: false,
             samples: Some(crate::data::DEFAULT_SAMPLES),
             val_fraction: None,
             seed: 0,
@@ -79,6 +105,7 @@ impl TrainConfig {
             steps: None,
             epochs: Some(1000),
             until_memorized: true,
+            until_plateau: None,
             checkpoint_every: 1000,
             log_every: None,
             eval_every: None,
@@ -154,6 +181,10 @@ impl TrainConfig {
         if self.epochs == Some(0) {
             return Err(Error::usage("--epochs", "must be at least 1"));
         }
+        self.validate_random_data()?;
+        if self.until_plateau.is_some_and(|p| p.patience == 0 || !(p.min_delta >= 0.0)) {
+            return Err(Error::usage("--until-plateau", "needs a patience of at least 1 and a min_delta of 0 or more"));
+        }
         if self.steps.is_none() && self.epochs.is_none() && !self.until_memorized {
             return Err(Error::usage(
                 "--steps",
@@ -170,6 +201,24 @@ impl TrainConfig {
             return Err(Error::usage("--eval-windows", "must be at least 1"));
         }
         self.check_memory()
+    }
+
+    /// Random data is its own dataset: no file, no validation tail, and a given size.
+    fn validate_random_data(&self) -> crate::Result<()> {
+        use crate::Error;
+        if !self.random_data {
+            return Ok(());
+        }
+        if self.data.is_some() {
+            return Err(Error::usage("--data", "cannot be given with random data"));
+        }
+        if self.val_fraction.is_some() {
+            return Err(Error::usage("--val-fraction", "random data has nothing to validate on"));
+        }
+        if self.samples.is_none() {
+            return Err(Error::usage("--samples", "random data needs a number of samples"));
+        }
+        Ok(())
     }
 
     /// Refuses a run whose parameters, Adam state and one step's activations cannot fit in this

@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use memmap2::Mmap;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
@@ -22,6 +22,8 @@ pub const DEFAULT_SAMPLES: usize = 432;
 pub enum Corpus {
     Embedded,
     File { path: String, map: Mmap },
+    /// Seeded, uniformly random bytes (SPEC §4, capacity): `n` independent samples of L+1 bytes.
+    Random { seed: u64, bytes: Vec<u8> },
 }
 
 impl Corpus {
@@ -49,10 +51,22 @@ impl Corpus {
         Ok(Corpus::File { path: shown, map })
     }
 
+    /// `samples` independent samples of `seq_length` + 1 uniformly random bytes (values 0..=255),
+    /// drawn from `seed`: a window head reads L bytes and predicts the last; a per-position head
+    /// predicts bytes 1..=L. Nothing in such data can be generalised, and its entropy is exactly
+    /// 8 bits per target, so whatever the model gets right it has stored.
+    pub fn random(seed: u64, samples: usize, seq_length: usize) -> Corpus {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a2d_0b17_e5ca_1e00);
+        let mut bytes = vec![0u8; samples * (seq_length + 1)];
+        rng.fill_bytes(&mut bytes);
+        Corpus::Random { seed, bytes }
+    }
+
     pub fn bytes(&self) -> &[u8] {
         match self {
             Corpus::Embedded => EMBEDDED_CORPUS.as_bytes(),
             Corpus::File { map, .. } => map,
+            Corpus::Random { bytes, .. } => bytes,
         }
     }
 
@@ -61,6 +75,7 @@ impl Corpus {
         match self {
             Corpus::Embedded => "the embedded corpus".to_string(),
             Corpus::File { path, .. } => path.clone(),
+            Corpus::Random { seed, .. } => format!("random bytes (seed {seed})"),
         }
     }
 }
@@ -79,6 +94,9 @@ pub fn io_reason(e: &std::io::Error) -> String {
 pub struct Split {
     /// Window length L.
     pub seq_length: usize,
+    /// Bytes from one window's start to the next's: 1 in a text (every window overlaps the next),
+    /// L + 1 in random data (independent samples).
+    pub stride: usize,
     /// Targets per window: 1, or L for a per-position head.
     pub targets_per_window: usize,
     /// Training windows start at 0..train_windows.
@@ -140,11 +158,34 @@ impl Split {
         };
         Ok(Split {
             seq_length: l,
+            stride: 1,
             targets_per_window: if per_position { l } else { 1 },
             train_windows,
             val_start,
             val_windows,
         })
+    }
+}
+
+impl Split {
+    /// The layout of [`Corpus::random`]: `samples` independent windows, no validation split.
+    pub fn independent(samples: usize, seq_length: usize, per_position: bool) -> Result<Split> {
+        if samples == 0 {
+            return Err(Error::usage("--samples", "must be at least 1"));
+        }
+        Ok(Split {
+            seq_length,
+            stride: seq_length + 1,
+            targets_per_window: if per_position { seq_length } else { 1 },
+            train_windows: samples,
+            val_start: samples * (seq_length + 1),
+            val_windows: 0,
+        })
+    }
+
+    /// Where window `i` starts in the bytes.
+    pub fn offset(&self, i: usize) -> usize {
+        i * self.stride
     }
 }
 
@@ -161,12 +202,13 @@ impl Batch {
     pub fn windows(&self, seq_length: usize) -> usize {
         self.ids.len() / seq_length
     }
-    /// Fills the batch with the windows starting at `starts`, reusing its buffers.
-    pub fn fill(&mut self, bytes: &[u8], split: &Split, starts: impl Iterator<Item = usize>) {
+    /// Fills the batch with the windows `windows` (a window's start is [`Split::offset`]; in a
+    /// text they are the same), reusing its buffers.
+    pub fn fill(&mut self, bytes: &[u8], split: &Split, windows: impl Iterator<Item = usize>) {
         let l = split.seq_length;
         self.ids.clear();
         self.targets.clear();
-        for i in starts {
+        for i in windows.map(|w| split.offset(w)) {
             self.ids.extend(bytes[i..i + l].iter().map(|&b| b as u32));
             if split.targets_per_window == 1 {
                 self.targets.push(bytes[i + l] as u32);

@@ -121,10 +121,17 @@ struct ChunkSums {
 }
 
 /// −ln softmax(row)[t], in f64.
-fn cross_entropy(row: &[f32], t: usize) -> f64 {
+pub fn cross_entropy(row: &[f32], t: usize) -> f64 {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
     let sum: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
     max + sum.ln() - row[t] as f64
+}
+
+/// The information a model holds about uniformly random byte targets (SPEC §4, capacity):
+/// Σ over the targets of (8 − cross-entropy in bits), from their mean cross-entropy in nats.
+/// A uniform guess over the 256 byte values scores 0; a certain right answer scores 8 bits.
+pub fn memorized_bits(mean_loss_nats: f64, targets: usize) -> f64 {
+    targets as f64 * (8.0 - mean_loss_nats / std::f64::consts::LN_2)
 }
 
 /// The sums of one batch.

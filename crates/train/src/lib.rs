@@ -2,6 +2,7 @@
 //! generation and benchmarking. The CLI is a thin layer over this crate.
 
 pub mod bench;
+pub mod capacity;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

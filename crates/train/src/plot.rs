@@ -11,7 +11,7 @@ pub struct Series<'a> {
     pub rows: &'a [MetricsRow],
 }
 
-const COLORS: [RGBColor; 8] = [
+pub(crate) const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

@@ -18,6 +18,8 @@ pub enum Stopped {
     MaxSteps,
     Diverged,
     Interrupted,
+    /// The training loss stopped falling (`until_plateau`).
+    Plateau,
 }
 
 /// One line of metrics.jsonl: a row every `--log-every` steps, and at every evaluation. The
@@ -107,6 +109,13 @@ pub struct Report {
     /// When the run stopped (RFC 3339, UTC).
     #[serde(default)]
     pub ended: Option<String>,
+    /// On random data (SPEC §4): Σ over every training target of (8 − its cross-entropy in bits),
+    /// from a full evaluation of every training window at the end; null on text.
+    #[serde(default)]
+    pub memorized_bits: Option<f64>,
+    /// On random data: 8 bits × training targets, the most that could be memorized.
+    #[serde(default)]
+    pub dataset_bits: Option<f64>,
 }
 
 /// Keys of config.json beside the config's own fields (`--config` ignores them).

@@ -88,18 +88,7 @@ impl Session {
         samples_seen: u64,
         wall_seconds: f64,
     ) -> Result<Session> {
-        let corpus = match &config.data {
-            None => Corpus::Embedded,
-            Some(p) => Corpus::open(Path::new(p))?,
-        };
-        let split = Split::new(
-            corpus.bytes().len(),
-            config.model.seq_length,
-            model.config.per_position(),
-            config.samples,
-            config.val_fraction,
-            &corpus.name(),
-        )?;
+        let (corpus, split) = Self::data(&config, model.config.per_position())?;
         let l = split.seq_length;
         let fingerprint = fingerprint(&corpus, split.train_windows + l)?;
         let grads = Grads::new(&params);
@@ -122,6 +111,22 @@ impl Session {
             batch: Batch::default(),
             order: None,
         })
+    }
+
+    /// The corpus a config names, and its windows.
+    fn data(config: &TrainConfig, per_position: bool) -> Result<(Corpus, Split)> {
+        let l = config.model.seq_length;
+        if config.random_data {
+            let n = config.samples.unwrap_or(0);
+            return Ok((Corpus::random(config.seed, n, l), Split::independent(n, l, per_position)?));
+        }
+        let corpus = match &config.data {
+            None => Corpus::Embedded,
+            Some(p) => Corpus::open(Path::new(p))?,
+        };
+        let split =
+            Split::new(corpus.bytes().len(), l, per_position, config.samples, config.val_fraction, &corpus.name())?;
+        Ok((corpus, split))
     }
 
     pub fn checkpoint(&self) -> Checkpoint {
@@ -255,7 +260,7 @@ impl Session {
 /// process's resident memory.
 fn fingerprint(corpus: &Corpus, len: usize) -> Result<u32> {
     match corpus {
-        Corpus::Embedded => Ok(crc32fast::hash(&corpus.bytes()[..len])),
+        Corpus::Embedded | Corpus::Random { .. } => Ok(crc32fast::hash(&corpus.bytes()[..len])),
         Corpus::File { path, .. } => {
             use std::io::Read;
             let mut file = std::fs::File::open(path).map_err(|e| {

@@ -104,6 +104,14 @@ pub fn shard(specs: Vec<RunSpec>, k: usize, n: usize) -> Vec<RunSpec> {
     specs.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, s)| s).collect()
 }
 
+/// The shard to run: `--shard K/N` when given, else a Slurm array task's, else None (all).
+pub fn shard_of(flag: Option<&str>) -> Result<Option<(usize, usize)>> {
+    match flag {
+        Some(text) => parse_shard(text).map(Some),
+        None => shard_from_slurm(|k| std::env::var(k).ok()),
+    }
+}
+
 /// Parses `--shard K/N`.
 pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
     let bad = || Error::usage("--shard", format!("'{text}' is not K/N with 1 <= K <= N (e.g. 2/8)"));

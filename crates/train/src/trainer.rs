@@ -64,6 +64,8 @@ struct Progress {
     steps_done: u64,
     last: Option<Evaluated>,
     memorized_at: Option<u64>,
+    /// Every evaluated training loss so far, for the plateau rule.
+    eval_losses: Vec<f64>,
     wall_start: Instant,
     wall_before: f64,
     /// When curves.svg was last drawn.
@@ -74,8 +76,8 @@ impl Progress {
     /// A resumed run continues the running mean and the memorization record of the run it
     /// resumes, so that its metrics match an uninterrupted run's.
     fn new(s: &Session, run: &RunDir, plan: &EvalPlan) -> Progress {
-        let memorized_at = run
-            .read_metrics()
+        let rows: Vec<MetricsRow> = run.read_metrics().into_iter().filter(|r| r.step <= s.step).collect();
+        let memorized_at = rows
             .iter()
             .find(|r| r.step <= s.step && r.memorized == Some(plan.train.len()))
             .map(|r| r.step);
@@ -87,6 +89,7 @@ impl Progress {
             steps_done: 0,
             last: None,
             memorized_at,
+            eval_losses: rows.iter().filter_map(|r| r.eval_loss).collect(),
             wall_start: Instant::now(),
             wall_before: s.wall_seconds,
             drawn: None,
@@ -223,7 +226,11 @@ fn log_step(
     if all && p.memorized_at.is_none() {
         p.memorized_at = Some(s.step);
     }
-    Ok((all && s.config.until_memorized).then_some(Stopped::Memorized))
+    p.eval_losses.push(ev.train.loss);
+    if all && s.config.until_memorized {
+        return Ok(Some(Stopped::Memorized));
+    }
+    Ok(s.config.until_plateau.is_some_and(|rule| rule.reached(&p.eval_losses)).then_some(Stopped::Plateau))
 }
 
 /// The row before any training: where the loss starts (its `loss` is the fresh evaluation's, as
@@ -257,6 +264,7 @@ fn step_zero(
     };
     run.append_metrics(&row)?;
     observer.logged(&row, plan.train.len());
+    p.eval_losses.push(ev.train.loss);
     Ok(())
 }
 
@@ -314,6 +322,9 @@ fn report(
     stopped: Stopped,
 ) -> Report {
     let reported = val.unwrap_or(train);
+    // Memorized bits are only claimed from an evaluation of every training window.
+    let random_and_whole = s.config.random_data && train.windows == s.split.train_windows;
+    let targets = s.split.train_windows * s.split.targets_per_window;
     let counts = ParamCounts::of(&s.params);
     let spe = s.steps_per_epoch() as f64;
     Report {
@@ -346,5 +357,7 @@ fn report(
         rss_anon_bytes: crate::system::rss_anon_bytes(),
         provenance: s.provenance.clone(),
         ended: Some(crate::provenance::now()),
+        memorized_bits: random_and_whole.then(|| crate::eval::memorized_bits(train.loss, targets)),
+        dataset_bits: random_and_whole.then_some(8.0 * targets as f64),
     }
 }

@@ -1,0 +1,126 @@
+//! The capacity plots: memorized bits against dataset bits per head (the shape of Morris et al.'s
+//! figure 1), and capacity against parameters with fitted lines and the published references.
+
+use super::summary::{CapacityReport, Point};
+use crate::error::{Error, Result};
+use crate::plot::COLORS;
+use crate::results::stat;
+use plotters::prelude::*;
+use std::path::Path;
+
+type Draw = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn drawn(path: &Path, r: Draw) -> Result<()> {
+    r.map_err(|e| Error::io(format!("drawing {}", path.display()), std::io::Error::other(e.to_string())))
+}
+
+/// Mean over seeds, with the 95% interval, of each (x, y) group: `key` picks x.
+fn mean_points(points: &[&Point], x: impl Fn(&Point) -> f64) -> Vec<(f64, f64, f64, f64)> {
+    let mut xs: Vec<f64> = points.iter().map(|p| x(p)).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    xs.into_iter()
+        .map(|v| {
+            let ys: Vec<f64> = points.iter().filter(|p| x(p) == v).map(|p| p.memorized_bits.max(1.0)).collect();
+            let s = stat(&ys);
+            let [lo, hi] = s.ci95.unwrap_or([s.mean, s.mean]);
+            (v, s.mean.max(1.0), lo.max(1.0), hi.max(1.0))
+        })
+        .collect()
+}
+
+/// One panel per head: memorized bits against dataset bits (log–log), a line per model size,
+/// the diagonal where everything is memorized.
+pub fn curves(r: &CapacityReport, path: &Path) -> Result<()> {
+    drawn(path, draw_curves(r, path))
+}
+
+fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
+    let root = SVGBackend::new(path, (1400, 720)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled("Memorized bits against dataset bits (random bytes; mean of seeds, 95% CI)", ("sans-serif", 22))?;
+    let all = || r.heads.values().flat_map(|h| h.points.iter());
+    let hi = all().map(|p| p.dataset_bits).fold(10.0, f64::max) * 1.5;
+    let lo = all().map(|p| p.dataset_bits.min(p.memorized_bits.max(1.0))).fold(hi, f64::min) / 1.5;
+    let panels = root.split_evenly((2, r.heads.len().div_ceil(2).max(1)));
+    for ((name, h), area) in r.heads.iter().zip(panels.iter()) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(name.as_str(), ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(34)
+            .y_label_area_size(52)
+            .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())?;
+        chart.configure_mesh().x_desc("dataset bits").y_desc("memorized bits").x_labels(4).y_labels(5).draw()?;
+        chart.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.3).stroke_width(1)))?;
+        let mut sizes: Vec<usize> = h.points.iter().map(|p| p.params).collect();
+        (sizes.sort(), sizes.dedup());
+        for (i, size) in sizes.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == *size).collect();
+            let m = mean_points(&mine, |p| p.dataset_bits);
+            chart
+                .draw_series(LineSeries::new(m.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
+                .label(format!("{size} params"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+            chart.draw_series(m.iter().map(|q| ErrorBar::new_vertical(q.0, q.2, q.1, q.3, color.filled(), 6)))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 11))
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Capacity against parameters (log–log), a colour per head with its fitted bits/parameter line,
+/// and the 3.6 (Morris et al.) and 2.0 (Allen-Zhu & Li) bits/parameter references dashed.
+pub fn against_params(r: &CapacityReport, path: &Path) -> Result<()> {
+    drawn(path, draw_against_params(r, path))
+}
+
+fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
+    let root = SVGBackend::new(path, (1100, 640)).into_drawing_area();
+    root.fill(&WHITE)?;
+    // The legend gets a column of its own, off the data.
+    let (plot_area, legend_area) = root.split_horizontally(860);
+    let params = || r.heads.values().flat_map(|h| h.points.iter().map(|p| p.params as f64));
+    let (x0, x1) = (params().fold(f64::INFINITY, f64::min) / 1.4, params().fold(10.0, f64::max) * 1.4);
+    let (y0, y1) = (x0 * 0.05, x1 * 8.0);
+    let mut chart = ChartBuilder::on(&plot_area)
+        .caption("Capacity against parameters (random bytes; mean of seeds, 95% CI)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
+    chart.configure_mesh().x_desc("parameters").y_desc("capacity (bits)").draw()?;
+    let mut legend: Vec<(String, ShapeStyle)> = Vec::new();
+    for (k, bpp) in [(3.6, "3.6 bits/param (Morris et al. 2025)"), (2.0, "2.0 bits/param (Allen-Zhu & Li)")]
+        .map(|(k, l)| (k, l.to_string()))
+    {
+        let style = BLACK.mix(if k > 3.0 { 0.6 } else { 0.35 }).stroke_width(2);
+        chart.draw_series(DashedLineSeries::new([(x0, k * x0), (x1, k * x1)], 8, 6, style))?;
+        legend.push((bpp, style));
+    }
+    for (i, (name, h)) in r.heads.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let caps: Vec<Point> = super::summary::capacity_points(&h.points);
+        let refs: Vec<&Point> = caps.iter().collect();
+        let m = mean_points(&refs, |p| p.params as f64);
+        chart.draw_series(m.iter().map(|q| ErrorBar::new_vertical(q.0, q.2, q.1, q.3, color.filled(), 8)))?;
+        chart.draw_series(m.iter().map(|q| Circle::new((q.0, q.1), 4, color.filled())))?;
+        let (a, b) = (m.first().map_or(x0, |q| q.0), m.last().map_or(x1, |q| q.0));
+        chart.draw_series(LineSeries::new([(a, h.slope * a), (b, h.slope * b)], color.stroke_width(2)))?;
+        legend.push((format!("{name}: {:.2} bits/param", h.slope), color.stroke_width(3)));
+    }
+    for (i, (text, style)) in legend.iter().enumerate() {
+        let y = 60 + 26 * i as i32;
+        legend_area.draw(&PathElement::new(vec![(8, y), (36, y)], *style))?;
+        legend_area.draw(&Text::new(text.clone(), (42, y - 7), ("sans-serif", 13)))?;
+    }
+    root.present()?;
+    Ok(())
+}
