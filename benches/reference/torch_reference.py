@@ -250,6 +250,14 @@ def time_steps(c, batch, steps, warmup, threads):
 
     for _ in range(warmup):
         step()
+    # The step's floating-point work as PyTorch counts it (matmuls, attention and convolutions,
+    # forward and backward; elementwise ops and the optimizer are not counted): the numerator of
+    # "% of peak".
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
     # Five rounds, the median reported: the same protocol as `overfit bench`.
     rounds = max(1, min(5, steps))
     per_step = []
@@ -263,7 +271,7 @@ def time_steps(c, batch, steps, warmup, threads):
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-    return {"steps_per_sec": 1 / sec, "ms_per_step": sec * 1e3, "threads": threads, "torch": torch.__version__, "peak_rss_bytes": peak}
+    return {"steps_per_sec": 1 / sec, "ms_per_step": sec * 1e3, "flops_per_step": flops, "threads": threads, "torch": torch.__version__, "peak_rss_bytes": peak}
 
 
 def main():
