@@ -8,6 +8,17 @@ use crate::results::stat;
 use plotters::prelude::*;
 use std::path::Path;
 
+/// 2000 → "2k", 1500000 → "1.5M": log-axis ticks that stay short.
+fn si(x: &f64) -> String {
+    let (v, unit) = match x.abs() {
+        a if a >= 1e6 => (x / 1e6, "M"),
+        a if a >= 1e3 => (x / 1e3, "k"),
+        _ => (*x, ""),
+    };
+    let digits = if (v - v.round()).abs() < 1e-6 { 0 } else { 1 };
+    format!("{v:.digits$}{unit}")
+}
+
 type Draw = std::result::Result<(), Box<dyn std::error::Error>>;
 
 fn drawn(path: &Path, r: Draw) -> Result<()> {
@@ -50,7 +61,15 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
             .x_label_area_size(34)
             .y_label_area_size(52)
             .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())?;
-        chart.configure_mesh().x_desc("dataset bits").y_desc("memorized bits").x_labels(4).y_labels(5).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("dataset bits")
+            .y_desc("memorized bits")
+            .x_labels(5)
+            .y_labels(5)
+            .x_label_formatter(&si)
+            .y_label_formatter(&si)
+            .draw()?;
         chart.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.3).stroke_width(1)))?;
         let mut sizes: Vec<usize> = h.points.iter().map(|p| p.params).collect();
         (sizes.sort(), sizes.dedup());
@@ -64,9 +83,11 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
             chart.draw_series(m.iter().map(|q| ErrorBar::new_vertical(q.0, q.2, q.1, q.3, color.filled(), 6)))?;
         }
+        // Above the diagonal nothing can be (no model stores more than its data holds): the
+        // legend goes there.
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .label_font(("sans-serif", 11))
@@ -96,7 +117,14 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
         .x_label_area_size(40)
         .y_label_area_size(64)
         .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
-    chart.configure_mesh().x_desc("parameters").y_desc("capacity (bits)").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("parameters")
+        .y_desc("capacity (bits)")
+        .x_labels(8)
+        .x_label_formatter(&si)
+        .y_label_formatter(&si)
+        .draw()?;
     let mut legend: Vec<(String, ShapeStyle)> = Vec::new();
     for (k, bpp) in [(3.6, "3.6 bits/param (Morris et al. 2025)"), (2.0, "2.0 bits/param (Allen-Zhu & Li)")]
         .map(|(k, l)| (k, l.to_string()))
