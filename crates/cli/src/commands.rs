@@ -197,7 +197,8 @@ fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
     let shard = train::sweep::shard_of(a.shard.as_deref())?;
     let options = train::capacity::CapacityOptions { heads, quick: a.quick, out: out.clone(), jobs: a.jobs, shard };
     let (json, shared) = (a.json, a.jobs > 1);
-    let factory = move |s: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&s.label, json, shared)) };
+    let factory =
+        move |s: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&s.label, json, shared)) };
     let report = train::capacity::run(&options, &factory, &STOP)?;
     train::capacity::write(&report, &out)?;
     if a.json {

@@ -21,9 +21,15 @@ pub const DEFAULT_SAMPLES: usize = 432;
 /// The bytes of a corpus: the embedded text or a memory-mapped file.
 pub enum Corpus {
     Embedded,
-    File { path: String, map: Mmap },
+    File {
+        path: String,
+        map: Mmap,
+    },
     /// Seeded, uniformly random bytes (SPEC §4, capacity): `n` independent samples of L+1 bytes.
-    Random { seed: u64, bytes: Vec<u8> },
+    Random {
+        seed: u64,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Corpus {

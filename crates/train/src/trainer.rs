@@ -77,10 +77,8 @@ impl Progress {
     /// resumes, so that its metrics match an uninterrupted run's.
     fn new(s: &Session, run: &RunDir, plan: &EvalPlan) -> Progress {
         let rows: Vec<MetricsRow> = run.read_metrics().into_iter().filter(|r| r.step <= s.step).collect();
-        let memorized_at = rows
-            .iter()
-            .find(|r| r.step <= s.step && r.memorized == Some(plan.train.len()))
-            .map(|r| r.step);
+        let memorized_at =
+            rows.iter().find(|r| r.step <= s.step && r.memorized == Some(plan.train.len())).map(|r| r.step);
         Progress {
             loss_sum: s.pending_loss.0,
             loss_steps: s.pending_loss.1,

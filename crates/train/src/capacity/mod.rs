@@ -147,7 +147,8 @@ pub fn grid_plan(o: &CapacityOptions, lrs: &[(HeadKind, f64)]) -> Result<Vec<Run
             for &bpp in &dims.data {
                 let n = samples_for(&m, bpp)?;
                 for seed in SEEDS {
-                    let dir = o.out.join("grid").join(head.name()).join(format!("d{}", m.d_model)).join(format!("n{n}"));
+                    let dir =
+                        o.out.join("grid").join(head.name()).join(format!("d{}", m.d_model)).join(format!("n{n}"));
                     specs.push(spec(dir.join(format!("seed{seed}")), config(m.clone(), n, seed, lr, dims.max_epochs)));
                 }
             }

@@ -49,7 +49,8 @@ pub fn curves(r: &CapacityReport, path: &Path) -> Result<()> {
 fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
     let root = SVGBackend::new(path, (1400, 720)).into_drawing_area();
     root.fill(&WHITE)?;
-    let root = root.titled("Memorized bits against dataset bits (random bytes; mean of seeds, 95% CI)", ("sans-serif", 22))?;
+    let root =
+        root.titled("Memorized bits against dataset bits (random bytes; mean of seeds, 95% CI)", ("sans-serif", 22))?;
     let all = || r.heads.values().flat_map(|h| h.points.iter());
     let hi = all().map(|p| p.dataset_bits).fold(10.0, f64::max) * 1.5;
     let lo = all().map(|p| p.dataset_bits.min(p.memorized_bits.max(1.0))).fold(hi, f64::min) / 1.5;

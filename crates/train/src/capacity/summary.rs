@@ -32,6 +32,8 @@ pub struct HeadCapacity {
     pub lr: f64,
     /// Sizes whose largest dataset was (almost) all memorized: their capacity is a lower bound.
     pub unsaturated_sizes: Vec<usize>,
+    /// Runs that reached the epoch cap before a plateau (their loss was still falling).
+    pub capped_runs: usize,
     pub points: Vec<Point>,
 }
 
@@ -109,8 +111,7 @@ fn head_capacity(points: Vec<Point>, lr: f64) -> HeadCapacity {
     let seeds: Vec<u64> = caps.keys().map(|k| k.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let (mut ratios, mut slopes) = (Vec::new(), Vec::new());
     for &seed in &seeds {
-        let mine: Vec<(f64, f64)> =
-            caps.iter().filter(|(k, _)| k.1 == seed).map(|(k, v)| (k.0 as f64, v.0)).collect();
+        let mine: Vec<(f64, f64)> = caps.iter().filter(|(k, _)| k.1 == seed).map(|(k, v)| (k.0 as f64, v.0)).collect();
         ratios.push(mine.iter().map(|(p, c)| c / p).sum::<f64>() / mine.len() as f64);
         slopes.push(mine.iter().map(|(p, c)| p * c).sum::<f64>() / mine.iter().map(|(p, _)| p * p).sum::<f64>());
     }
@@ -129,6 +130,7 @@ fn head_capacity(points: Vec<Point>, lr: f64) -> HeadCapacity {
         slope_ci95: s.ci95.unwrap_or([s.mean, s.mean]),
         lr,
         unsaturated_sizes: unsaturated,
+        capped_runs: points.iter().filter(|p| p.stopped == crate::Stopped::MaxSteps).count(),
         points,
     }
 }
@@ -164,12 +166,7 @@ fn split(heads: &BTreeMap<String, HeadCapacity>) -> Option<SplitFit> {
 }
 
 /// The report of the runs that ran (all of them, or one shard's).
-pub fn summarize(
-    o: &CapacityOptions,
-    tuning: &[Outcome],
-    lrs: &[(HeadKind, f64)],
-    grid: &[Outcome],
-) -> CapacityReport {
+pub fn summarize(o: &CapacityOptions, tuning: &[Outcome], lrs: &[(HeadKind, f64)], grid: &[Outcome]) -> CapacityReport {
     let mut by_head: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     for (head, p) in grid.iter().filter_map(point) {
         by_head.entry(head.name().to_string()).or_default().push(p);
@@ -194,12 +191,21 @@ impl CapacityReport {
     /// capacity.md: the tables of the report.
     pub fn markdown(&self) -> String {
         let mut s = String::from("# Memorization capacity on random bytes\n\n");
-        s += "| head | lr | bits/param (95% CI, 3 seeds) | slope (95% CI) | sizes not saturated |\n|---|---|---|---|---|\n";
+        s += "| head | lr | bits/param (95% CI, 3 seeds) | slope (95% CI) | sizes not saturated | runs at the epoch cap |\n";
+        s += "|---|---|---|---|---|---|\n";
         for (name, h) in &self.heads {
             s += &format!(
-                "| {name} | {:e} | {:.2} [{:.2}, {:.2}] | {:.2} [{:.2}, {:.2}] | {} |\n",
-                h.lr, h.bits_per_param, h.ci95[0], h.ci95[1], h.slope, h.slope_ci95[0], h.slope_ci95[1],
-                h.unsaturated_sizes.len()
+                "| {name} | {:e} | {:.2} [{:.2}, {:.2}] | {:.2} [{:.2}, {:.2}] | {} | {} of {} |\n",
+                h.lr,
+                h.bits_per_param,
+                h.ci95[0],
+                h.ci95[1],
+                h.slope,
+                h.slope_ci95[0],
+                h.slope_ci95[1],
+                h.unsaturated_sizes.len(),
+                h.capped_runs,
+                h.points.len()
             );
         }
         if let Some(f) = &self.split {
@@ -233,7 +239,11 @@ impl CapacityReport {
                 let ci = st.ci95.map_or(String::new(), |c| format!(" [{:.0}, {:.0}]", c[0], c[1]));
                 s += &format!(
                     "| {name} | {} | {} | {} | {:.0}{ci} | {:.2} |\n",
-                    p.d_model, p.params, p.head_params, st.mean, st.mean / p.params as f64
+                    p.d_model,
+                    p.params,
+                    p.head_params,
+                    st.mean,
+                    st.mean / p.params as f64
                 );
             }
         }
@@ -248,8 +258,9 @@ mod tests {
     #[test]
     fn the_split_fit_recovers_known_rates() {
         // capacity = 2·trunk + 0.5·head exactly: the fit must give 2 and 0.5 back.
-        let caps: Vec<(f64, f64, f64)> =
-            [(1000.0, 0.0), (3000.0, 500.0), (2000.0, 8000.0), (500.0, 4000.0)].map(|(t, h)| (t, h, 2.0 * t + 0.5 * h)).to_vec();
+        let caps: Vec<(f64, f64, f64)> = [(1000.0, 0.0), (3000.0, 500.0), (2000.0, 8000.0), (500.0, 4000.0)]
+            .map(|(t, h)| (t, h, 2.0 * t + 0.5 * h))
+            .to_vec();
         let (a, b) = split_fit(&caps).unwrap();
         assert!((a - 2.0).abs() < 1e-9 && (b - 0.5).abs() < 1e-9, "{a} {b}");
         // Without head parameters the head's rate cannot be told apart.
