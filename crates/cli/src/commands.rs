@@ -319,11 +319,7 @@ fn cmd_results(a: ResultsArgs) -> Result<u8> {
 
 fn cmd_summary(a: SummaryArgs) -> Result<u8> {
     let flags = crate::args::given(&[&a.model, &a.head]);
-    let preset = a.model.preset.as_deref().unwrap_or(heads::config::DEFAULT_PRESET);
-    let base = train::TrainConfig { model: heads::ModelConfig::preset(preset)?, ..train::TrainConfig::default_run() };
-    let config = settings::apply(base, &flags, settings::flag_of)?.model;
-    config.validate()?;
-    let s = heads::Summary::of(&config)?;
+    let s = train::summary::Summary::of_flags(a.model.preset.as_deref(), &flags)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s).expect("serializable"));
     } else {

@@ -18,6 +18,7 @@ pub mod runner;
 pub mod session;
 pub mod settings;
 pub mod study;
+pub mod summary;
 pub mod sweep;
 pub mod system;
 pub mod trainer;

@@ -13,6 +13,7 @@ use crate::provenance::Provenance;
 use crate::run::{Report, Resumed, RunDir, Stopped};
 use crate::session::Session;
 use crate::settings::Change;
+use crate::summary::Summary;
 use crate::trainer::Observer;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -107,7 +108,7 @@ fn refuse_other_run(run: &RunDir, config: &TrainConfig) -> Result<()> {
 pub fn start_in(run: &RunDir, mut session: Session) -> Result<Session> {
     let provenance = Provenance::now(session.config.data.as_deref())?;
     run.write_config(&session.config, &provenance, &[])?;
-    run.write("summary.txt", heads::Summary::of(&session.config.model)?.table().as_bytes())?;
+    run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
     session.provenance = Some(provenance);
     Ok(session)
 }
@@ -127,7 +128,7 @@ pub fn resume_in(run: &RunDir, ck: Checkpoint, config: TrainConfig, changes: &[C
     history.push(Resumed { at: crate::provenance::now(), step, command, changes: changes.to_vec() });
     run.write_config(&session.config, &provenance, &history)?;
     if !run.file("summary.txt").exists() {
-        run.write("summary.txt", heads::Summary::of(&session.config.model)?.table().as_bytes())?;
+        run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
     }
     run.truncate_metrics(step)?;
     session.provenance = Some(provenance);

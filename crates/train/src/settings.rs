@@ -61,6 +61,16 @@ pub fn resolve(src: &Sources<'_>) -> Result<TrainConfig> {
     Ok(c)
 }
 
+/// A model's config alone: a preset (or the default one) with model flags applied, validated as a
+/// model (`overfit summary`, which involves no data and no training settings).
+pub fn resolve_model(preset: Option<&str>, flags: &Overrides) -> Result<ModelConfig> {
+    let preset = preset.unwrap_or(heads::config::DEFAULT_PRESET);
+    let base = TrainConfig { model: ModelConfig::preset(preset)?, ..TrainConfig::default_run() };
+    let model = apply(base, flags, flag_of)?.model;
+    model.validate()?;
+    Ok(model)
+}
+
 /// Applies overrides to a config, with the rules that tie some fields to others. `flag` names the
 /// source of a field in messages (its own flag, or `--grid` for a sweep).
 pub fn apply(c: TrainConfig, flags: &Overrides, flag: impl Fn(&str) -> String) -> Result<TrainConfig> {
