@@ -189,4 +189,12 @@ impl Checkpoint {
             .map_err(|e| Error::input(&shown, format!("cannot read the checkpoint: {}", crate::data::io_reason(&e))))?;
         Self::from_bytes(&bytes, &shown)
     }
+
+    /// Loads a checkpoint and builds its model with its weights (generate, eval).
+    pub fn load_model(path: &Path) -> Result<(Checkpoint, heads::Model<f32>, ParamSet<f32>)> {
+        let ck = Checkpoint::load(path)?; // checked: config, names and shapes, before any allocation
+        let (model, mut params) = heads::Model::<f32>::new(&ck.config.model, 0)?;
+        Checkpoint::restore_into(&ck.params, &mut params, &path.display().to_string())?;
+        Ok((ck, model, params))
+    }
 }

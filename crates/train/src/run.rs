@@ -20,6 +20,13 @@ pub enum Stopped {
     Interrupted,
 }
 
+impl Stopped {
+    /// The name report.json gives it: `max_steps`, `memorized`…
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    }
+}
+
 /// One line of metrics.jsonl: a row every `--log-every` steps, and at every evaluation. The
 /// evaluation fields are null on a row that did not evaluate (see `--eval-every`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,6 +114,18 @@ pub struct Report {
     /// When the run stopped (RFC 3339, UTC).
     #[serde(default)]
     pub ended: Option<String>,
+}
+
+impl Report {
+    /// The exit code of a command that ran this run (SPEC §2): 1 if it diverged, 130 if it was
+    /// interrupted, else 0.
+    pub fn exit_code(&self) -> u8 {
+        match self.stopped {
+            Stopped::Diverged => 1,
+            Stopped::Interrupted => 130,
+            Stopped::Memorized | Stopped::MaxSteps => 0,
+        }
+    }
 }
 
 /// Keys of config.json beside the config's own fields (`--config` ignores them).

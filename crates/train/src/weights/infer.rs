@@ -276,6 +276,12 @@ pub(super) fn block_count(s: &Shapes, prefix: &str) -> std::result::Result<usize
 }
 
 impl PartialConfig {
+    /// The model flags given to `overfit import` (as `settings::given` collects them).
+    pub fn from_flags(flags: &crate::settings::Overrides) -> Result<PartialConfig> {
+        serde_json::from_value(serde_json::Value::Object(flags.clone()))
+            .map_err(|e| Error::usage("--num-heads", format!("not a model flag: {e}")))
+    }
+
     /// `self` with the holes filled from `flags`; a flag that disagrees with `self` is an error
     /// naming it, for a flag can only say what the file does not.
     fn with_flags(mut self, flags: &PartialConfig, source: &str) -> Result<PartialConfig> {
