@@ -33,12 +33,17 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
     let mut display = Display::new("train", a.out.quiet || a.out.json, false).with_samples(a.sample_every, prompt);
     let report = runner::train_in(&run, session, &mut display, stop)?;
     drop(display);
-    if a.out.json {
-        println!("{}", serde_json::to_string(&report).expect("serializable"));
-    } else {
-        println!("{}", text::report_line(&report));
-    }
+    print_json_or(a.out.json, &report, || text::report_line(&report));
     Ok(exit_code(&report))
+}
+
+/// One JSON object on stdout, or the text line.
+fn print_json_or(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
+    if json {
+        println!("{}", serde_json::to_string(value).expect("serializable"));
+    } else {
+        println!("{}", text());
+    }
 }
 
 /// The run's exit code, after its message if it diverged or was interrupted.
@@ -134,39 +139,18 @@ fn cmd_eval(a: EvalArgs) -> Result<u8> {
     setup_threads(None)?;
     let d = &a.data;
     let e = eval::evaluate_checkpoint(&a.checkpoint, d.data.as_deref(), d.samples, d.val_fraction)?;
-    if a.json {
-        println!("{}", serde_json::to_string(&e).expect("serializable"));
-    } else {
-        println!("{}", text::eval_line(&e));
-    }
+    print_json_or(a.json, &e, || text::eval_line(&e));
     Ok(0)
 }
 
 fn cmd_export(a: ExportArgs) -> Result<u8> {
-    let ck = Checkpoint::load(&a.checkpoint)?;
-    match a.format {
-        ExportFormat::Overfit => {
-            weights::export(&ck, &a.out)?;
-            eprintln!("wrote {} ({} tensors)", a.out.display(), ck.params.len());
-        }
-        ExportFormat::Hf => {
-            weights::hf::export(&ck, &a.out)?;
-            let (config, weights) = (weights::CONFIG_FILE, weights::WEIGHTS_FILE);
-            eprintln!("wrote {0}/{config} and {0}/{weights} (a transformers GPT2LMHeadModel)", a.out.display());
-        }
-    }
+    eprintln!("wrote {}", weights::export_checkpoint(&a.checkpoint, &a.out, a.format == ExportFormat::Hf)?);
     Ok(0)
 }
 
 fn cmd_import(a: ImportArgs) -> Result<u8> {
-    if a.model.preset.is_some() {
-        // A preset is a whole shape, and the file already tells most of it: give single fields.
-        return Err(Error::usage(
-            "--preset",
-            "import takes the model's shape from the file; give only what it cannot tell, e.g. --num-heads",
-        ));
-    }
-    let imported = weights::import(&a.weights, &weights::PartialConfig::from_flags(&given(&[&a.model, &a.head]))?)?;
+    let flags = weights::PartialConfig::from_flags(a.model.preset.as_deref(), &given(&[&a.model, &a.head]))?;
+    let imported = weights::import(&a.weights, &flags)?;
     for w in &imported.warnings {
         eprintln!("warning: {w}");
     }
@@ -192,11 +176,7 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
     if let Some(table) = &r.profile {
         eprint!("{table}");
     }
-    if a.json {
-        println!("{}", serde_json::to_string(&r).expect("serializable"));
-    } else {
-        println!("{}", text::bench_line(&r));
-    }
+    print_json_or(a.json, &r, || text::bench_line(&r));
     Ok(0)
 }
 

@@ -35,7 +35,7 @@ impl Summary {
     pub fn table(&self) -> String {
         let c = &self.counts;
         let w = (c.layers.iter().map(|r| r.name.len() + r.kind.len() + 3).max().unwrap_or(20) + 2).max(30);
-        let line = |ch: char| ch.to_string().repeat(w + 40);
+        let line = |ch: char| ch.to_string().repeat(w + 40) + "\n";
         let mut s = String::new();
         s.push_str(&format!(
             "Model: head {}{}, L={} d={} N={} h={} F={} V={}\n",
@@ -49,10 +49,8 @@ impl Summary {
             c.config.vocab_size
         ));
         s.push_str(&line('_'));
-        s.push('\n');
         s.push_str(&format!(" {:<w$} {:<24} {:>13}\n", "Layer (type)", "Output Shape", "Param #"));
         s.push_str(&line('='));
-        s.push('\n');
         for r in &c.layers {
             let shape: Vec<String> =
                 r.output_shape.iter().map(|d| d.map_or("None".to_string(), |d| d.to_string())).collect();
@@ -64,34 +62,32 @@ impl Summary {
             ));
         }
         s.push_str(&line('='));
-        s.push('\n');
-        let p = &c.params;
-        s.push_str(&format!("Total params: {}\n", thousands(p.total)));
-        s.push_str(&format!(
-            "  embeddings: {}   blocks: {}   head: {}\n",
-            thousands(p.embeddings),
-            thousands(p.blocks),
-            thousands(p.head)
-        ));
-        s.push_str(&format!(
-            "  ratio blocks/head: {}\n",
-            c.ratio.map_or("none (the head has no parameters)".to_string(), fmt_ratio)
-        ));
-        let a = &c.approx;
-        s.push_str(&format!(
-            "The log's approximations: n_params_blocks ≈ 4·N·d² = {}   n_params_dense ≈ {} = {}   ratio ≈ {} = {}\n",
-            thousands(a.n_params_blocks),
-            if self.is_tied_formula() { "L·d²" } else { "L·d·V" },
-            thousands(a.n_params_dense),
-            if self.is_tied_formula() { "4·N/L" } else { "4·N·d/(L·V)" },
-            fmt_ratio(a.ratio)
-        ));
+        s.push_str(&self.totals());
         s.push_str(&line('_'));
-        s.push('\n');
         for note in &self.explain {
             s.push_str(&format!("- {note}\n"));
         }
         s
+    }
+
+    /// The table's foot: totals by group, the ratio, and the log's approximations of them.
+    fn totals(&self) -> String {
+        let (p, a) = (&self.counts.params, &self.counts.approx);
+        let ratio = self.counts.ratio.map_or("none (the head has no parameters)".to_string(), fmt_ratio);
+        let tied = self.is_tied_formula();
+        format!(
+            "Total params: {}\n  embeddings: {}   blocks: {}   head: {}\n  ratio blocks/head: {ratio}\n\
+             The log's approximations: n_params_blocks ≈ 4·N·d² = {}   n_params_dense ≈ {} = {}   ratio ≈ {} = {}\n",
+            thousands(p.total),
+            thousands(p.embeddings),
+            thousands(p.blocks),
+            thousands(p.head),
+            thousands(a.n_params_blocks),
+            if tied { "L·d²" } else { "L·d·V" },
+            thousands(a.n_params_dense),
+            if tied { "4·N/L" } else { "4·N·d/(L·V)" },
+            fmt_ratio(a.ratio)
+        )
     }
 
     fn is_tied_formula(&self) -> bool {
