@@ -89,31 +89,61 @@ impl<F: Float> Tape<'_, F> {
     }
 
     /// The gradient rule of one op: given its output `y` and the gradient `g` of the loss with
-    /// respect to `y`, add its inputs' gradients.
+    /// respect to `y`, add its inputs' gradients. This match is exhaustive, so an op added to
+    /// [`Op`] does not compile until it is routed to its family's rules below.
     fn apply_rule(&self, op: &Op<F>, y: &Tensor<F>, g: &Tensor<F>, sink: &mut Sink<'_, F>) {
-        let val = |v: Var| self.value(v);
         match op {
             Op::Leaf | Op::Param(_) => unreachable!("leaves are handled by the caller"),
-            Op::Add(a, b) => {
-                let (da, db) = ew::add_backward(val(*a).shape(), val(*b).shape(), g);
-                sink.add(*a, da);
-                sink.add(*b, db);
+            Op::Add(..) | Op::Sub(..) | Op::Mul(..) | Op::Div(..) => self.arithmetic_rule(op, g, sink),
+            Op::Scale(..) | Op::Exp(_) | Op::Log(_) | Op::Tanh(_) | Op::Sigmoid(_) | Op::Relu(_) | Op::Gelu(_) => {
+                self.unary_rule(op, y, g, sink)
             }
-            Op::Sub(a, b) => {
-                let (da, db) = ew::sub_backward(val(*a).shape(), val(*b).shape(), g);
-                sink.add(*a, da);
-                sink.add(*b, db);
+            Op::Sum { .. } | Op::Mean { .. } | Op::MatMul { .. } | Op::Linear { .. } | Op::Conv1d { .. } => {
+                self.product_rule(op, g, sink)
             }
-            Op::Mul(a, b) => {
-                let (da, db) = ew::mul_backward(val(*a), val(*b), g);
-                sink.add(*a, da);
-                sink.add(*b, db);
+            Op::LayerNorm { .. }
+            | Op::Softmax(_)
+            | Op::LogSoftmax(_)
+            | Op::CrossEntropy { .. }
+            | Op::CausalMask(_)
+            | Op::Attention { .. } => self.probability_rule(op, y, g, sink),
+            Op::Embedding { .. } | Op::Reshape(_) | Op::Permute { .. } | Op::Concat { .. } | Op::Slice { .. } => {
+                self.shape_rule(op, g, sink)
             }
-            Op::Div(a, b) => {
-                let (da, db) = ew::div_backward(val(*a), val(*b), g);
-                sink.add(*a, da);
-                sink.add(*b, db);
+            Op::Custom { inputs, function } => {
+                let xs: Vec<&Tensor<F>> = inputs.iter().map(|&v| self.value(v)).collect();
+                let dxs = function.0.backward(&xs, y, g);
+                assert_eq!(
+                    dxs.len(),
+                    inputs.len(),
+                    "{}: backward returned the wrong number of gradients",
+                    function.0.name()
+                );
+                for (v, dx) in inputs.iter().zip(dxs) {
+                    sink.add(*v, dx);
+                }
             }
+        }
+    }
+
+    /// Broadcasting arithmetic of two operands: a gradient for each, reduced back to its shape.
+    fn arithmetic_rule(&self, op: &Op<F>, g: &Tensor<F>, sink: &mut Sink<'_, F>) {
+        let val = |v: Var| self.value(v);
+        let (a, b, (da, db)) = match op {
+            Op::Add(a, b) => (a, b, ew::add_backward(val(*a).shape(), val(*b).shape(), g)),
+            Op::Sub(a, b) => (a, b, ew::sub_backward(val(*a).shape(), val(*b).shape(), g)),
+            Op::Mul(a, b) => (a, b, ew::mul_backward(val(*a), val(*b), g)),
+            Op::Div(a, b) => (a, b, ew::div_backward(val(*a), val(*b), g)),
+            _ => unreachable!("apply_rule routes only arithmetic here"),
+        };
+        sink.add(*a, da);
+        sink.add(*b, db);
+    }
+
+    /// Functions of one input: each rule reads the input `x` or the output `y`, whichever is cheaper.
+    fn unary_rule(&self, op: &Op<F>, y: &Tensor<F>, g: &Tensor<F>, sink: &mut Sink<'_, F>) {
+        let val = |v: Var| self.value(v);
+        match op {
             Op::Scale(x, s) => sink.add(*x, ew::scale_backward(*s, g)),
             Op::Exp(x) => sink.add(*x, ew::exp_backward(y, g)),
             Op::Log(x) => sink.add(*x, ew::log_backward(val(*x), g)),
@@ -121,6 +151,14 @@ impl<F: Float> Tape<'_, F> {
             Op::Sigmoid(x) => sink.add(*x, ew::sigmoid_backward(y, g)),
             Op::Relu(x) => sink.add(*x, ew::relu_backward(val(*x), g)),
             Op::Gelu(x) => sink.add(*x, ew::gelu_backward(val(*x), g)),
+            _ => unreachable!("apply_rule routes only functions of one input here"),
+        }
+    }
+
+    /// Reductions and products.
+    fn product_rule(&self, op: &Op<F>, g: &Tensor<F>, sink: &mut Sink<'_, F>) {
+        let val = |v: Var| self.value(v);
+        match op {
             Op::Sum { x, axes } => sink.add(*x, reduce::sum_backward(val(*x).shape(), axes, g)),
             Op::Mean { x, axes } => sink.add(*x, reduce::mean_backward(val(*x).shape(), axes, g)),
             Op::MatMul { a, ta, b, tb } => {
@@ -129,6 +167,7 @@ impl<F: Float> Tape<'_, F> {
                 sink.add(*b, db);
             }
             Op::Linear { x, w, b } => {
+                // dx is not computed when nothing wants it (an input that is data).
                 let (dx, dw, db) = linear::linear_backward(val(*x), val(*w), g, sink.wants(*x));
                 if let Some(dx) = dx {
                     sink.add(*x, dx);
@@ -144,6 +183,14 @@ impl<F: Float> Tape<'_, F> {
                 sink.add(*w, dw);
                 sink.add(*b, db);
             }
+            _ => unreachable!("apply_rule routes only reductions and products here"),
+        }
+    }
+
+    /// Normalisation, probabilities and attention: rules that reuse what the forward saved.
+    fn probability_rule(&self, op: &Op<F>, y: &Tensor<F>, g: &Tensor<F>, sink: &mut Sink<'_, F>) {
+        let val = |v: Var| self.value(v);
+        match op {
             Op::LayerNorm { x, w, b, saved } => {
                 let (dx, dw, db) = norm::layer_norm_backward(val(*x), val(*w), saved, g);
                 sink.add(*x, dx);
@@ -163,6 +210,14 @@ impl<F: Float> Tape<'_, F> {
                 sink.add(*k, dk);
                 sink.add(*v, dv);
             }
+            _ => unreachable!("apply_rule routes only normalisation, probabilities and attention here"),
+        }
+    }
+
+    /// Lookup and shapes: gradients move back to where the values came from.
+    fn shape_rule(&self, op: &Op<F>, g: &Tensor<F>, sink: &mut Sink<'_, F>) {
+        let val = |v: Var| self.value(v);
+        match op {
             Op::Embedding { table, ids } => {
                 sink.add(*table, embedding::embedding_backward(val(*table).shape(), ids, g))
             }
@@ -178,19 +233,7 @@ impl<F: Float> Tape<'_, F> {
                 }
             }
             Op::Slice { x, axis, start } => sink.add(*x, shape::slice_backward(val(*x).shape(), *axis, *start, g)),
-            Op::Custom { inputs, function } => {
-                let xs: Vec<&Tensor<F>> = inputs.iter().map(|&v| val(v)).collect();
-                let dxs = function.0.backward(&xs, y, g);
-                assert_eq!(
-                    dxs.len(),
-                    inputs.len(),
-                    "{}: backward returned the wrong number of gradients",
-                    function.0.name()
-                );
-                for (v, dx) in inputs.iter().zip(dxs) {
-                    sink.add(*v, dx);
-                }
-            }
+            _ => unreachable!("apply_rule routes only lookup and shape ops here"),
         }
     }
 }

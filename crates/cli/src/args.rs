@@ -5,7 +5,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
-use train::settings::Overrides;
+use train::settings::{self, Sources};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -90,13 +90,6 @@ pub enum Command {
     Study(StudyArgs),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PositionsArg {
-    Learned,
-    Sinusoidal,
-}
-
 /// The model's shape: a preset, and any field of it overridden.
 #[derive(Args, Debug, Clone, Default, Serialize)]
 pub struct ModelArgs {
@@ -132,8 +125,8 @@ pub struct ModelArgs {
     #[arg(long)]
     pub kernel: Option<usize>,
     /// Positional embeddings [default: the preset's]
-    #[arg(long, value_enum)]
-    pub positions: Option<PositionsArg>,
+    #[arg(long, value_parser = ["learned", "sinusoidal"])]
+    pub positions: Option<String>,
     /// Add a bias to the causal or last head's logits
     #[arg(long)]
     pub output_bias: bool,
@@ -144,15 +137,8 @@ pub struct ModelArgs {
     #[arg(long)]
     pub untied: bool,
     /// Positions the causal head is trained on [default: all]
-    #[arg(long, value_enum)]
-    pub loss_positions: Option<LossPositionsArg>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LossPositionsArg {
-    All,
-    Last,
+    #[arg(long, value_parser = ["all", "last"])]
+    pub loss_positions: Option<String>,
 }
 
 /// The output head, for the commands that train or count one model.
@@ -175,20 +161,6 @@ pub struct DataArgs {
     /// Hold out this fraction of the file's tail for validation, in (0, 1) [default: none]
     #[arg(long, value_name = "F")]
     pub val_fraction: Option<f64>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerArg {
-    Adam,
-    Adamw,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleArg {
-    Constant,
-    Cosine,
 }
 
 /// How to train: every flag a field of the run's config.
@@ -219,8 +191,8 @@ pub struct TrainFlags {
     #[arg(long)]
     pub until_memorized: bool,
     /// Optimizer [default: adam]
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimizerArg>,
+    #[arg(long, value_parser = ["adam", "adamw"])]
+    pub optimizer: Option<String>,
     /// Weight decay (AdamW: decoupled, on weight matrices only) [default: 0, or 0.01 with adamw]
     #[arg(long)]
     pub weight_decay: Option<f64>,
@@ -228,8 +200,8 @@ pub struct TrainFlags {
     #[arg(long)]
     pub warmup: Option<u64>,
     /// Learning-rate schedule after warmup [default: constant]
-    #[arg(long, value_enum)]
-    pub schedule: Option<ScheduleArg>,
+    #[arg(long, value_parser = ["constant", "cosine"])]
+    pub schedule: Option<String>,
     /// Clip the global gradient norm to this (0: off) [default: 1.0]
     #[arg(long)]
     pub clip: Option<f64>,
@@ -264,33 +236,11 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The flags given, by config field, with the head's (if any).
-    pub fn overrides(&self, head: &HeadArg) -> Overrides {
-        given(&[&self.model, head, &self.data, &self.train])
-    }
-}
-
-/// The flags that were given, by config field: a flag not given serializes as null (an absent
-/// value) or false (a switch left off), and is left out.
-pub fn given(parts: &[&dyn erased::Part]) -> Overrides {
-    let mut o = Overrides::new();
-    for part in parts {
-        if let serde_json::Value::Object(m) = part.to_json() {
-            o.extend(m.into_iter().filter(|(_, v)| !v.is_null() && *v != serde_json::Value::Bool(false)));
-        }
-    }
-    o
-}
-
-/// Flag groups as JSON, behind one object-safe trait (serde's Serialize is not object-safe).
-pub mod erased {
-    pub trait Part {
-        fn to_json(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Part for T {
-        fn to_json(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-        }
+    /// Where the run's config comes from: the preset, the config file, and the flags given (with
+    /// the head's, if any).
+    pub fn sources(&self, head: &HeadArg) -> Sources<'_> {
+        let flags = settings::given(&[&self.model, head, &self.data, &self.train]);
+        Sources { preset: self.model.preset.as_deref(), file: self.config.as_deref(), flags }
     }
 }
 

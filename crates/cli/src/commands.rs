@@ -1,16 +1,13 @@
 //! One function per command: parse what the flags say, call the `train` crate, print the result.
 
 use crate::args::*;
-use crate::progress::Display;
-use heads::accounting::{fmt_ratio, thousands};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use train::progress::Display;
+use train::results::{self, text, Results};
 use train::runner::{self, RunSpec};
-use train::settings::{self, Sources};
-use train::{Checkpoint, Error, Report, Result, RunDir, Session, Stopped};
-
-/// Set by SIGINT/SIGTERM; the training loop checks it every step.
-static STOP: AtomicBool = AtomicBool::new(false);
+use train::settings::{self, given};
+use train::system::setup_threads;
+use train::{compare, eval, generate, sweep, weights, Checkpoint, Error, Report, Result, Stopped, TrainConfig};
 
 pub fn run(command: Command) -> Result<u8> {
     match command {
@@ -20,247 +17,69 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Results(a) => cmd_results(a),
         Command::Capacity(a) => cmd_capacity(a),
         Command::Summary(a) => cmd_summary(a),
-        Command::Generate(a) => crate::inspect::generate(a),
-        Command::Eval(a) => crate::inspect::eval(a),
-        Command::Export(a) => crate::inspect::export(a),
-        Command::Import(a) => crate::inspect::import(a),
-        Command::Bench(a) => crate::inspect::bench(a),
+        Command::Generate(a) => cmd_generate(a),
+        Command::Eval(a) => cmd_eval(a),
+        Command::Export(a) => cmd_export(a),
+        Command::Import(a) => cmd_import(a),
+        Command::Bench(a) => cmd_bench(a),
         Command::Study(a) => cmd_study(a),
     }
 }
 
-/// Builds the worker pool, of a fixed size if asked.
-pub fn setup_threads(threads: Option<usize>) -> Result<()> {
-    if threads == Some(0) {
-        return Err(Error::usage("--threads", "must be at least 1"));
-    }
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        b = b.num_threads(n);
-    }
-    // Fails only if a pool exists already (tests calling twice): keep that one.
-    let _ = b.build_global();
-    Ok(())
-}
-
-fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting without saving");
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupted: saving a checkpoint…");
-    });
-}
-
-/// The config the flags and an optional config file resolve to.
-fn resolve(run: &RunArgs, head: &HeadArg) -> Result<train::TrainConfig> {
-    let flags = run.overrides(head);
-    settings::resolve(&Sources { preset: run.model.preset.as_deref(), file: run.config.as_deref(), flags })
-}
-
 fn cmd_train(a: TrainArgs) -> Result<u8> {
     setup_threads(a.out.threads)?;
-    let (run, session) = match &a.resume {
-        Some(path) => resume(path, &a)?,
-        None => {
-            let config = resolve(&a.run, &a.head)?;
-            let session = Session::new(config)?;
-            let run = RunDir::create_next(&a.out.runs_dir)?;
-            let session = runner::start_in(&run, session)?;
-            (run, session)
-        }
-    };
-    install_interrupt_handler();
+    let (run, session) = runner::prepare(&a.run.sources(&a.head), a.resume.as_deref(), &a.out.runs_dir)?;
+    let stop = runner::stop_on_signals();
     let prompt = a.prompt.clone().unwrap_or_default().into_bytes();
     let mut display = Display::new("train", a.out.quiet || a.out.json, false).with_samples(a.sample_every, prompt);
-    let report = runner::train_in(&run, session, &mut display, &STOP)?;
+    let report = runner::train_in(&run, session, &mut display, stop)?;
     drop(display);
-    Ok(finish(&report, &a.out))
+    print_json_or(a.out.json, &report, || text::report_line(&report));
+    Ok(exit_code(&report))
 }
 
-/// Continues a checkpoint in its own run folder (or, for an imported one, a new folder). Only
-/// what settings::RESUME_MAY_CHANGE lists may change; a finished run needs a flag that extends it.
-fn resume(path: &Path, a: &TrainArgs) -> Result<(RunDir, Session)> {
-    if a.run.model.preset.is_some() || a.run.config.is_some() {
-        let flag = if a.run.config.is_some() { "--config" } else { "--preset" };
-        return Err(Error::usage(flag, "cannot change on --resume: the checkpoint holds the run's config"));
-    }
-    let ck = Checkpoint::load(path)?;
-    let what = path.display().to_string();
-    let (config, changes) = settings::resume(&ck.config, &a.run.overrides(&a.head), &what)?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let own = RunDir { path: dir.to_path_buf() };
-    let is_run_folder = own.file("config.json").exists();
-    let run = if is_run_folder { own } else { RunDir::create_next(&a.out.runs_dir)? };
-    if let Some(report) = run.read_report().filter(|r| r.stopped != Stopped::Interrupted && is_run_folder) {
-        let session = Session::resume(ck.clone(), config.clone(), &what)?;
-        refuse_finished(&report, &session)?;
-    }
-    let session = runner::resume_in(&run, ck, config, &changes)?;
-    Ok((run, session))
-}
-
-/// A finished run resumed without a flag that takes it further is refused, with its state.
-fn refuse_finished(r: &Report, s: &Session) -> Result<()> {
-    let more_steps = s.total_steps().is_none_or(|t| t > r.steps);
-    let past_memorized = !(r.stopped == Stopped::Memorized && s.config.until_memorized);
-    if more_steps && past_memorized {
-        return Ok(());
-    }
-    let state = serde_json::to_value(r.stopped).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    Err(Error::usage(
-        "--resume",
-        format!(
-            "{} finished (stopped: {state} at step {}, {:.1} epochs); to train on, give --steps N with N > {} \
-             (or --epochs N) — it then ends at that count, not on memorization",
-            r.run_dir, r.steps, r.epochs, r.steps
-        ),
-    ))
-}
-
-/// The result line (also with --quiet), or the JSON report; the exit code.
-fn finish(r: &Report, out: &OutputArgs) -> u8 {
-    if out.json {
-        println!("{}", serde_json::to_string(r).expect("serializable"));
+/// One JSON object on stdout, or the text line.
+fn print_json_or(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
+    if json {
+        println!("{}", serde_json::to_string(value).expect("serializable"));
     } else {
-        println!("{}", report_line(r));
+        println!("{}", text());
     }
-    exit_code(r)
 }
 
-fn report_line(r: &Report) -> String {
-    let memo = match r.steps_to_memorize {
-        Some(st) => format!(
-            "all {} windows memorized at step {st} ({:.1} epochs)",
-            r.memorized_of,
-            r.epochs_to_memorize.unwrap_or(0.0)
-        ),
-        None => format!("{}/{} windows memorized", r.memorized, r.memorized_of),
-    };
-    let val = r.val_loss.map_or(String::new(), |v| format!(", val loss {v:.4}"));
-    let stopped = serde_json::to_value(r.stopped).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    format!(
-        "{}: head {} ({} params, ratio {}): {memo}; {} steps, {:.2} epochs, loss {:.4}, accuracy {:.3}{val}, {:.2} bits/byte, {:.0} samples/s in steps, {:.1} s ({:.1} s evaluating); stopped: {stopped}",
-        r.run_dir,
-        r.head,
-        thousands(r.params.total),
-        r.ratio.map_or("none".into(), fmt_ratio),
-        r.steps,
-        r.epochs,
-        r.final_loss,
-        r.train_accuracy,
-        r.bits_per_byte,
-        r.samples_per_sec,
-        r.wall_seconds,
-        r.eval_seconds,
-    )
-}
-
-/// 1 if the run diverged (with advice), 130 if interrupted, else 0.
+/// The run's exit code, after its message if it diverged or was interrupted.
 fn exit_code(r: &Report) -> u8 {
-    match r.stopped {
-        Stopped::Diverged => {
-            let kept = if Path::new(&r.run_dir).join("checkpoint.bin").exists() {
-                format!("the last good checkpoint is kept in {}/checkpoint.bin", r.run_dir)
-            } else {
-                "no checkpoint had been written yet".to_string()
-            };
-            eprintln!(
-                "error: the loss diverged at step {} (it became non-finite, or rose above {}× the first step's after warm-up); {kept}. \
-                 Adam moves each weight by about the learning rate a step: 1e-3 (the default) suits these models; try a lower --lr, \
-                 a --warmup, or --clip 1.",
-                r.steps + 1,
-                train::trainer::DIVERGED_FACTOR
-            );
-            1
-        }
-        Stopped::Interrupted => {
-            eprintln!(
-                "interrupted at step {}: state saved in {}/checkpoint.bin; continue with --resume",
-                r.steps, r.run_dir
-            );
-            130
-        }
-        _ => 0,
+    if let Some(message) = text::stop_message(r) {
+        eprintln!("{message}");
     }
+    r.exit_code()
 }
 
 fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
     setup_threads(None)?;
-    if a.jobs == 0 {
-        return Err(Error::usage("--jobs", "must be at least 1"));
-    }
-    install_interrupt_handler();
-    let out = a.out.clone().unwrap_or_else(|| (if a.quick { "capacity-quick" } else { "capacity" }).into());
-    let heads = a.heads.clone().unwrap_or_else(|| heads::HeadKind::ALL.to_vec());
-    let shard = train::sweep::shard_of(a.shard.as_deref())?;
-    let options = train::capacity::CapacityOptions { heads, quick: a.quick, out: out.clone(), jobs: a.jobs, shard };
-    let (json, shared) = (a.json, a.jobs > 1);
-    let factory =
-        move |s: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&s.label, json, shared)) };
-    let report = train::capacity::run(&options, &factory, &STOP)?;
-    train::capacity::write(&report, &out)?;
-    if a.json {
-        println!("{}", serde_json::to_string(&report).expect("serializes"));
-    } else {
-        println!("{}\nwritten to {}", report.markdown(), out.display());
-    }
-    Ok(if STOP.load(Ordering::SeqCst) { 130 } else { 0 })
+    let o = train::capacity::CapacityOptions::new(a.heads, a.quick, a.out, a.jobs, a.shard.as_deref())?;
+    let report = train::capacity::run(&o, &|specs, jobs| train::progress::run_plan(specs, jobs, a.json))?;
+    train::capacity::write(&report, &o.out)?;
+    print_json_or(a.json, &report, || format!("{}\nwritten to {}", report.markdown(), o.out.display()));
+    Ok(if report.interrupted { 130 } else { 0 })
 }
 
-/// Runs a plan with a display per run; the outcomes' reports.
+/// Runs a plan with a display per run (see `train::progress::run_plan`).
 fn run_plan(specs: &[RunSpec], jobs: usize, out: &OutputArgs) -> Result<Vec<runner::Outcome>> {
-    install_interrupt_handler();
-    let quiet = out.quiet || out.json;
-    let shared = jobs > 1;
-    let factory =
-        move |spec: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&spec.label, quiet, shared)) };
-    let outcomes = runner::run_all(specs, jobs, &factory, &STOP)?;
-    for o in outcomes.iter().filter(|o| !quiet || o.skipped) {
-        let skipped = if o.skipped { " (already done: skipped)" } else { "" };
-        eprintln!("{}{skipped}", report_line(&o.report));
-    }
-    Ok(outcomes)
-}
-
-fn reports(outcomes: Vec<runner::Outcome>) -> Vec<Report> {
-    outcomes.into_iter().map(|o| o.report).collect()
+    train::progress::run_plan(specs, jobs, out.quiet || out.json)
 }
 
 fn cmd_compare(a: CompareArgs) -> Result<u8> {
     setup_threads(a.out.threads)?;
-    let base = resolve(&a.run, &HeadArg::default())?;
-    let kinds = a.heads.clone().unwrap_or_else(|| heads::HeadKind::ALL.to_vec());
-    let mut specs = Vec::new();
-    for &head in &kinds {
-        let mut config = base.clone();
-        config.model.head = head;
-        // --output-bias, --untied, --loss-positions go to the heads that take them; the others
-        // compare without them.
-        config.model.drop_flags_not_taken();
-        config.validate()?;
-        specs.push(RunSpec { dir: RunDir::create_next(&a.out.runs_dir)?.path, config, label: head.to_string() });
-    }
-    let reports = reports(run_plan(&specs, 1, &a.out)?);
-    let table = train::results::compare_table(&reports);
-    let first =
-        specs.first().and_then(|s| s.dir.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let stem = a.out.runs_dir.join(format!("compare-{first}"));
-    train::fsutil::write_atomic(&stem.with_extension("txt"), table.as_bytes())?;
-    let rows: Vec<(heads::HeadKind, Vec<train::MetricsRow>)> =
-        reports.iter().map(|r| (r.head, RunDir { path: r.run_dir.clone().into() }.read_metrics())).collect();
-    let series: Vec<train::plot::Series<'_>> =
-        rows.iter().map(|(h, m)| train::plot::Series { label: h.name(), rows: m }).collect();
-    train::plot::curves(&stem.with_extension("svg"), "overfit compare: every head on the same data and seed", &series)?;
+    let base = settings::resolve(&a.run.sources(&HeadArg::default()))?;
+    let specs = compare::plan(&base, a.heads.as_deref(), &a.out.runs_dir)?;
+    let reports: Vec<Report> = run_plan(&specs, 1, &a.out)?.into_iter().map(|o| o.report).collect();
+    let w = compare::write(&specs, &reports, &a.out.runs_dir)?;
     if a.out.json {
-        println!(
-            "{}",
-            serde_json::json!({ "runs": reports, "table": stem.with_extension("txt"), "plot": stem.with_extension("svg") })
-        );
+        println!("{}", serde_json::json!({ "runs": reports, "table": w.table_path, "plot": w.plot_path }));
     } else {
-        print!("{table}");
-        println!("table: {}   plot: {}", stem.with_extension("txt").display(), stem.with_extension("svg").display());
+        print!("{}", w.table);
+        println!("table: {}   plot: {}", w.table_path.display(), w.plot_path.display());
     }
     Ok(reports.iter().map(exit_code).max().unwrap_or(0))
 }
@@ -270,89 +89,104 @@ fn cmd_sweep(a: SweepArgs) -> Result<u8> {
     if a.jobs == 0 {
         return Err(Error::usage("--jobs", "must be at least 1"));
     }
-    let base = resolve(&a.run, &a.head)?;
-    let grid = train::sweep::Grid::parse(&a.grid)?;
-    let seeds = a.seeds.clone().unwrap_or_else(|| vec![base.seed]);
-    let sources = Sources {
-        preset: a.run.model.preset.as_deref(),
-        file: a.run.config.as_deref(),
-        flags: a.run.overrides(&a.head),
-    };
-    let plan = train::sweep::plan(&sources, &grid, &seeds, &a.out.runs_dir)?;
-    let shard = match &a.shard {
-        Some(text) => Some(train::sweep::parse_shard(text)?),
-        None => train::sweep::shard_from_slurm(|k| std::env::var(k).ok())?,
-    };
-    let total = plan.len();
-    let specs = match shard {
-        Some((k, n)) => train::sweep::shard(plan, k, n),
-        None => plan,
-    };
+    let (sources, dir) = (a.run.sources(&a.head), &a.out.runs_dir);
+    let env = |k: &str| std::env::var(k).ok();
+    let sw = sweep::plan_shard(&sources, &a.grid, a.seeds.as_deref(), a.shard.as_deref(), env, dir)?;
     if !a.out.quiet && !a.out.json {
-        let which = shard.map_or(String::new(), |(k, n)| format!(" (shard {k}/{n}: {} of them)", specs.len()));
-        eprintln!("sweep: {total} runs{which}, {} at a time, in {}", a.jobs, a.out.runs_dir.display());
+        let which = sw.shard.map_or(String::new(), |(k, n)| format!(" (shard {k}/{n}: {} of them)", sw.specs.len()));
+        eprintln!("sweep: {} runs{which}, {} at a time, in {}", sw.total, a.jobs, dir.display());
     }
-    let reports = reports(run_plan(&specs, a.jobs, &a.out)?);
+    let reports: Vec<Report> = run_plan(&sw.specs, a.jobs, &a.out)?.into_iter().map(|o| o.report).collect();
     if a.out.json {
         println!("{}", serde_json::json!({ "runs": reports }));
-    } else if reports.len() == specs.len() {
-        println!(
-            "{} runs done in {}; gather them with: overfit results {}",
-            reports.len(),
-            a.out.runs_dir.display(),
-            a.out.runs_dir.display()
-        );
+    } else if reports.len() == sw.specs.len() {
+        let n = reports.len();
+        println!("{n} runs done in {}; gather them with: overfit results {}", dir.display(), dir.display());
     }
-    let interrupted = reports.len() < specs.len() || reports.iter().any(|r| r.stopped == Stopped::Interrupted);
+    let interrupted = reports.len() < sw.specs.len() || reports.iter().any(|r| r.stopped == Stopped::Interrupted);
     Ok(if interrupted { 130 } else { reports.iter().map(exit_code).max().unwrap_or(0) })
 }
 
 fn cmd_results(a: ResultsArgs) -> Result<u8> {
-    let runs = train::results::gather(&a.dirs)?;
-    if runs.is_empty() {
-        return Err(Error::input(a.dirs[0].display(), "holds no run folder (config.json and report.json)"));
-    }
-    let by = a.group_by.clone().unwrap_or_else(|| train::results::varying(&runs));
-    if let Some(f) = by.iter().find(|f| !runs.iter().any(|r| r.config.contains_key(*f))) {
-        return Err(Error::usage(
-            "--group-by",
-            format!("'{f}' is no config field of these runs (e.g. head, lr, d_model)"),
-        ));
-    }
-    let groups = train::results::group(&runs, &by);
-    let results = train::results::Results { runs, groups };
-    let columns: Vec<String> =
-        a.columns.clone().unwrap_or_else(|| train::results::DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect());
-    let json = serde_json::to_string_pretty(&results).expect("serializable") + "\n";
+    let results = Results::from_dirs(&a.dirs, a.group_by.clone())?;
+    let columns = results::columns_or_default(a.columns.clone());
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        train::fsutil::write_atomic(&dir.join("results.md"), results.markdown(&columns).as_bytes())?;
-        train::fsutil::write_atomic(&dir.join("results.csv"), results.csv().as_bytes())?;
-        train::fsutil::write_atomic(&dir.join("results.json"), json.as_bytes())?;
-        results.plot(&a.metric, &dir.join(format!("{}.svg", a.metric)))?;
+        results.write_to(dir, &columns, &a.metric)?;
     }
-    if a.json {
-        print!("{json}");
-    } else if a.csv {
-        print!("{}", results.csv());
-    } else {
-        print!("{}", results.markdown(&columns));
+    match (a.json, a.csv) {
+        (true, _) => print!("{}", results.json()),
+        (false, true) => print!("{}", results.csv()),
+        _ => print!("{}", results.markdown(&columns)),
     }
     Ok(0)
 }
 
 fn cmd_summary(a: SummaryArgs) -> Result<u8> {
-    let flags = crate::args::given(&[&a.model, &a.head]);
-    let preset = a.model.preset.as_deref().unwrap_or(heads::config::DEFAULT_PRESET);
-    let base = train::TrainConfig { model: heads::ModelConfig::preset(preset)?, ..train::TrainConfig::default_run() };
-    let config = settings::apply(base, &flags, settings::flag_of)?.model;
-    config.validate()?;
-    let s = heads::Summary::of(&config)?;
+    let s = train::summary::Summary::of_flags(a.model.preset.as_deref(), &given(&[&a.model, &a.head]))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s).expect("serializable"));
     } else {
         print!("{}", s.table());
     }
+    Ok(0)
+}
+
+fn cmd_generate(a: GenerateArgs) -> Result<u8> {
+    setup_threads(None)?;
+    let sampling = generate::Sampling { greedy: a.greedy, temperature: a.temperature, top_k: a.top_k, seed: a.seed };
+    sampling.check()?;
+    let (_, model, params) = Checkpoint::load_model(&a.checkpoint)?;
+    if let Some(warning) = generate::short_prompt_warning(&model.config, a.prompt.len()) {
+        eprintln!("warning: {warning}");
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    generate::stream(&model, &params, a.prompt.as_bytes(), a.bytes, sampling, !a.only_new, &mut out)
+        .map_err(|e| Error::io("writing to stdout", e))?;
+    Ok(0)
+}
+
+fn cmd_eval(a: EvalArgs) -> Result<u8> {
+    setup_threads(None)?;
+    let d = &a.data;
+    let e = eval::evaluate_checkpoint(&a.checkpoint, d.data.as_deref(), d.samples, d.val_fraction)?;
+    print_json_or(a.json, &e, || text::eval_line(&e));
+    Ok(0)
+}
+
+fn cmd_export(a: ExportArgs) -> Result<u8> {
+    eprintln!("wrote {}", weights::export_checkpoint(&a.checkpoint, &a.out, a.format == ExportFormat::Hf)?);
+    Ok(0)
+}
+
+fn cmd_import(a: ImportArgs) -> Result<u8> {
+    let flags = weights::PartialConfig::from_flags(a.model.preset.as_deref(), &given(&[&a.model, &a.head]))?;
+    let imported = weights::import(&a.weights, &flags)?;
+    for w in &imported.warnings {
+        eprintln!("warning: {w}");
+    }
+    let ck = imported.checkpoint;
+    ck.save(&a.out)?;
+    eprintln!("wrote {} (head {}, {} tensors)", a.out.display(), ck.config.model.head, ck.params.len());
+    Ok(0)
+}
+
+fn cmd_bench(a: BenchArgs) -> Result<u8> {
+    setup_threads(a.threads)?;
+    if a.steps == 0 {
+        return Err(Error::usage("--steps", "must be at least 1"));
+    }
+    let flags = given(&[&a.model, &a.head]);
+    let c = train::bench::config(a.model.preset.as_deref(), flags, a.batch_size, a.micro_batch, a.data.as_deref())?;
+    if let Some(dir) = &a.dump_parity {
+        let loss = train::bench::dump_parity(TrainConfig { samples: None, ..c }, dir)?;
+        eprintln!("wrote weights, batch and gradients to {} (loss {loss:.6})", dir.display());
+        return Ok(0);
+    }
+    let r = train::bench::bench(c, a.steps, a.warmup, a.profile)?;
+    if let Some(table) = &r.profile {
+        eprint!("{table}");
+    }
+    print_json_or(a.json, &r, || text::bench_line(&r));
     Ok(0)
 }
 

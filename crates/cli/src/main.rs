@@ -3,8 +3,6 @@
 
 mod args;
 mod commands;
-mod inspect;
-mod progress;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -89,9 +89,10 @@ pub struct BlockBreakdown {
     pub layer_norms: u64,
 }
 
-/// Everything `overfit summary` prints.
+/// Everything counted about a model: its parameters by group and by layer, beside the log's
+/// formulas. `train::summary` renders it as a table, with notes on where the two differ.
 #[derive(Clone, Debug, Serialize)]
-pub struct Summary {
+pub struct Accounting {
     pub config: ModelConfig,
     pub head: crate::HeadKind,
     pub params: ParamCounts,
@@ -99,11 +100,10 @@ pub struct Summary {
     pub approx: LogApprox,
     pub blocks_breakdown: BlockBreakdown,
     pub layers: Vec<LayerRow>,
-    /// Plain-language notes on where the exact figures and the log's formulas differ.
-    pub explain: Vec<String>,
 }
 
-/// 1234567 → "1,234,567".
+/// 1234567 → "1,234,567". (With [`fmt_ratio`], how counts and ratios are written everywhere;
+/// `train::summary` renders with them, and so does `train::study`.)
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
@@ -127,10 +127,10 @@ pub fn fmt_ratio(r: f64) -> String {
     }
 }
 
-impl Summary {
-    /// The summary of a configuration, computed from the model's own constructor with shapes only
+impl Accounting {
+    /// The accounting of a configuration, computed from the model's own constructor with shapes only
     /// (so a GPT-2 summary allocates nothing).
-    pub fn of(config: &ModelConfig) -> Result<Summary, ConfigError> {
+    pub fn of(config: &ModelConfig) -> Result<Accounting, ConfigError> {
         let (model, params) = Model::<f32>::shapes_only(config)?;
         let counts = ParamCounts::of(&params);
         let layers = model
@@ -148,8 +148,7 @@ impl Summary {
                 LayerRow { name: info.name, kind: info.kind.to_string(), output_shape: shape, params: n as u64 }
             })
             .collect();
-        let tied = config.reads_through_tok_emb();
-        let approx = LogApprox::of(config, tied);
+        let approx = LogApprox::of(config, config.reads_through_tok_emb());
         let (d, f, n) = (config.d_model as u64, config.d_ff as u64, config.num_blocks as u64);
         let breakdown = BlockBreakdown {
             attention_weights: 4 * n * d * d,
@@ -157,8 +156,7 @@ impl Summary {
             biases: n * (4 * d + f + d),
             layer_norms: 4 * n * d + 2 * d,
         };
-        let explain = explain(config, &counts, &approx, &breakdown, tied);
-        Ok(Summary {
+        Ok(Accounting {
             config: config.clone(),
             head: config.head,
             ratio: counts.ratio(),
@@ -166,193 +164,6 @@ impl Summary {
             approx,
             blocks_breakdown: breakdown,
             layers,
-            explain,
         })
-    }
-
-    /// The Keras-style table, group totals, ratio, approximations and notes.
-    pub fn table(&self) -> String {
-        let w = (self.layers.iter().map(|r| r.name.len() + r.kind.len() + 3).max().unwrap_or(20) + 2).max(30);
-        let line = |c: char| c.to_string().repeat(w + 40);
-        let mut s = String::new();
-        s.push_str(&format!(
-            "Model: head {}{}, L={} d={} N={} h={} F={} V={}\n",
-            self.head,
-            head_flags(&self.config),
-            self.config.seq_length,
-            self.config.d_model,
-            self.config.num_blocks,
-            self.config.num_heads,
-            self.config.d_ff,
-            self.config.vocab_size
-        ));
-        s.push_str(&line('_'));
-        s.push('\n');
-        s.push_str(&format!(" {:<w$} {:<24} {:>13}\n", "Layer (type)", "Output Shape", "Param #"));
-        s.push_str(&line('='));
-        s.push('\n');
-        for r in &self.layers {
-            let shape: Vec<String> =
-                r.output_shape.iter().map(|d| d.map_or("None".to_string(), |d| d.to_string())).collect();
-            s.push_str(&format!(
-                " {:<w$} {:<24} {:>13}\n",
-                format!("{} ({})", r.name, r.kind),
-                format!("({})", shape.join(", ")),
-                thousands(r.params)
-            ));
-        }
-        s.push_str(&line('='));
-        s.push('\n');
-        let p = &self.params;
-        s.push_str(&format!("Total params: {}\n", thousands(p.total)));
-        s.push_str(&format!(
-            "  embeddings: {}   blocks: {}   head: {}\n",
-            thousands(p.embeddings),
-            thousands(p.blocks),
-            thousands(p.head)
-        ));
-        s.push_str(&format!(
-            "  ratio blocks/head: {}\n",
-            self.ratio.map_or("none (the head has no parameters)".to_string(), fmt_ratio)
-        ));
-        let a = &self.approx;
-        s.push_str(&format!(
-            "The log's approximations: n_params_blocks ≈ 4·N·d² = {}   n_params_dense ≈ {} = {}   ratio ≈ {} = {}\n",
-            thousands(a.n_params_blocks),
-            if self.is_tied_formula() { "L·d²" } else { "L·d·V" },
-            thousands(a.n_params_dense),
-            if self.is_tied_formula() { "4·N/L" } else { "4·N·d/(L·V)" },
-            fmt_ratio(a.ratio)
-        ));
-        s.push_str(&line('_'));
-        s.push('\n');
-        for note in &self.explain {
-            s.push_str(&format!("- {note}\n"));
-        }
-        s
-    }
-
-    fn is_tied_formula(&self) -> bool {
-        self.config.reads_through_tok_emb()
-    }
-}
-
-fn explain(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, b: &BlockBreakdown, tied: bool) -> Vec<String> {
-    let mut notes = Vec::new();
-    let (d, f) = (c.d_model as u64, c.d_ff as u64);
-    notes.push(format!(
-        "blocks: exact {} vs the log's 4·N·d² = {} ({:.2}×). The log counts 3 attention matrices (q, k, v) and a d×d feed-forward; \
-         the model has 4 attention matrices (q, k, v, o: {}), a feed-forward of 2·d·F = {}·d² per block ({}), biases ({}) and LayerNorms ({}).",
-        thousands(p.blocks),
-        thousands(a.n_params_blocks),
-        p.blocks as f64 / a.n_params_blocks.max(1) as f64,
-        thousands(b.attention_weights),
-        fmt_num(2.0 * f as f64 / d as f64),
-        thousands(b.ffn_weights),
-        thousands(b.biases),
-        thousands(b.layer_norms),
-    ));
-    notes.push(head_note(c, p, a, tied));
-    notes.extend(log_arithmetic(c, p));
-    if let Some(r) = p.ratio() {
-        notes.push(format!(
-            "ratio: exact {} vs the log's {}: the blocks are undercounted by the log's formula, the head is not.",
-            fmt_ratio(r),
-            fmt_ratio(a.ratio)
-        ));
-    }
-    notes
-}
-
-/// The head's own switches and sizes, as flags (" --untied --loss-positions last"), for the title.
-fn head_flags(c: &ModelConfig) -> String {
-    let own = c.head.spec().own;
-    let mut s = String::new();
-    if own.contains(&crate::Own::RnnHidden) {
-        s += &format!(" --rnn-hidden {}", c.rnn_hidden_size());
-    }
-    if own.contains(&crate::Own::Untied) && c.untied {
-        s += " --untied";
-    }
-    if own.contains(&crate::Own::LossPositions) && c.loss_positions != crate::LossPositions::All {
-        s += &format!(" --loss-positions {}", c.loss_positions);
-    }
-    if own.contains(&crate::Own::OutputBias) && c.output_bias {
-        s += " --output-bias";
-    }
-    s
-}
-
-/// The head's exact count beside the log's dense-layer formula.
-fn head_note(c: &ModelConfig, p: &ParamCounts, a: &LogApprox, tied: bool) -> String {
-    let (l, d, v) = (c.seq_length as u64, c.d_model as u64, c.vocab_size as u64);
-    // The heads that read out position by position (causal and its variants, last) have no
-    // L·d-wide matrix: the log's formulas count one that is not there.
-    let per_row = c.head.spec().causal_mask || c.head == crate::HeadKind::Last;
-    if per_row && tied {
-        format!(
-            "head: exact {} vs the log's tied estimate L·d² = {} (and its untied L·d·V = {}). Reading H_t out through \
-             the tied embedding needs no L·d-wide matrix at all: this is why GPT-2 is far smaller than the log's formulas say.",
-            thousands(p.head),
-            thousands(a.n_params_dense),
-            thousands(l * d * v)
-        )
-    } else if per_row {
-        format!(
-            "head: exact {} vs the log's L·d·V = {}: one Linear(d, V) shared by every position, not one per position.",
-            thousands(p.head),
-            thousands(a.n_params_dense)
-        )
-    } else if c.head == crate::HeadKind::Flatten || tied {
-        let formula = if tied { "L·d²" } else { "L·d·V" };
-        format!(
-            "head: exact {} vs the log's {formula} = {}: the difference is the head's bias.",
-            thousands(p.head),
-            thousands(a.n_params_dense)
-        )
-    } else {
-        format!(
-            "head: exact {} vs the log's L·d·V = {} (the flatten head's formula): this head is {:.1}× smaller.",
-            thousands(p.head),
-            thousands(a.n_params_dense),
-            a.n_params_dense as f64 / p.head.max(1) as f64
-        )
-    }
-}
-
-fn fmt_num(x: f64) -> String {
-    if x.fract() == 0.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-/// The research log's own figures for GPT-2 (full size) and CTRL, checked against the exact model.
-fn log_arithmetic(c: &ModelConfig, p: &ParamCounts) -> Vec<String> {
-    let is = |name: &str| ModelConfig::preset(name).is_ok_and(|preset| &preset == c);
-    if is("gpt2-xl") {
-        vec![format!(
-            "the log's GPT-2 arithmetic: n_params_dense = L·d·V = 82G and n_params_blocks = 4·N·d² = 491M. Exact: the head has {} \
-             parameters and the blocks {}, 3× the log's figure: a block has 12·d² weights (q, k, v, o and a feed-forward of \
-             width 4d), not 4·d². Total {} (the published 1.5B).",
-            thousands(p.head),
-            thousands(p.blocks),
-            thousands(p.total)
-        )]
-    } else if is("ctrl") {
-        let (l, d, n, v) = (c.seq_length as u64, c.d_model as u64, c.num_blocks as u64, c.vocab_size as u64);
-        vec![format!(
-            "the log's CTRL arithmetic took d_model = 8192 and seq_length = 512 (n_params_dense = 1e12, n_params_blocks = 1e10); \
-             8192 is CTRL's feed-forward width d_ff. With CTRL's d_model = {d} and window {l}, the log's formulas give L·d·V = {} and \
-             4·N·d² = {}. Exact: blocks {}, head {} (the output bias), total {} (the published 1.6B).",
-            thousands(l * d * v),
-            thousands(4 * n * d * d),
-            thousands(p.blocks),
-            thousands(p.head),
-            thousands(p.total)
-        )]
-    } else {
-        Vec::new()
     }
 }

@@ -18,7 +18,7 @@ pub mod rnn;
 mod td_dense;
 mod tied;
 
-pub use accounting::{ParamCounts, Summary};
+pub use accounting::{Accounting, ParamCounts};
 pub use config::{ConfigError, LossPositions, ModelConfig, Positions, BYTE_VOCAB, SPECIAL_TOKEN};
 pub use model::Model;
 

@@ -6,7 +6,7 @@ use autograd::gradcheck::{check_gradients, relative_error};
 use autograd::{ParamSet, Tape};
 use heads::accounting::ParamCounts;
 use heads::HeadKind;
-use heads::{specs, LossPositions, Model, ModelConfig, Positions, Summary};
+use heads::{specs, Accounting, LossPositions, Model, ModelConfig, Positions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -242,50 +242,42 @@ fn published_totals_of_gpt2_and_ctrl() {
         ("gpt2-xl", 1_557_611_200),
         ("ctrl", 1_637_964_550),
     ] {
-        let s = Summary::of(&ModelConfig::preset(preset).unwrap()).unwrap();
+        let s = Accounting::of(&ModelConfig::preset(preset).unwrap()).unwrap();
         assert_eq!(s.params.total, total, "{preset}");
     }
 }
 
 #[test]
 fn seed_id4_summary_shows_the_logs_ratio_beside_the_exact_one() {
-    let s = Summary::of(&ModelConfig::preset("seed-id4").unwrap()).unwrap();
+    let s = Accounting::of(&ModelConfig::preset("seed-id4").unwrap()).unwrap();
     assert_eq!(s.params.head, 32 * 16 * 257 + 257);
     assert_eq!(s.params.blocks, 1728);
     assert_eq!(s.approx.n_params_blocks, 1024);
     assert_eq!(s.approx.n_params_dense, 131_584);
     assert!((1.0 / s.approx.ratio - 128.5).abs() < 0.01, "the log's ~1/130");
     assert!((1.0 / s.ratio.unwrap() - 76.3).abs() < 0.05);
-    let table = s.table();
-    assert!(table.contains("131,841") && table.contains("1/128.5") && table.contains("1/76.3"), "{table}");
     // The tied head of id 4: the log's "ratio = 8" is really 4·N/L = 1/8.
-    let tied = Summary::of(&ModelConfig { head: HeadKind::Tied, ..ModelConfig::preset("seed-id4").unwrap() }).unwrap();
+    let tied =
+        Accounting::of(&ModelConfig { head: HeadKind::Tied, ..ModelConfig::preset("seed-id4").unwrap() }).unwrap();
     assert_eq!(tied.approx.ratio, 0.125);
     assert_eq!(tied.approx.n_params_dense, 8192, "the log's n_params_dense = 8K");
     // last reads through tok_emb: the tied formula; --untied gives causal a matrix: the untied one.
     let of = |head: &str, untied: bool| {
         let c = ModelConfig { head: head.parse().unwrap(), untied, ..ModelConfig::preset("seed-id4").unwrap() };
-        Summary::of(&c).unwrap().approx.n_params_dense
+        Accounting::of(&c).unwrap().approx.n_params_dense
     };
     assert_eq!(
         [of("last", false), of("causal", false), of("causal", true), of("rnn", false)],
         [8192, 8192, 131_584, 131_584]
-    );
-    let untied =
-        Summary::of(&ModelConfig { head: HeadKind::Causal, untied: true, ..ModelConfig::preset("seed-id4").unwrap() });
-    let table = untied.unwrap().table();
-    assert!(table.starts_with("Model: head causal --untied, L=32"), "{table}");
-    assert!(
-        table.contains("n_params_dense ≈ L·d·V") && table.contains("one Linear(d, V) shared by every position"),
-        "{table}"
     );
 }
 
 #[test]
 fn summary_layer_rows_add_up_to_the_total() {
     for spec in specs() {
-        let s = Summary::of(&ModelConfig { head: spec.name.parse().unwrap(), ..ModelConfig::preset("small").unwrap() })
-            .unwrap();
+        let s =
+            Accounting::of(&ModelConfig { head: spec.name.parse().unwrap(), ..ModelConfig::preset("small").unwrap() })
+                .unwrap();
         assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{}", spec.name);
     }
     // The causal variants, and last with its bias.
@@ -296,12 +288,12 @@ fn summary_layer_rows_add_up_to_the_total() {
         ModelConfig { head: HeadKind::Last, output_bias: true, ..small.clone() },
         ModelConfig { head: HeadKind::Rnn, rnn_hidden: Some(24), ..small.clone() },
     ] {
-        let s = Summary::of(&c).unwrap();
+        let s = Accounting::of(&c).unwrap();
         assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{c:?}");
     }
     // The output bias (a parameter named `head.bias`, no suffix) and sinusoidal positions.
     for preset in ["ctrl", "gpt2-small"] {
-        let s = Summary::of(&ModelConfig::preset(preset).unwrap()).unwrap();
+        let s = Accounting::of(&ModelConfig::preset(preset).unwrap()).unwrap();
         assert_eq!(s.layers.iter().map(|r| r.params).sum::<u64>(), s.params.total, "{preset}");
     }
 }
@@ -409,7 +401,7 @@ fn one_target_per_position_or_per_window() {
         let mut t = Tape::no_record(&params);
         let logits = model.logits(&mut t, &batch(&c).0);
         assert_eq!(t.shape(logits), [if per_position { 8 } else { 2 }, 11], "{c:?}");
-        let attn = Summary::of(&c).unwrap().layers.into_iter().find(|r| r.name == "blocks.0.attn").unwrap();
+        let attn = Accounting::of(&c).unwrap().layers.into_iter().find(|r| r.name == "blocks.0.attn").unwrap();
         assert_eq!(attn.kind == "CausalSelfAttention", masked);
     }
 }
@@ -538,17 +530,11 @@ fn new_config_fields_in_json() {
 
 #[test]
 fn the_logs_gpt2_and_ctrl_arithmetic_is_set_beside_the_exact_counts() {
-    let xl = Summary::of(&ModelConfig::preset("gpt2-xl").unwrap()).unwrap();
+    let xl = Accounting::of(&ModelConfig::preset("gpt2-xl").unwrap()).unwrap();
     assert_eq!(xl.approx.n_params_blocks, 491_520_000, "the log's 491M");
     let untied = heads::accounting::LogApprox::of(&ModelConfig::preset("gpt2-xl").unwrap(), false);
     assert_eq!(untied.n_params_dense, 82_341_068_800, "the log's 82G");
     assert_eq!(xl.params.head, 0);
-    assert!(
-        xl.explain.iter().any(|n| n.contains("the log's GPT-2 arithmetic") && n.contains("1,475,561,600")),
-        "{:?}",
-        xl.explain
-    );
-    let ctrl = Summary::of(&ModelConfig::preset("ctrl").unwrap()).unwrap();
-    assert!(ctrl.explain.iter().any(|n| n.contains("8192 is CTRL's feed-forward width")), "{:?}", ctrl.explain);
+    let ctrl = Accounting::of(&ModelConfig::preset("ctrl").unwrap()).unwrap();
     assert_eq!(ctrl.params.embeddings, 246_534 * 1280, "sinusoidal positions have no parameters");
 }

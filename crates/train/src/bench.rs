@@ -3,7 +3,9 @@
 use crate::config::TrainConfig;
 use crate::error::Result;
 use crate::session::Session;
+use crate::settings::{self, Overrides, Sources};
 use serde::Serialize;
+use std::path::Path;
 use std::time::Instant;
 
 #[derive(Clone, Debug, Serialize)]
@@ -21,6 +23,23 @@ pub struct BenchResult {
     /// With --profile: CPU time per op kind, as a table.
     #[serde(skip)]
     pub profile: Option<String>,
+}
+
+/// The config a benchmark trains: the preset (or the default one) with the model `flags` given,
+/// this batch and micro-batch, on `data` (default: the embedded corpus).
+pub fn config(
+    preset: Option<&str>,
+    mut flags: Overrides,
+    batch_size: usize,
+    micro_batch: usize,
+    data: Option<&Path>,
+) -> Result<TrainConfig> {
+    flags.insert("batch_size".into(), batch_size.into());
+    flags.insert("micro_batch".into(), micro_batch.into());
+    if let Some(d) = data {
+        flags.insert("data".into(), d.display().to_string().into());
+    }
+    settings::resolve(&Sources { preset, file: None, flags })
 }
 
 /// Times `steps` full training steps (forward, backward, Adam) after `warmup` untimed ones: the
@@ -95,7 +114,7 @@ fn profile_table(steps: u64) -> String {
 /// initial weights (`weights.safetensors`, as `overfit export` writes them), the first batch
 /// (`batch.safetensors`: `ids` [B, L] and `targets` [B] or [B, L], int32) and overfit's loss and
 /// gradients on it (`grads.safetensors`, the same names as the weights; the loss in its metadata).
-pub fn dump_parity(config: TrainConfig, dir: &std::path::Path) -> Result<f64> {
+pub fn dump_parity(config: TrainConfig, dir: &Path) -> Result<f64> {
     use crate::error::Error;
     use safetensors::tensor::{Dtype, TensorView};
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;

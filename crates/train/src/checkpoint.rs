@@ -131,7 +131,7 @@ impl Checkpoint {
             return Err(Error::input(what, "its optimizer state does not fit its parameters"));
         }
         let unit = |x: f64| x.is_finite() && (0.0..1.0).contains(&x);
-        if !unit(o.beta1) || !unit(o.beta2) || !(o.eps.is_finite() && o.eps > 0.0) {
+        if !(unit(o.beta1) && unit(o.beta2) && o.eps.is_finite() && o.eps > 0.0) {
             return Err(Error::input(what, "its optimizer constants are out of range"));
         }
         Ok(())
@@ -188,5 +188,13 @@ impl Checkpoint {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::input(&shown, format!("cannot read the checkpoint: {}", crate::data::io_reason(&e))))?;
         Self::from_bytes(&bytes, &shown)
+    }
+
+    /// Loads a checkpoint and builds its model with its weights (generate, eval).
+    pub fn load_model(path: &Path) -> Result<(Checkpoint, heads::Model<f32>, ParamSet<f32>)> {
+        let ck = Checkpoint::load(path)?; // checked: config, names and shapes, before any allocation
+        let (model, mut params) = heads::Model::<f32>::new(&ck.config.model, 0)?;
+        Checkpoint::restore_into(&ck.params, &mut params, &path.display().to_string())?;
+        Ok((ck, model, params))
     }
 }

@@ -16,6 +16,57 @@ pub struct Sampling {
     pub seed: u64,
 }
 
+impl Sampling {
+    /// Refuses a temperature that is not a number of 0 (greedy) or more, naming `--temperature`.
+    pub fn check(&self) -> crate::Result<()> {
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            let got = self.temperature;
+            return Err(crate::Error::usage("--temperature", format!("must be 0 (greedy) or more, got {got}")));
+        }
+        Ok(())
+    }
+}
+
+/// A window head reads a whole window: a shorter prompt is padded with a token it never saw in
+/// training. The warning for that, or None when the prompt is long enough or the head per-position.
+pub fn short_prompt_warning(config: &heads::ModelConfig, prompt_len: usize) -> Option<String> {
+    let l = config.seq_length;
+    (!config.per_position() && prompt_len < l).then(|| {
+        format!(
+            "head {} reads a window of {l} bytes and the prompt has {prompt_len}: it is padded on the left with \
+             {} special tokens (id 256), which this model never saw in training. Give a prompt of {l} bytes or more \
+             (e.g. the first {l} bytes of the training text) for what it memorized.",
+            config.head,
+            l - prompt_len
+        )
+    })
+}
+
+/// Writes the prompt (when `echo`) and its continuation by `n` bytes to `out`, each byte as it is
+/// sampled, so any `n` works in constant memory; flushes at each newline, ends with a newline.
+pub fn stream(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    prompt: &[u8],
+    n: u64,
+    sampling: Sampling,
+    echo: bool,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    if echo {
+        out.write_all(prompt)?;
+    }
+    generate::<std::io::Error>(model, params, prompt, n, sampling, |b| {
+        out.write_all(&[b])?;
+        if b == b'\n' {
+            out.flush()?;
+        }
+        Ok(())
+    })?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// Continues `prompt` by `n` bytes, handing each to `emit` as it is sampled (so that output
 /// streams, and `n` may be as large as the caller likes: nothing grows with it). The model sees
 /// the last L bytes; a shorter context is padded with the special token, on the left for a window

@@ -1,9 +1,12 @@
 //! Training runs: data windows, Adam/AdamW, the loop, run folders, checkpoints, safetensors,
-//! generation and benchmarking. The CLI is a thin layer over this crate.
+//! generation and benchmarking; the planners of `compare` and `sweep`, the runner, the progress
+//! display, and the results rendered as text, markdown and JSON. The CLI is a thin layer over
+//! this crate: it parses flags, calls it, and prints.
 
 pub mod bench;
 pub mod capacity;
 pub mod checkpoint;
+pub mod compare;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -12,6 +15,7 @@ pub mod fsutil;
 pub mod generate;
 pub mod optim;
 pub mod plot;
+pub mod progress;
 pub mod provenance;
 pub mod results;
 pub mod run;
@@ -19,6 +23,7 @@ pub mod runner;
 pub mod session;
 pub mod settings;
 pub mod study;
+pub mod summary;
 pub mod sweep;
 pub mod system;
 pub mod trainer;

@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod text;
+
 /// One run folder: its config (model fields flattened in) and its report.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunRecord {
@@ -179,6 +181,11 @@ pub const DEFAULT_COLUMNS: &[&str] = &[
     "wall_seconds",
 ];
 
+/// The columns asked for, or [`DEFAULT_COLUMNS`].
+pub fn columns_or_default(asked: Option<Vec<String>>) -> Vec<String> {
+    asked.unwrap_or_else(|| DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect())
+}
+
 /// A number in 4 significant digits, plain for integers.
 fn num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e9 {
@@ -206,6 +213,40 @@ fn show_key(v: &Value) -> String {
 }
 
 impl Results {
+    /// Every run folder under `dirs`, grouped by the config fields `by` (default: every field that
+    /// varies, except the seed). No run folder, or a field no run has, is an error.
+    pub fn from_dirs(dirs: &[PathBuf], by: Option<Vec<String>>) -> Result<Results> {
+        let runs = gather(dirs)?;
+        if runs.is_empty() {
+            let first = dirs.first().map_or(String::new(), |d| d.display().to_string());
+            return Err(Error::input(first, "holds no run folder (config.json and report.json)"));
+        }
+        let by = by.unwrap_or_else(|| varying(&runs));
+        if let Some(f) = by.iter().find(|f| !runs.iter().any(|r| r.config.contains_key(*f))) {
+            return Err(Error::usage(
+                "--group-by",
+                format!("'{f}' is no config field of these runs (e.g. head, lr, d_model)"),
+            ));
+        }
+        let groups = group(&runs, &by);
+        Ok(Results { runs, groups })
+    }
+
+    /// The JSON of SPEC §4, pretty, with a final newline.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("serializable") + "\n"
+    }
+
+    /// Writes results.md (of `columns`), results.csv, results.json and the plot of `metric`
+    /// (`metric.svg`) into `dir`.
+    pub fn write_to(&self, dir: &Path, columns: &[String], metric: &str) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        crate::fsutil::write_atomic(&dir.join("results.md"), self.markdown(columns).as_bytes())?;
+        crate::fsutil::write_atomic(&dir.join("results.csv"), self.csv().as_bytes())?;
+        crate::fsutil::write_atomic(&dir.join("results.json"), self.json().as_bytes())?;
+        self.plot(metric, &dir.join(format!("{metric}.svg")))
+    }
+
     /// The metrics of `wanted` that some group has.
     fn columns(&self, wanted: &[String]) -> Vec<String> {
         wanted.iter().filter(|c| self.groups.iter().any(|g| g.metrics.contains_key(*c))).cloned().collect()
@@ -276,50 +317,4 @@ impl Results {
         }
         crate::plot::error_bars(path, &format!("{metric}: mean and 95% interval over seeds"), metric, &points)
     }
-}
-
-/// The table `overfit compare` prints: one row per run (one per head).
-pub fn compare_table(reports: &[crate::Report]) -> String {
-    use heads::accounting::{fmt_ratio, thousands};
-    let val = reports.iter().any(|r| r.val_loss.is_some());
-    let mut s = format!(
-        "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9} {:>8}{} {:>10}\n",
-        "head",
-        "embeddings",
-        "blocks",
-        "head",
-        "total",
-        "ratio",
-        "log's ratio",
-        "memorized",
-        "epochs",
-        "loss",
-        "acc",
-        if val { format!(" {:>9} {:>9}", "val loss", "val bpb") } else { String::new() },
-        "samples/s"
-    );
-    for r in reports {
-        let epochs = r.epochs_to_memorize.map_or("never".to_string(), |e| format!("{e:.1}"));
-        let val_cols = match (val, r.val_loss) {
-            (true, Some(v)) => format!(" {v:>9.4} {:>9.3}", v / std::f64::consts::LN_2),
-            (true, None) => format!(" {:>9} {:>9}", "–", "–"),
-            _ => String::new(),
-        };
-        s.push_str(&format!(
-            "{:<11} {:>10} {:>10} {:>11} {:>11} {:>16} {:>16} {:>10} {:>9} {:>9.4} {:>8.3}{val_cols} {:>10.0}\n",
-            r.head,
-            thousands(r.params.embeddings),
-            thousands(r.params.blocks),
-            thousands(r.params.head),
-            thousands(r.params.total),
-            r.ratio.map_or("none".into(), fmt_ratio),
-            fmt_ratio(r.approx_ratio),
-            format!("{}/{}", r.memorized, r.memorized_of),
-            epochs,
-            r.final_loss,
-            r.train_accuracy,
-            r.samples_per_sec
-        ));
-    }
-    s
 }

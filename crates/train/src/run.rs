@@ -22,6 +22,13 @@ pub enum Stopped {
     Plateau,
 }
 
+impl Stopped {
+    /// The name report.json gives it: `max_steps`, `memorized`…
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    }
+}
+
 /// One line of metrics.jsonl: a row every `--log-every` steps, and at every evaluation. The
 /// evaluation fields are null on a row that did not evaluate (see `--eval-every`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,6 +123,18 @@ pub struct Report {
     /// On random data: 8 bits × training targets, the most that could be memorized.
     #[serde(default)]
     pub dataset_bits: Option<f64>,
+}
+
+impl Report {
+    /// The exit code of a command that ran this run (SPEC §2): 1 if it diverged, 130 if it was
+    /// interrupted, else 0.
+    pub fn exit_code(&self) -> u8 {
+        match self.stopped {
+            Stopped::Diverged => 1,
+            Stopped::Interrupted => 130,
+            Stopped::Memorized | Stopped::MaxSteps | Stopped::Plateau => 0,
+        }
+    }
 }
 
 /// Keys of config.json beside the config's own fields (`--config` ignores them).

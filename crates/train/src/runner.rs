@@ -5,6 +5,9 @@
 //! history) and summary.txt; train with an observer; stop on a signal with the state saved. With
 //! `jobs > 1` several runs train at once, each on its share of the threads; every run gives the
 //! same bits on any number of threads, so the results do not depend on `jobs`.
+//!
+//! `overfit train` goes through [`prepare`]: a fresh run in a new `id-N` folder, or a checkpoint
+//! resumed in its own folder under the rules of `settings::RESUME_MAY_CHANGE`.
 
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
@@ -12,9 +15,10 @@ use crate::error::{Error, Result};
 use crate::provenance::Provenance;
 use crate::run::{Report, Resumed, RunDir, Stopped};
 use crate::session::Session;
-use crate::settings::Change;
+use crate::settings::{self, Change, Sources};
+use crate::summary::Summary;
 use crate::trainer::Observer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -107,7 +111,7 @@ fn refuse_other_run(run: &RunDir, config: &TrainConfig) -> Result<()> {
 pub fn start_in(run: &RunDir, mut session: Session) -> Result<Session> {
     let provenance = Provenance::now(session.config.data.as_deref())?;
     run.write_config(&session.config, &provenance, &[])?;
-    run.write("summary.txt", heads::Summary::of(&session.config.model)?.table().as_bytes())?;
+    run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
     session.provenance = Some(provenance);
     Ok(session)
 }
@@ -127,7 +131,7 @@ pub fn resume_in(run: &RunDir, ck: Checkpoint, config: TrainConfig, changes: &[C
     history.push(Resumed { at: crate::provenance::now(), step, command, changes: changes.to_vec() });
     run.write_config(&session.config, &provenance, &history)?;
     if !run.file("summary.txt").exists() {
-        run.write("summary.txt", heads::Summary::of(&session.config.model)?.table().as_bytes())?;
+        run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
     }
     run.truncate_metrics(step)?;
     session.provenance = Some(provenance);
@@ -137,6 +141,77 @@ pub fn resume_in(run: &RunDir, ck: Checkpoint, config: TrainConfig, changes: &[C
 /// Trains a prepared session to its end in `run`.
 pub fn train_in(run: &RunDir, mut session: Session, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Report> {
     crate::trainer::train(&mut session, run, observer, stop)
+}
+
+/// Set by SIGINT/SIGTERM; every training loop checks it every step.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Catches SIGINT and SIGTERM: the first asks every running run to save a checkpoint and stop; a
+/// second exits at once (130). Returns the flag the runs watch.
+pub fn stop_on_signals() -> &'static AtomicBool {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: saving a checkpoint…");
+    });
+    &STOP
+}
+
+/// The folder and session `overfit train` trains: a fresh run of the config `sources` resolve to,
+/// in the next `id-N` folder under `runs_dir`; or, with `resume`, that checkpoint continued.
+pub fn prepare(sources: &Sources<'_>, resume: Option<&Path>, runs_dir: &Path) -> Result<(RunDir, Session)> {
+    if let Some(path) = resume {
+        return prepare_resume(path, sources, runs_dir);
+    }
+    let session = Session::new(settings::resolve(sources)?)?;
+    let run = RunDir::create_next(runs_dir)?;
+    let session = start_in(&run, session)?;
+    Ok((run, session))
+}
+
+/// Continues a checkpoint in its own run folder (or, for an imported one, a new folder). Only
+/// what settings::RESUME_MAY_CHANGE lists may change; a finished run needs a flag that extends it.
+fn prepare_resume(path: &Path, sources: &Sources<'_>, runs_dir: &Path) -> Result<(RunDir, Session)> {
+    if sources.preset.is_some() || sources.file.is_some() {
+        let flag = if sources.file.is_some() { "--config" } else { "--preset" };
+        return Err(Error::usage(flag, "cannot change on --resume: the checkpoint holds the run's config"));
+    }
+    let ck = Checkpoint::load(path)?;
+    let what = path.display().to_string();
+    let (config, changes) = settings::resume(&ck.config, &sources.flags, &what)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let own = RunDir { path: dir.to_path_buf() };
+    let is_run_folder = own.file("config.json").exists();
+    let run = if is_run_folder { own } else { RunDir::create_next(runs_dir)? };
+    if let Some(report) = run.read_report().filter(|r| r.stopped != Stopped::Interrupted && is_run_folder) {
+        let session = Session::resume(ck.clone(), config.clone(), &what)?;
+        refuse_finished(&report, &session)?;
+    }
+    let session = resume_in(&run, ck, config, &changes)?;
+    Ok((run, session))
+}
+
+/// A finished run resumed without a flag that takes it further is refused, with its state.
+fn refuse_finished(r: &Report, s: &Session) -> Result<()> {
+    let more_steps = s.total_steps().is_none_or(|t| t > r.steps);
+    let past_memorized = !(r.stopped == Stopped::Memorized && s.config.until_memorized);
+    if more_steps && past_memorized {
+        return Ok(());
+    }
+    Err(Error::usage(
+        "--resume",
+        format!(
+            "{} finished (stopped: {} at step {}, {:.1} epochs); to train on, give --steps N with N > {} \
+             (or --epochs N) — it then ends at that count, not on memorization",
+            r.run_dir,
+            r.stopped.name(),
+            r.steps,
+            r.epochs,
+            r.steps
+        ),
+    ))
 }
 
 /// Makes a display for each run of a plan.

@@ -11,6 +11,9 @@ use heads::Model;
 use rayon::prelude::*;
 use std::path::Path;
 
+/// One micro-batch's parameter gradients, in parameter order.
+type ParamGrads = Vec<(autograd::ParamId, tensor::Tensor<f32>)>;
+
 pub struct Session {
     pub config: TrainConfig,
     pub model: Model<f32>,
@@ -209,7 +212,7 @@ impl Session {
         // of the batch, so micro-batch i's gradient is seeded with its share n_i / N.
         let micro = self.config.micro_batch.min(self.config.batch_size);
         let (model, params) = (&self.model, &self.params);
-        let parts: Vec<(f64, Vec<(autograd::ParamId, tensor::Tensor<f32>)>)> = self
+        let parts: Vec<(f64, ParamGrads)> = self
             .batch
             .ids
             .par_chunks(micro * l)

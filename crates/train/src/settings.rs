@@ -24,6 +24,30 @@ pub struct Sources<'a> {
     pub flags: Overrides,
 }
 
+/// The flags that were given, by config field: each group of flags serializes as a JSON object,
+/// in which a flag not given is null (an absent value) or false (a switch left off), and is left out.
+pub fn given(groups: &[&dyn FlagGroup]) -> Overrides {
+    let mut o = Overrides::new();
+    for group in groups {
+        if let Value::Object(m) = group.to_json() {
+            o.extend(m.into_iter().filter(|(_, v)| !v.is_null() && *v != Value::Bool(false)));
+        }
+    }
+    o
+}
+
+/// A group of command-line flags as JSON, behind one object-safe trait (serde's Serialize is not
+/// object-safe).
+pub trait FlagGroup {
+    fn to_json(&self) -> Value;
+}
+
+impl<T: serde::Serialize> FlagGroup for T {
+    fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// The flag a field is set by, for messages: `d_model` → `--d-model`.
 pub fn flag_of(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
@@ -59,6 +83,16 @@ pub fn resolve(src: &Sources<'_>) -> Result<TrainConfig> {
     let c = apply(c, &src.flags, flag_of)?;
     c.validate()?;
     Ok(c)
+}
+
+/// A model's config alone: a preset (or the default one) with model flags applied, validated as a
+/// model (`overfit summary`, which involves no data and no training settings).
+pub fn resolve_model(preset: Option<&str>, flags: &Overrides) -> Result<ModelConfig> {
+    let preset = preset.unwrap_or(heads::config::DEFAULT_PRESET);
+    let base = TrainConfig { model: ModelConfig::preset(preset)?, ..TrainConfig::default_run() };
+    let model = apply(base, flags, flag_of)?.model;
+    model.validate()?;
+    Ok(model)
 }
 
 /// Applies overrides to a config, with the rules that tie some fields to others. `flag` names the

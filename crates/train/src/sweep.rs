@@ -98,6 +98,44 @@ fn label(point: &Overrides) -> String {
     point.iter().map(|(f, v)| format!("{f}={}", show(v))).collect::<Vec<_>>().join(",")
 }
 
+/// The part of a sweep one process runs.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// The runs of this shard (every run without one), in plan order.
+    pub specs: Vec<RunSpec>,
+    /// Runs in the whole plan.
+    pub total: usize,
+    /// (K, N): shard K of N.
+    pub shard: Option<(usize, usize)>,
+}
+
+/// A sweep as the command line gives it: the config `sources` resolve to, at every `--grid` point
+/// (`FIELD=v1,v2,…`) × every seed (default: the config's), under `runs_dir`; and the shard that
+/// `--shard K/N` selects, or else a Slurm array's variables (read through `env`).
+pub fn plan_shard(
+    sources: &Sources<'_>,
+    grid: &[String],
+    seeds: Option<&[u64]>,
+    shard_arg: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+    runs_dir: &Path,
+) -> Result<Sweep> {
+    let base = resolve(sources)?;
+    let grid = Grid::parse(grid)?;
+    let seeds = seeds.map_or_else(|| vec![base.seed], <[u64]>::to_vec);
+    let specs = plan(sources, &grid, &seeds, runs_dir)?;
+    let shard_of = match shard_arg {
+        Some(text) => Some(parse_shard(text)?),
+        None => shard_from_slurm(env)?,
+    };
+    let total = specs.len();
+    let specs = match shard_of {
+        Some((k, n)) => shard(specs, k, n),
+        None => specs,
+    };
+    Ok(Sweep { specs, total, shard: shard_of })
+}
+
 /// Shard `k` of `n` (1-based): every n-th run of the plan starting at the k-th, so that each
 /// shard gets runs from every part of the grid.
 pub fn shard(specs: Vec<RunSpec>, k: usize, n: usize) -> Vec<RunSpec> {

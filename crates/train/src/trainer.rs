@@ -208,19 +208,7 @@ fn log_step(
     }
     let Some(ev) = ev else { return Ok(None) };
     p.last = Some(ev);
-    let mut all = ev.train.memorized == ev.train.windows;
-    if all && plan.train.len() < s.split.train_windows {
-        // A sample memorized is not the data memorized: a run until memorized confirms it on every
-        // training window, as far as that is affordable (CONFIRM_MAX); otherwise nothing is
-        // claimed, and the run ends by its count.
-        all = s.config.until_memorized && s.split.train_windows <= CONFIRM_MAX && {
-            let t0 = Instant::now();
-            let every: Vec<usize> = (0..s.split.train_windows).collect();
-            let confirmed = s.evaluate(&every).memorized == s.split.train_windows;
-            s.eval_seconds += t0.elapsed().as_secs_f64();
-            confirmed
-        };
-    }
+    let all = all_memorized(s, plan, &ev.train);
     if all && p.memorized_at.is_none() {
         p.memorized_at = Some(s.step);
     }
@@ -229,6 +217,26 @@ fn log_step(
         return Ok(Some(Stopped::Memorized));
     }
     Ok(s.config.until_plateau.is_some_and(|rule| rule.reached(&p.eval_losses)).then_some(Stopped::Plateau))
+}
+
+/// Whether every training window is memorized, by an evaluation of the plan's training windows.
+/// A sample memorized is not the data memorized: when the plan samples, a run until memorized
+/// confirms it on every training window, as far as that is affordable (CONFIRM_MAX); otherwise
+/// nothing is claimed, and the run ends by its count.
+fn all_memorized(s: &mut Session, plan: &EvalPlan, train: &Evaluation) -> bool {
+    if train.memorized != train.windows {
+        return false;
+    }
+    if plan.train.len() >= s.split.train_windows {
+        return true;
+    }
+    s.config.until_memorized && s.split.train_windows <= CONFIRM_MAX && {
+        let t0 = Instant::now();
+        let every: Vec<usize> = (0..s.split.train_windows).collect();
+        let confirmed = s.evaluate(&every).memorized == s.split.train_windows;
+        s.eval_seconds += t0.elapsed().as_secs_f64();
+        confirmed
+    }
 }
 
 /// The row before any training: where the loss starts (its `loss` is the fresh evaluation's, as

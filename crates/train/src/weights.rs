@@ -43,6 +43,20 @@ pub fn export(ck: &Checkpoint, out: &Path) -> Result<()> {
     crate::fsutil::write_atomic(out, &data)
 }
 
+/// `overfit export`: the weights of the checkpoint file `checkpoint` written to `out`, as
+/// safetensors with the SPEC's names, or (with `hf`) as a transformers GPT-2 folder. Returns what
+/// it wrote, in words.
+pub fn export_checkpoint(checkpoint: &Path, out: &Path, hf: bool) -> Result<String> {
+    let ck = Checkpoint::load(checkpoint)?;
+    if hf {
+        hf::export(&ck, out)?;
+        Ok(format!("{0}/{CONFIG_FILE} and {0}/{WEIGHTS_FILE} (a transformers GPT2LMHeadModel)", out.display()))
+    } else {
+        export(&ck, out)?;
+        Ok(format!("{} ({} tensors)", out.display(), ck.params.len()))
+    }
+}
+
 /// The safetensors bytes of `tensors` (F32) with one metadata entry.
 fn serialize(tensors: &Tensors, (key, value): (&str, String), shown: &str) -> Result<Vec<u8>> {
     let bytes: Vec<(&String, &Tensor, Vec<u8>)> =

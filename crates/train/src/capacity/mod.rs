@@ -22,10 +22,9 @@ pub use summary::{summarize, CapacityReport};
 
 use crate::config::{Plateau, TrainConfig};
 use crate::error::{Error, Result};
-use crate::runner::{self, ObserverFactory, RunSpec};
+use crate::runner::{self, RunSpec};
 use heads::{HeadKind, ModelConfig};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 /// The window every model reads: short, so that a step is cheap and the trunk is mostly the
 /// embedding tables (as it is in the log's models).
@@ -59,6 +58,28 @@ pub struct CapacityOptions {
     pub jobs: usize,
     /// Run only shard K of N of the grid (1-based).
     pub shard: Option<(usize, usize)>,
+}
+
+impl CapacityOptions {
+    /// From the command line: `heads` None is every head; `out` None is `capacity` (or
+    /// `capacity-quick`); the shard comes from `--shard` or a Slurm array.
+    pub fn new(
+        heads: Option<Vec<HeadKind>>,
+        quick: bool,
+        out: Option<PathBuf>,
+        jobs: usize,
+        shard: Option<&str>,
+    ) -> Result<Self> {
+        if jobs == 0 {
+            return Err(Error::usage("--jobs", "must be at least 1"));
+        }
+        let heads = heads.unwrap_or_else(|| HeadKind::ALL.to_vec());
+        if heads.is_empty() {
+            return Err(Error::usage("--heads", "give at least one head"));
+        }
+        let out = out.unwrap_or_else(|| (if quick { "capacity-quick" } else { "capacity" }).into());
+        Ok(CapacityOptions { heads, quick, out, jobs, shard: crate::sweep::shard_of(shard)? })
+    }
 }
 
 /// The grid's dimensions, full or quick.
@@ -183,20 +204,24 @@ fn lr_of(o: &runner::Outcome) -> f64 {
     crate::RunDir { path: o.report.run_dir.clone().into() }.read_config().map_or(LRS[1], |c| c.lr)
 }
 
-/// Tunes, runs the grid (or one shard of it) and summarizes what ran. Stops early, with what it
-/// has, on an interrupt.
-pub fn run(o: &CapacityOptions, observer: &ObserverFactory<'_>, stop: &AtomicBool) -> Result<CapacityReport> {
-    if o.heads.is_empty() {
-        return Err(Error::usage("--heads", "give at least one head"));
-    }
+/// Runs a plan `jobs` at a time and returns the outcomes in plan order, as far as it got (the
+/// caller's display and signal handling: `progress::run_plan`).
+pub type PlanRunner<'a> = dyn Fn(&[RunSpec], usize) -> Result<Vec<runner::Outcome>> + 'a;
+
+/// Tunes, runs the grid (or one shard of it) and summarizes what ran. An interrupt stops it
+/// early, with what it has (`interrupted` is then set).
+pub fn run(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<CapacityReport> {
     let tuning_specs = tuning_plan(o)?;
-    let tuning = runner::run_all(&tuning_specs, o.jobs, observer, stop)?;
+    let tuning = run_plan(&tuning_specs, o.jobs)?;
     if tuning.len() < tuning_specs.len() {
-        return Ok(summarize(o, &tuning, &[], &[]));
+        return Ok(CapacityReport { interrupted: true, ..summarize(o, &tuning, &[], &[]) });
     }
     let lrs = choose_lrs(&o.heads, &tuning);
-    let grid = runner::run_all(&grid_plan(o, &lrs)?, o.jobs, observer, stop)?;
-    Ok(summarize(o, &tuning, &lrs, &grid))
+    let grid_specs = grid_plan(o, &lrs)?;
+    let grid = run_plan(&grid_specs, o.jobs)?;
+    let interrupted =
+        grid.len() < grid_specs.len() || grid.iter().any(|g| g.report.stopped == crate::Stopped::Interrupted);
+    Ok(CapacityReport { interrupted, ..summarize(o, &tuning, &lrs, &grid) })
 }
 
 /// Writes capacity.json, capacity.md and the two plots into `out`.

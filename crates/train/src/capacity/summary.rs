@@ -19,6 +19,9 @@ pub struct CapacityReport {
     pub quick: bool,
     /// Wall seconds of the runs summarized (their own times, as run; skipped runs count theirs).
     pub run_seconds: f64,
+    /// Stopped by a signal before the plan's end.
+    #[serde(skip)]
+    pub interrupted: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -184,7 +187,7 @@ pub fn summarize(o: &CapacityOptions, tuning: &[Outcome], lrs: &[(HeadKind, f64)
         })
         .collect();
     let run_seconds = tuning.iter().chain(grid).map(|t| t.report.wall_seconds).sum();
-    CapacityReport { split: split(&heads), heads, tuning: tuning_runs, quick: o.quick, run_seconds }
+    CapacityReport { split: split(&heads), heads, tuning: tuning_runs, quick: o.quick, run_seconds, interrupted: false }
 }
 
 impl CapacityReport {

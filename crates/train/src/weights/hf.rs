@@ -318,29 +318,7 @@ pub(super) fn apply_config(told: &mut PartialConfig, config: &Value) -> std::res
     let Some(c) = config.as_object() else {
         return Err("is not a JSON object".into());
     };
-    if let Some(t) = c.get("model_type").filter(|t| t.as_str() != Some("gpt2")) {
-        return Err(format!("model_type is {t}; overfit reads GPT-2 (model_type \"gpt2\") only"));
-    }
-    let activation = c.get("activation_function").and_then(Value::as_str).unwrap_or("gelu_new");
-    if !["gelu_new", "gelu_pytorch_tanh"].contains(&activation) {
-        return Err(format!(
-            "activation_function is \"{activation}\"; overfit's GELU is the tanh approximation (gelu_new)"
-        ));
-    }
-    let eps = c.get("layer_norm_epsilon").and_then(Value::as_f64).unwrap_or(1e-5);
-    if (eps - 1e-5).abs() > 1e-12 {
-        return Err(format!("layer_norm_epsilon is {eps}; overfit's LayerNorm has eps 1e-5"));
-    }
-    for (key, overfit, default) in [
-        ("scale_attn_weights", true, true),
-        ("scale_attn_by_inverse_layer_idx", false, false),
-        ("add_cross_attention", false, false),
-    ] {
-        let value = c.get(key).and_then(Value::as_bool).unwrap_or(default);
-        if value != overfit {
-            return Err(format!("{key} is {value}; overfit's attention needs {overfit}"));
-        }
-    }
+    refuse_other_computation(c)?;
     let whole = |key: &str, default: usize| -> std::result::Result<usize, String> {
         match c.get(key) {
             None | Some(Value::Null) => Ok(default),
@@ -371,6 +349,35 @@ pub(super) fn apply_config(told: &mut PartialConfig, config: &Value) -> std::res
                 return Err(format!("{key} is {value}, and the tensors say {t}"));
             }
             _ => *field = Some(value),
+        }
+    }
+    Ok(())
+}
+
+/// The settings of a transformers config that would make GPT-2 compute something other than
+/// overfit's model: another model type, activation, LayerNorm eps or attention scaling.
+fn refuse_other_computation(c: &serde_json::Map<String, Value>) -> std::result::Result<(), String> {
+    if let Some(t) = c.get("model_type").filter(|t| t.as_str() != Some("gpt2")) {
+        return Err(format!("model_type is {t}; overfit reads GPT-2 (model_type \"gpt2\") only"));
+    }
+    let activation = c.get("activation_function").and_then(Value::as_str).unwrap_or("gelu_new");
+    if !["gelu_new", "gelu_pytorch_tanh"].contains(&activation) {
+        return Err(format!(
+            "activation_function is \"{activation}\"; overfit's GELU is the tanh approximation (gelu_new)"
+        ));
+    }
+    let eps = c.get("layer_norm_epsilon").and_then(Value::as_f64).unwrap_or(1e-5);
+    if (eps - 1e-5).abs() > 1e-12 {
+        return Err(format!("layer_norm_epsilon is {eps}; overfit's LayerNorm has eps 1e-5"));
+    }
+    for (key, overfit, default) in [
+        ("scale_attn_weights", true, true),
+        ("scale_attn_by_inverse_layer_idx", false, false),
+        ("add_cross_attention", false, false),
+    ] {
+        let value = c.get(key).and_then(Value::as_bool).unwrap_or(default);
+        if value != overfit {
+            return Err(format!("{key} is {value}; overfit's attention needs {overfit}"));
         }
     }
     Ok(())

@@ -276,6 +276,19 @@ pub(super) fn block_count(s: &Shapes, prefix: &str) -> std::result::Result<usize
 }
 
 impl PartialConfig {
+    /// The model flags given to `overfit import` (as `settings::given` collects them). A preset is
+    /// refused: it is a whole shape, and the file already tells most of it.
+    pub fn from_flags(preset: Option<&str>, flags: &crate::settings::Overrides) -> Result<PartialConfig> {
+        if preset.is_some() {
+            return Err(Error::usage(
+                "--preset",
+                "import takes the model's shape from the file; give only what it cannot tell, e.g. --num-heads",
+            ));
+        }
+        serde_json::from_value(serde_json::Value::Object(flags.clone()))
+            .map_err(|e| Error::usage("--num-heads", format!("not a model flag: {e}")))
+    }
+
     /// `self` with the holes filled from `flags`; a flag that disagrees with `self` is an error
     /// naming it, for a flag can only say what the file does not.
     fn with_flags(mut self, flags: &PartialConfig, source: &str) -> Result<PartialConfig> {

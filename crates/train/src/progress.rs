@@ -1,10 +1,16 @@
 //! How a run shows while it trains: a live bar on a terminal, plain log lines otherwise (a pipe,
 //! a file, a Slurm job), nothing with --quiet or --json. Every display fits 80 columns.
+//! [`run_plan`] runs a whole plan this way.
 
+use crate::error::Result;
+use crate::generate::{generate, Sampling};
+use crate::results::text::{log_line, report_line};
+use crate::run::MetricsRow;
+use crate::runner::{self, Outcome, RunSpec};
+use crate::session::Session;
+use crate::trainer::Observer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use train::generate::{generate, Sampling};
-use train::{MetricsRow, Observer, Session};
 
 /// What a run shows.
 pub struct Display {
@@ -134,19 +140,18 @@ impl Observer for Display {
     }
 }
 
-/// A nanoGPT-style log line: step, loss, evaluation, validation, time per step, evaluation time.
-pub fn log_line(label: &str, r: &MetricsRow, total: Option<u64>, of: usize) -> String {
-    let of_total = total.map_or(String::new(), |t| format!("/{t}"));
-    let mut s = format!("{label} step {}{of_total} | epoch {:.2} | loss {:.4}", r.step, r.epoch, r.loss);
-    if let (Some(e), Some(m)) = (r.eval_loss, r.memorized) {
-        s.push_str(&format!(" | eval {e:.4} | memorized {m}/{of}"));
+/// Runs a plan, `jobs` runs at a time, with a display per run (plain lines when several runs share
+/// stderr) and a stop on SIGINT/SIGTERM that saves the running runs' state; then prints each run's
+/// result line on stderr (with `quiet`, only those of the runs skipped as already done).
+pub fn run_plan(specs: &[RunSpec], jobs: usize, quiet: bool) -> Result<Vec<Outcome>> {
+    let stop = runner::stop_on_signals();
+    let shared = jobs > 1;
+    let factory =
+        move |spec: &RunSpec| -> Box<dyn Observer + Send> { Box::new(Display::new(&spec.label, quiet, shared)) };
+    let outcomes = runner::run_all(specs, jobs, &factory, stop)?;
+    for o in outcomes.iter().filter(|o| !quiet || o.skipped) {
+        let skipped = if o.skipped { " (already done: skipped)" } else { "" };
+        eprintln!("{}{skipped}", report_line(&o.report));
     }
-    if let Some(v) = r.val_loss {
-        s.push_str(&format!(" | val {v:.4}"));
-    }
-    s.push_str(&format!(" | {:.1} ms/step", r.ms_per_step));
-    if r.eval_seconds > 0.0 {
-        s.push_str(&format!(" | eval {:.0} ms", r.eval_seconds * 1e3));
-    }
-    s
+    Ok(outcomes)
 }
