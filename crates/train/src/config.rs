@@ -57,25 +57,18 @@ pub struct TrainConfig {
 
 /// The plateau rule: stop when the last `patience` evaluations of the training loss (every
 /// training window, every `eval_every` steps) brought the best loss so far down by less than
-/// `min_delta` nats — but never before `min_evals` evaluations: on random data the loss first sits
-/// near ln 256 for tens of epochs before memorization starts, and that flat start is not a
-/// plateau. The loss history is read back from metrics.jsonl on resume, so the rule needs no state
-/// of its own.
+/// `min_delta` nats. The loss history is read back from metrics.jsonl on resume, so the rule
+/// needs no state of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plateau {
     pub patience: usize,
     pub min_delta: f64,
-    #[serde(default)]
-    pub min_evals: usize,
 }
 
 impl Plateau {
     /// Whether the history of evaluated losses (oldest first) ends on a plateau.
     pub fn reached(&self, losses: &[f64]) -> bool {
-        if losses.len() < self.min_evals {
-            return false;
-        }
         let Some(split) = losses.len().checked_sub(self.patience).filter(|&s| s > 0) else { return false };
         let best = |xs: &[f64]| xs.iter().copied().fold(f64::INFINITY, f64::min);
         best(&losses[..split]) - best(&losses[split..]) < self.min_delta
