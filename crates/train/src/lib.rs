@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod flags;
 pub mod fsutil;
 pub mod generate;
 pub mod optim;
