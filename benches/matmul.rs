@@ -228,6 +228,9 @@ fn orientation(c: &mut Criterion) {
     g.finish();
 }
 
+/// A head's dense products, (m, in, out) each.
+type Products = Vec<(usize, usize, usize)>;
+
 /// Every head's dense products at the three presets, forward and backward (as the `linear` op runs
 /// them: y = x·Wᵀ + b, then dx, dW, db), batch 32. (m, in, out) per product.
 fn every_head(c: &mut Criterion) {
@@ -235,7 +238,7 @@ fn every_head(c: &mut Criterion) {
     let mut g = c.benchmark_group("heads");
     for (preset, l, d) in [("seed-id4", 32, 16), ("small", 64, 64), ("medium", 128, 128)] {
         let (b, v, k, r, kernel) = (32, 257, 16, d / 8, 3);
-        let heads: [(&str, Vec<(usize, usize, usize)>); 6] = [
+        let heads: [(&str, Products); 6] = [
             ("flatten", vec![(b, l * d, v)]),
             ("bottleneck", vec![(b, l * d, k), (b, k, v)]),
             ("td-dense", vec![(b * l, d, r), (b, l * r, v)]),

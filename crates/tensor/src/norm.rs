@@ -28,7 +28,7 @@ macro_rules! by_width {
 
 /// Rows of width `D` (or `d` when `D` is 0), as slices whose length the compiler knows when it can.
 #[inline(always)]
-fn rows<'a, F, const D: usize>(data: &'a [F], d: usize) -> impl Iterator<Item = &'a [F]> {
+fn rows<F, const D: usize>(data: &[F], d: usize) -> impl Iterator<Item = &[F]> {
     let width = if D == 0 { d } else { D };
     data.chunks_exact(width).map(move |r| if D == 0 { r } else { &<&[F; D]>::try_from(r).expect("exact chunks")[..] })
 }

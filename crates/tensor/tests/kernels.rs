@@ -32,8 +32,10 @@ fn max_rel_is_nan_strict() {
     let a = rand_tensor(&[4, 4], 99);
     let mut bad = a.clone();
     bad[[2, 3]] = f32::NAN;
-    assert!(!(max_rel(&bad, &a) < 1e-5), "a NaN in the kernel's output must fail");
-    assert!(!(max_rel(&a, &bad) < 1e-5), "a NaN in the reference must fail");
+    // Failing means not below the tolerance: NaN compares false, and must fail too.
+    let fails = |e: f32| e.is_nan() || e >= 1e-5;
+    assert!(fails(max_rel(&bad, &a)), "a NaN in the kernel's output must fail");
+    assert!(fails(max_rel(&a, &bad)), "a NaN in the reference must fail");
     assert!(max_rel(&a, &a) == 0.0);
 }
 

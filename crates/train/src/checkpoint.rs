@@ -131,7 +131,7 @@ impl Checkpoint {
             return Err(Error::input(what, "its optimizer state does not fit its parameters"));
         }
         let unit = |x: f64| x.is_finite() && (0.0..1.0).contains(&x);
-        if !unit(o.beta1) || !unit(o.beta2) || !(o.eps.is_finite() && o.eps > 0.0) {
+        if !(unit(o.beta1) && unit(o.beta2) && o.eps.is_finite() && o.eps > 0.0) {
             return Err(Error::input(what, "its optimizer constants are out of range"));
         }
         Ok(())

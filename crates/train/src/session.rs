@@ -35,6 +35,9 @@ pub struct Session {
     order: Option<(u64, EpochOrder)>,
 }
 
+/// One micro-batch's parameter gradients.
+type ParamGrads = Vec<(autograd::ParamId, tensor::Tensor<f32>)>;
+
 /// What one optimizer step saw.
 #[derive(Clone, Copy, Debug)]
 pub struct StepOutcome {
@@ -204,7 +207,7 @@ impl Session {
         // of the batch, so micro-batch i's gradient is seeded with its share n_i / N.
         let micro = self.config.micro_batch.min(self.config.batch_size);
         let (model, params) = (&self.model, &self.params);
-        let parts: Vec<(f64, Vec<(autograd::ParamId, tensor::Tensor<f32>)>)> = self
+        let parts: Vec<(f64, ParamGrads)> = self
             .batch
             .ids
             .par_chunks(micro * l)
