@@ -474,11 +474,12 @@ where
         .draw()?;
     // Models in colour, computed baselines (dashed) in greys.
     let mut entries = Vec::new();
-    let (models, baselines) = (p.series.iter().filter(|s| !s.dashed), p.series.iter().filter(|s| s.dashed));
-    for (i, s) in models.enumerate() {
+    let drawn = p.series.iter().filter(|s| !s.points.is_empty());
+    let (models, baselines): (Vec<&Points>, Vec<&Points>) = drawn.partition(|s| !s.dashed);
+    for (i, s) in models.into_iter().enumerate() {
         entries.push((s.label.clone(), draw_points(&mut chart, p, s, COLORS[i % COLORS.len()])?));
     }
-    for (i, s) in baselines.enumerate() {
+    for (i, s) in baselines.into_iter().enumerate() {
         entries.push((s.label.clone(), draw_points(&mut chart, p, s, GREYS[i % GREYS.len()])?));
     }
     entries.extend(draw_rules(&mut chart, p, xr, yr)?);
@@ -566,7 +567,7 @@ where
     let mut entries = Vec::new();
     let rules = p.hlines.iter().map(|r| (r, true)).chain(p.vlines.iter().map(|r| (r, false)));
     for (i, (rule, horizontal)) in rules.enumerate() {
-        let color = GREYS[(i + 1) % GREYS.len()];
+        let color = GREYS[(i + 2) % GREYS.len()];
         let ends = if horizontal {
             p.y.to(rule.at).map(|y| vec![(xr.0, y), (xr.1, y)])
         } else {

@@ -30,6 +30,9 @@ pub struct Budget {
     /// Ideas 1+2+3 together, and their epoch cap (windows shorter than 32 cannot all be memorized).
     pub combined: Vec<Trunk>,
     pub combined_epochs: u64,
+    /// The learning rate of the ideas 1+2+3 runs, whose trunks are far from the one the rates were
+    /// tuned on (a rate tuned on seed-id4 need not carry over to d = 64, N = 4).
+    pub untuned_lr: f64,
     /// Window lengths for flatten against causal, their seeds and epoch cap.
     pub lengths: Vec<usize>,
     pub length_seeds: Vec<u64>,
@@ -38,6 +41,9 @@ pub struct Budget {
     /// (the same for every subset), the held-out tail, and how often and on how many windows the
     /// periodic evaluation runs.
     pub sizes: Vec<usize>,
+    /// Variants the generalisation experiment leaves out: `causal --loss-positions last` is `last`
+    /// with one block (the same function and the same init: heads/tests/equivalences.rs).
+    pub gen_leaves_out: Vec<&'static str>,
     pub gen_seeds: Vec<u64>,
     pub gen_steps: u64,
     pub val_fraction: f64,
@@ -68,20 +74,22 @@ impl Budget {
             tune_seeds: vec![100, 101],
             tune_epochs: 100,
             seeds: (0..5).collect(),
-            memorize_epochs: 200,
+            memorize_epochs: 150,
             ks: vec![1, 2, 4, 8, 16, 32, 64, 128],
             kernels: vec![1, 3, 5, 9],
             depths: vec![1, 2, 3, 5],
             combined: vec![trunk(1, 16, 32), trunk(4, 64, 32), trunk(2, 32, 16), trunk(4, 64, 8)],
             combined_epochs: 100,
+            untuned_lr: 1e-3,
             lengths: vec![32, 64, 128, 256, 512],
             length_seeds: (0..3).collect(),
             length_epochs: 20,
             sizes: vec![432, 1728, 6912, 27648, 55296],
+            gen_leaves_out: vec!["causal-last"],
             gen_seeds: (0..5).collect(),
-            gen_steps: 1000,
-            val_fraction: 0.05,
-            eval_every: 100,
+            gen_steps: 800,
+            val_fraction: 0.03,
+            eval_every: 200,
             eval_windows: 1024,
             max_order: 6,
         }
@@ -101,10 +109,12 @@ impl Budget {
             depths: vec![1, 2],
             combined: vec![trunk(1, 16, 32), trunk(2, 32, 16)],
             combined_epochs: 3,
+            untuned_lr: 1e-3,
             lengths: vec![32, 64],
             length_seeds: vec![0, 1],
             length_epochs: 3,
             sizes: vec![108, 432],
+            gen_leaves_out: vec!["causal-last"],
             gen_seeds: vec![0, 1],
             gen_steps: 30,
             val_fraction: 0.25,

@@ -126,7 +126,11 @@ impl Cell {
     pub fn specs(&self, o: &StudyOptions) -> Result<Vec<RunSpec>> {
         let dir = o.out.join("runs").join(self.experiment.name()).join(&self.name);
         let sources = Sources { preset: Some(heads::config::DEFAULT_PRESET), file: None, flags: self.flags.clone() };
-        sweep::plan(&sources, &Grid::default(), &self.seeds, &dir)
+        let mut specs = sweep::plan(&sources, &Grid::default(), &self.seeds, &dir)?;
+        for s in &mut specs {
+            s.label = format!("{}/{}/{}", self.experiment.name(), self.name, s.label);
+        }
+        Ok(specs)
     }
 }
 
@@ -175,7 +179,7 @@ pub fn experiments(
 ) -> Vec<Cell> {
     let mut cells = length(b, o, lr, windows_at);
     cells.extend(generalisation(b, o, lr, windows_at));
-    cells.extend(combined(b, o, lr));
+    cells.extend(combined(b, o));
     let s = &b.seeds;
     for v in VARIANTS {
         let f = flags(o, v, lr(v.name), &memorize(b.windows, b.memorize_epochs));
@@ -210,9 +214,10 @@ fn short(field: &str) -> &str {
     }
 }
 
-/// The log's ideas 1+2+3 together: more blocks, wider, shorter windows (flatten, as the log).
-fn combined(b: &Budget, o: &StudyOptions, lr: &dyn Fn(&str) -> f64) -> Vec<Cell> {
-    let v = VARIANTS[0];
+/// The log's ideas 1+2+3 together: more blocks, wider, shorter windows (flatten, as the log), at
+/// the untuned rate.
+fn combined(b: &Budget, o: &StudyOptions) -> Vec<Cell> {
+    let (v, lr) = (VARIANTS[0], b.untuned_lr);
     b.combined
         .iter()
         .map(|t| {
@@ -224,12 +229,13 @@ fn combined(b: &Budget, o: &StudyOptions, lr: &dyn Fn(&str) -> f64) -> Vec<Cell>
                 ("seq_length", t.seq_length.into()),
             ]);
             let name = format!("N={},d={},L={}", t.num_blocks, t.d_model, t.seq_length);
-            cell(Experiment::Combined, name, v, 0.0, lr(v.name), flags(o, v, lr(v.name), &m), &b.seeds)
+            cell(Experiment::Combined, name, v, 0.0, lr, flags(o, v, lr, &m), &b.seeds)
         })
         .collect()
 }
 
-/// Flatten against causal as the window grows (the longest first).
+/// Flatten against causal as the window grows (the longest first), each at the rate tuned at
+/// L = 32 (the folder names the rate: a rate is not known to carry over to every L).
 fn length(
     b: &Budget,
     o: &StudyOptions,
@@ -239,11 +245,19 @@ fn length(
     let mut cells = Vec::new();
     for &l in b.lengths.iter().rev().filter(|&&l| windows_at(l, None) >= b.windows) {
         for name in ["flatten", "causal"] {
-            let v = Variant::named(name).expect("a study variant");
+            let (v, rate) = (Variant::named(name).expect("a study variant"), lr(name));
             let mut m = memorize(b.windows, b.length_epochs);
             m.push(("seq_length", l.into()));
-            let f = flags(o, v, lr(name), &m);
-            cells.push(cell(Experiment::Length, format!("{name}/L={l}"), v, l as f64, lr(name), f, &b.length_seeds));
+            let f = flags(o, v, rate, &m);
+            cells.push(cell(
+                Experiment::Length,
+                format!("{name}/L={l},lr={rate}"),
+                v,
+                l as f64,
+                rate,
+                f,
+                &b.length_seeds,
+            ));
         }
     }
     cells
@@ -261,7 +275,7 @@ fn generalisation(
     let fits = |n: &&usize| **n <= windows_at(l, Some(b.val_fraction));
     let mut cells = Vec::new();
     for &n in b.sizes.iter().rev().filter(fits) {
-        for v in VARIANTS.iter().rev() {
+        for v in VARIANTS.iter().rev().filter(|v| !b.gen_leaves_out.contains(&v.name)) {
             let extra = [
                 ("samples", n.into()),
                 ("val_fraction", b.val_fraction.into()),

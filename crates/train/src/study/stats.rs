@@ -39,18 +39,42 @@ pub fn over(runs: &[Done], f: impl Fn(&Done) -> Option<f64>) -> Stat {
     stat(&runs.iter().filter_map(f).collect::<Vec<_>>())
 }
 
-/// Epochs to memorize every window; a run that did not counts the epochs it ran (its cap), so a
-/// mean over such runs is a lower bound.
+/// Epochs to memorize every window; a run that did not (or diverged) counts its cap, so a mean
+/// over such runs is a lower bound.
 pub fn epochs(d: &Done) -> Option<f64> {
-    Some(d.report.epochs_to_memorize.unwrap_or(d.report.epochs))
+    let cap = d.config.epochs.map_or(d.report.epochs, |e| e as f64);
+    Some(d.report.epochs_to_memorize.unwrap_or(cap))
 }
 
 pub fn memorized_runs(runs: &[Done]) -> usize {
     runs.iter().filter(|d| d.report.epochs_to_memorize.is_some()).count()
 }
 
+/// The loss blew up (trainer's rule): the run stopped there, and its losses mean nothing.
+pub fn diverged(d: &Done) -> bool {
+    d.report.stopped == crate::run::Stopped::Diverged
+}
+
+pub fn diverged_runs(runs: &[Done]) -> usize {
+    runs.iter().filter(|d| diverged(d)).count()
+}
+
+/// The final training loss in bits (None for a run that diverged).
+pub fn train_bits(d: &Done) -> Option<f64> {
+    (!diverged(d)).then(|| d.report.final_loss / std::f64::consts::LN_2)
+}
+
 pub fn fraction(d: &Done) -> Option<f64> {
     Some(d.report.memorized as f64 / d.report.memorized_of.max(1) as f64)
+}
+
+/// Seeds (of those both cells ran) whose runs ended bit for bit alike: the same steps, final loss
+/// and memorized windows. Two heads that compute the same function from the same init do.
+pub fn identical_runs(a: &CellRuns, b: &CellRuns) -> (usize, usize) {
+    let pairs: Vec<(&Done, &Done)> =
+        a.runs.iter().filter_map(|x| Some((x, b.runs.iter().find(|y| y.seed == x.seed)?))).collect();
+    let same = |x: &Report, y: &Report| (x.steps, x.final_loss, x.memorized) == (y.steps, y.final_loss, y.memorized);
+    (pairs.iter().filter(|(x, y)| same(&x.report, &y.report)).count(), pairs.len())
 }
 
 /// The first epoch at which `target` windows were memorized (from metrics.jsonl), else None.
@@ -87,7 +111,7 @@ pub fn choose_lr(tuned: &[CellRuns], v: Variant) -> Option<f64> {
 /// The study's last-position validation figure of a run (see [`Done::val_last_bits`]); a
 /// measurement is kept in the run folder (`study-eval.json`), so a rerun does not repeat it.
 pub fn val_last_bits(v: Variant, d: &Done) -> Result<Option<f64>> {
-    if d.report.val_windows == 0 {
+    if d.report.val_windows == 0 || diverged(d) {
         return Ok(None);
     }
     if !v.per_position() {

@@ -87,7 +87,7 @@ pub fn write(o: &StudyOptions, s: &Study<'_>) -> Result<()> {
     crate::fsutil::write_atomic(&o.out.join("results.md"), md.as_bytes())
 }
 
-/// A number in `d` decimals, thousands separated when it is a count.
+/// A number in `d` decimals.
 pub fn num(x: f64, d: usize) -> String {
     format!("{x:.d$}")
 }
@@ -120,6 +120,13 @@ pub fn ratio(r: Option<f64>) -> String {
         Some(r) if r < 1.0 && r > 0.0 => format!("1/{:.1}", 1.0 / r),
         Some(r) => format!("{r:.2}"),
     }
+}
+
+/// Runs that memorized every window, of n, and how many diverged.
+fn memorized_cell(c: &CellRuns) -> String {
+    let (m, d) = (stats::memorized_runs(&c.runs), stats::diverged_runs(&c.runs));
+    let diverged = if d > 0 { format!(" ({d} diverged)") } else { String::new() };
+    format!("{m}/{}{diverged}", c.runs.len())
 }
 
 /// Epochs to memorize: "≥" when some run did not memorize (counted at its cap).
@@ -184,8 +191,7 @@ fn tuning(s: &Study<'_>) -> String {
         for &lr in &b.lrs {
             let c = s.tuning.iter().find(|c| c.cell.variant == v && c.cell.lr == lr);
             cells.push(c.map_or("–".into(), |c| {
-                let m = stats::memorized_runs(&c.runs);
-                format!("{} ({m}/{}; {:.3})", epochs_cell(c), c.runs.len(), c.stat(fraction).mean)
+                format!("{} ({}; {:.3})", epochs_cell(c), memorized_cell(c), c.stat(fraction).mean)
             }));
         }
         cells.push(format!("**{}**", s.lr(v.name)));
@@ -195,10 +201,18 @@ fn tuning(s: &Study<'_>) -> String {
 }
 
 fn memorize(s: &Study<'_>) -> String {
+    let cell = |name: &str| s.of(Experiment::Memorize).find(|c| c.cell.variant.name == name);
+    let same = match (cell("last"), cell("causal-last")) {
+        (Some(a), Some(b)) => {
+            let (same, of) = stats::identical_runs(a, b);
+            format!(" `last` and `causal --loss-positions last` ended bit for bit alike in {same} of {of} seeds.")
+        }
+        _ => String::new(),
+    };
     let mut md = format!(
         "\n## The log's runs: {} windows by heart (experiment `memorize`)\n\nEach head at its tuned \
          learning rate until every window is memorized, at most {} epochs; seeds {:?}. Ambiguity \
-         cap: the most windows any model can memorize ({} of {} here).\n\n{}",
+         cap: the most windows any model can memorize ({} of {} here).{same}\n\n{}",
         s.budget.windows,
         s.budget.memorize_epochs,
         s.budget.seeds,
@@ -227,7 +241,7 @@ fn memorize(s: &Study<'_>) -> String {
             ratio(r.ratio),
             log_ratio(c),
             c.runs.len().to_string(),
-            stats::memorized_runs(&c.runs).to_string(),
+            memorized_cell(c),
             epochs_cell(c),
             ci(&c.stat(fraction), 3),
         ]));
@@ -268,7 +282,7 @@ fn sweep_table(s: &Study<'_>, e: Experiment, title: &str, x: &str, note: &str) -
             thousands(r.params.total),
             ratio(r.ratio),
             c.runs.len().to_string(),
-            stats::memorized_runs(&c.runs).to_string(),
+            memorized_cell(c),
             epochs_cell(c),
             ci(&c.stat(fraction), 3),
         ]));
@@ -289,8 +303,16 @@ fn bottleneck(s: &Study<'_>) -> String {
 
 fn kernel(s: &Study<'_>) -> String {
     let td = s.of(Experiment::Memorize).find(|c| c.cell.variant.name == "td-dense");
+    let k1 = s.of(Experiment::ConvKernel).find(|c| c.cell.x == 1.0);
+    let same = match (td, k1) {
+        (Some(td), Some(k1)) => {
+            let (same, of) = stats::identical_runs(k1, td);
+            format!(" K = 1 and td-dense (experiment `memorize`) ended bit for bit alike in {same} of {of} seeds.")
+        }
+        _ => String::new(),
+    };
     let td = td.map_or(String::new(), |c| {
-        format!(" For comparison td-dense (r = 8, lr {}): epochs to memorize {}.", c.cell.lr, epochs_cell(c))
+        format!(" For comparison td-dense (r = 8, lr {}): epochs to memorize {}.{same}", c.cell.lr, epochs_cell(c))
     });
     let note = format!(
         "conv, r = 8, kernel K; K = 1 is td-dense's form (a test checks equal logits on copied \
@@ -329,9 +351,10 @@ fn depth(s: &Study<'_>) -> String {
 fn combined(s: &Study<'_>) -> String {
     let mut md = format!(
         "\n## The log's ideas 1+2+3 together (experiment `combined`)\n\nflatten head, d_ff = d_model, \
-         lr {}, at most {} epochs, seeds {:?}. Below L = 32 some contexts of the first {} windows are \
-         followed by different bytes: the cap is the most windows any model can get right.\n\n{}",
-        s.lr("flatten"),
+         lr {} (untuned: these trunks are not the one the rates were tuned on), at most {} epochs, \
+         seeds {:?}. Below L = 32 some contexts of the first {} windows are followed by different \
+         bytes: the cap is the most windows any model can get right.\n\n{}",
+        s.budget.untuned_lr,
         s.budget.combined_epochs,
         s.budget.seeds,
         s.budget.windows,
@@ -373,15 +396,16 @@ fn combined(s: &Study<'_>) -> String {
 fn length(s: &Study<'_>) -> String {
     let mut md = format!(
         "\n## Flatten against causal as the window grows (experiment `length`)\n\nThe first {} windows \
-         of length L, seed-id4 trunk (d = 16, N = 1), each head at its tuned lr, until memorized, at \
-         most {} epochs; seeds {:?}. ms/step: wall time per optimizer step, evaluation included, on \
-         a shared machine.\n\n{}",
+         of length L, seed-id4 trunk (d = 16, N = 1), each head at the rate tuned at L = 32, until \
+         memorized, at most {} epochs; seeds {:?}. ms/step: wall time per optimizer step, evaluation \
+         included, on a shared machine.\n\n{}",
         s.budget.windows,
         s.budget.length_epochs,
         s.budget.length_seeds,
         table(&[
             "head",
             "L",
+            "lr",
             "total params",
             "head params",
             "n",
@@ -397,13 +421,14 @@ fn length(s: &Study<'_>) -> String {
         md.push_str(&row(vec![
             c.cell.variant.flags.into(),
             c.cell.x.to_string(),
+            c.cell.lr.to_string(),
             thousands(r.params.total),
             thousands(r.params.head),
             c.runs.len().to_string(),
-            stats::memorized_runs(&c.runs).to_string(),
+            memorized_cell(c),
             epochs_cell(c),
             ci(&c.stat(fraction), 3),
-            ci(&c.stat(|d| Some(d.report.final_loss / std::f64::consts::LN_2)), 3),
+            ci(&c.stat(stats::train_bits), 3),
             ci(&c.stat(|d| Some(1e3 * d.report.wall_seconds / d.report.steps.max(1) as f64)), 1),
         ]));
     }
@@ -423,12 +448,14 @@ fn generalisation(s: &Study<'_>) -> Vec<String> {
          whatever N (the same compute: far past memorization for small N, not converged for large N); \
          each head at its tuned lr; seeds {:?}. Validation figure: bits/byte of the prediction after a \
          whole window (the last position) on every validation window, the same targets for every \
-         head and baseline.\n\n### Baselines, computed from each training subset\n\nInterpolated \
+         head and baseline. Left out: {:?}, the same function as `last` with one block (the same \
+         runs, bit for bit, in the other experiments).\n\n### Baselines, computed from each training subset\n\nInterpolated \
          absolute discounting (D = 0.75) down to an add-one unigram; the best order is chosen on the \
          validation targets themselves (which flatters it). Bits/byte on the validation targets:\n\n{}",
         b.val_fraction * 100.0,
         b.gen_steps,
         b.gen_seeds,
+        b.gen_leaves_out,
         table(&head)
     );
     for base in &s.baselines {
@@ -439,12 +466,11 @@ fn generalisation(s: &Study<'_>) -> Vec<String> {
         cells.push(num(base.best_bits_every_l, 3));
         md.push_str(&row(cells));
     }
-    let bits = |d: &stats::Done| Some(d.report.final_loss / std::f64::consts::LN_2);
     vec![
         md,
         by_size(s, "Validation bits/byte at the last position", &|d| d.val_last_bits),
         by_size(s, "Training windows memorized at the end (fraction)", &fraction),
-        by_size(s, "Training loss at the end (bits, all targets of the evaluated windows)", &bits),
+        by_size(s, "Training loss at the end (bits, all targets of the evaluated windows)", &stats::train_bits),
     ]
 }
 
@@ -454,10 +480,10 @@ fn by_size(s: &Study<'_>, title: &str, f: &dyn Fn(&stats::Done) -> Option<f64>) 
     let mut head: Vec<&str> = vec!["head", "lr"];
     head.extend(sizes.iter().map(|s| s.as_str()));
     let mut md = format!("\n### {title}\n\n{}", table(&head));
-    for v in VARIANTS {
+    for v in VARIANTS.iter().filter(|v| !s.budget.gen_leaves_out.contains(&v.name)) {
         let mut cells = vec![v.flags.to_string(), s.lr(v.name).to_string()];
         for b in &s.baselines {
-            let c = s.of(Experiment::Generalisation).find(|c| c.cell.variant == v && c.cell.x as usize == b.windows);
+            let c = s.of(Experiment::Generalisation).find(|c| c.cell.variant == *v && c.cell.x as usize == b.windows);
             cells.push(c.map_or("–".into(), |c| format!("{} (n={})", ci(&c.stat(f), 3), c.runs.len())));
         }
         md.push_str(&row(cells));
@@ -485,12 +511,13 @@ fn json(s: &Study<'_>) -> serde_json::Value {
             "runs_memorized": stats::memorized_runs(&c.runs),
             "epochs_to_memorize": c.stat(epochs),
             "memorized_fraction": c.stat(fraction),
-            "final_loss": c.stat(|d| Some(d.report.final_loss)),
+            "final_loss": c.stat(|d| (!stats::diverged(d)).then_some(d.report.final_loss)),
+            "runs_diverged": stats::diverged_runs(&c.runs),
             "val_last_bits_per_byte": c.stat(|d| d.val_last_bits),
             "runs": c.runs.iter().map(|d| serde_json::json!({
                 "seed": d.seed, "dir": d.dir, "skipped": d.skipped,
                 "epochs_to_memorize": d.report.epochs_to_memorize, "epochs": d.report.epochs,
-                "steps": d.report.steps, "memorized": d.report.memorized, "memorized_of": d.report.memorized_of,
+                "steps": d.report.steps, "stopped": d.report.stopped, "memorized": d.report.memorized, "memorized_of": d.report.memorized_of,
                 "final_loss": d.report.final_loss, "last_bits_per_byte": d.report.last_bits_per_byte,
                 "val_last_bits_per_byte": d.val_last_bits, "wall_seconds": d.report.wall_seconds,
             })).collect::<Vec<_>>(),
