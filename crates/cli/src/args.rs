@@ -81,7 +81,7 @@ pub enum Command {
         after_help = "Examples:\n  overfit bench --preset small --head causal\n  overfit bench --preset medium --profile"
     )]
     Bench(BenchArgs),
-    /// Run the research log's experiments (log runs, bottleneck k, capacity, ideas 1-3, generalisation).
+    /// Answer the research log's questions: every head tuned, then memorization, k, K, depth, ideas 1+2+3, L, generalisation.
     #[command(
         after_help = "Examples:\n  overfit study --quick\n  overfit study --data ../shared/data/tinyshakespeare.txt --jobs 2"
     )]
@@ -342,12 +342,9 @@ pub struct StudyArgs {
     /// The text to study [default: the embedded corpus]
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// A small version of every experiment, in a few minutes
+    /// Every experiment and every head in miniature (about a minute): the study's test
     #[arg(long)]
     pub quick: bool,
-    /// Seed of every run
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Output folder [default: study/<data name>, with -quick for --quick]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -360,7 +357,7 @@ pub struct StudyArgs {
     /// No progress display
     #[arg(long)]
     pub quiet: bool,
-    /// Print one JSON object (every run's outcome) on stdout
+    /// Print one JSON object (every run of the study, and whether it is complete) on stdout
     #[arg(long)]
     pub json: bool,
 }

@@ -1,7 +1,6 @@
 //! One function per command: parse what the flags say, call the `train` crate, print the result.
 
 use crate::args::*;
-use std::path::Path;
 use train::progress::Display;
 use train::results::{self, text, Results};
 use train::runner::{self, RunSpec};
@@ -192,28 +191,19 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
 
 fn cmd_study(a: StudyArgs) -> Result<u8> {
     setup_threads(a.threads)?;
-    let options = train::study::StudyOptions { data: a.data.clone(), quick: a.quick, seed: a.seed };
-    let name =
-        a.data.as_ref().and_then(|p| p.file_stem()).map_or("embedded".to_string(), |s| s.to_string_lossy().to_string());
-    let out =
-        a.out.clone().unwrap_or_else(|| Path::new("study").join(if a.quick { format!("{name}-quick") } else { name }));
-    let plan = train::study::plan(&options)?;
-    let specs = train::study::run_specs(&plan, &out);
-    let output = OutputArgs { runs_dir: out.clone(), threads: a.threads, quiet: a.quiet, json: a.json };
-    let done = run_plan(&specs, a.jobs, &output)?;
-    let outcomes = train::study::write_results(&plan, &done, &out)?;
+    let stop = runner::stop_on_signals();
+    let (quiet, shared) = (a.quiet || a.json, a.jobs > 1);
+    let factory =
+        move |s: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&s.label, quiet, shared)) };
+    let o = train::study::StudyOptions::new(a.data, a.quick, a.out, a.jobs);
+    let done = train::study::run(&o, &factory, stop)?;
     if a.json {
-        println!("{}", serde_json::json!({ "out": out, "runs": outcomes }));
-    } else if !a.quiet {
-        print!("{}", std::fs::read_to_string(out.join("results.md")).unwrap_or_default());
-        println!("\nresults: {}/results.json, results.md, and the plots in {}", out.display(), out.display());
+        println!("{}", serde_json::json!(done));
+    } else if !a.quiet && done.complete() {
+        print!("{}", std::fs::read_to_string(o.out.join("results.md")).unwrap_or_default());
     }
-    if outcomes.len() < plan.len() {
-        eprintln!(
-            "interrupted: {} of {} runs done; run the same command again to continue",
-            outcomes.len(),
-            plan.len()
-        );
+    if !done.complete() {
+        eprintln!("interrupted: {} of {} runs done; the same command continues", done.runs.len(), done.planned);
         return Ok(130);
     }
     Ok(0)

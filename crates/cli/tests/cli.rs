@@ -293,24 +293,3 @@ fn every_command_has_help_with_defaults() {
     let h = String::from_utf8_lossy(&overfit(dir.path(), &["train", "--help"]).stdout).to_string();
     assert!(h.contains("[default: 32]") && h.contains("[default: seed-id4]"), "{h}");
 }
-
-#[test]
-fn the_quick_study_runs_writes_its_results_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = overfit(dir.path(), &["study", "--quick", "--quiet", "--out", "s"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let s = dir.path().join("s");
-    for f in ["results.json", "results.md", "log.svg", "bottleneck_k.svg", "capacity.svg", "generalisation.svg"] {
-        assert!(s.join(f).exists(), "{f}");
-    }
-    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(s.join("results.json")).unwrap()).unwrap();
-    let runs = results["runs"].as_array().unwrap();
-    for exp in ["log", "bottleneck-k", "capacity", "hyper", "generalisation"] {
-        assert!(runs.iter().any(|r| r["experiment"] == exp), "{exp}");
-    }
-    assert!(runs.iter().all(|r| r["skipped"] == false));
-    // Finished runs are not redone.
-    let again = overfit(dir.path(), &["study", "--quick", "--json", "--out", "s"]);
-    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert!(v["runs"].as_array().unwrap().iter().all(|r| r["skipped"] == true));
-}
