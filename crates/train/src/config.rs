@@ -182,7 +182,7 @@ impl TrainConfig {
             return Err(Error::usage("--epochs", "must be at least 1"));
         }
         self.validate_random_data()?;
-        if self.until_plateau.is_some_and(|p| p.patience == 0 || !(p.min_delta >= 0.0)) {
+        if self.until_plateau.is_some_and(|p| p.patience == 0 || p.min_delta.is_nan() || p.min_delta < 0.0) {
             return Err(Error::usage("--until-plateau", "needs a patience of at least 1 and a min_delta of 0 or more"));
         }
         if self.steps.is_none() && self.epochs.is_none() && !self.until_memorized {

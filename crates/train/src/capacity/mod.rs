@@ -190,7 +190,7 @@ pub fn choose_lrs(heads: &[HeadKind], tuning: &[runner::Outcome]) -> Vec<(HeadKi
                 .iter()
                 .filter(|o| o.report.head == head)
                 .max_by(|a, b| bits(a).total_cmp(&bits(b)))
-                .map_or(LRS[1], |o| lr_of(o));
+                .map_or(LRS[1], lr_of);
             (head, best)
         })
         .collect()

@@ -73,7 +73,8 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
             .draw()?;
         chart.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.3).stroke_width(1)))?;
         let mut sizes: Vec<usize> = h.points.iter().map(|p| p.params).collect();
-        (sizes.sort(), sizes.dedup());
+        sizes.sort();
+        sizes.dedup();
         for (i, size) in sizes.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == *size).collect();

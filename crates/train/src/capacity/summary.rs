@@ -163,7 +163,8 @@ fn split(heads: &BTreeMap<String, HeadCapacity>) -> Option<SplitFit> {
             }
         }
         let (a, b) = split_fit(&caps)?;
-        (alphas.push(a), betas.push(b));
+        alphas.push(a);
+        betas.push(b);
     }
     Some(SplitFit { trunk: stat(&alphas), head: stat(&betas) })
 }
