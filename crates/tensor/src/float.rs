@@ -175,6 +175,19 @@ unsafe fn gemm_crate<T: 'static + Copy + PartialEq + num_traits::Zero>(
     )
 }
 
+/// a·b + c in one rounding where the CPU fuses it (one instruction, and half the latency of a
+/// multiply then an add); else the two operations, since `mul_add` without the instruction is a
+/// slow library call. So the exponential's last bit depends on the build's target (see
+/// `.cargo/config.toml`), never on the run.
+#[inline(always)]
+fn fma(a: f32, b: f32, c: f32) -> f32 {
+    if cfg!(target_feature = "fma") {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// eˣ in f32 without a library call, so that loops around it vectorize: x = k·ln2 + r with
 /// |r| ≤ ln2/2, eʳ by Cephes' degree-6 polynomial for expf, 2ᵏ by building the exponent bits.
 /// Relative error below 2e-7 over the whole range (tested against f64 `exp`); below the smallest
@@ -191,16 +204,16 @@ pub fn exp_f32(x: f32) -> f32 {
     // integer k is read off kb's bits (an `as i32` cast would saturate, scalar, and stop the loop
     // from vectorizing).
     const MAGIC: f32 = 12_582_912.0;
-    let kb = xc * LOG2E + MAGIC;
+    let kb = fma(xc, LOG2E, MAGIC);
     let k = kb - MAGIC;
-    let r = xc - k * LN2_HI - k * LN2_LO;
+    let r = fma(k, -LN2_LO, fma(k, -LN2_HI, xc));
     let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5e-1;
-    let er = p * r * r + r + 1.0;
+    p = fma(p, r, 1.398_199_9e-3);
+    p = fma(p, r, 8.333_452e-3);
+    p = fma(p, r, 4.166_579_6e-2);
+    p = fma(p, r, 1.666_666_5e-1);
+    p = fma(p, r, 5e-1);
+    let er = fma(p * r, r, r + 1.0);
     // 2^k for k in [-126, 128]: split in two factors so k = 128 (x near HI) does not overflow the bits.
     let ki = (kb.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
     let half = ki >> 1;

@@ -69,51 +69,56 @@ pub fn log_softmax_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F
 const CE_ROWS_PER_TASK: usize = 64;
 
 /// logits is [M, V], targets has M entries < V. Returns (mean loss, probabilities [M, V]).
-/// The loss is summed in f64 per fixed chunk of rows, chunks added in order.
+/// The loss is summed in f64 per fixed chunk of rows, chunks added in order. The exponentials are
+/// written straight from the logits into the output (no copy first), each pass its own loop so
+/// that it vectorizes (the exponential's selects defeat a fused exp-and-sum loop).
 pub fn cross_entropy_forward<F: Float>(logits: &Tensor<F>, targets: &[u32]) -> (F, Tensor<F>) {
     let (v, m) = rows(logits);
     assert_eq!(m, targets.len(), "one target per row");
-    let mut probs = logits.as_standard_layout().into_owned();
-    let chunk_loss = |(chunk, ts): (&mut [F], &[u32])| -> f64 {
+    let xs = crate::contiguous(logits);
+    let mut probs = crate::zeros::<F>(logits.shape());
+    let chunk_loss = |((out, xs), ts): ((&mut [F], &[F]), &[u32])| -> f64 {
         let mut s = 0.0f64;
-        for (row, &t) in chunk.chunks_mut(v).zip(ts) {
-            let max = crate::lanes::max(row);
-            let x_t = row[t as usize];
-            row.iter_mut().for_each(|x| *x = (*x - max).fast_exp());
+        for ((row, x), &t) in out.chunks_mut(v).zip(xs.chunks(v)).zip(ts) {
+            let max = crate::lanes::max(x);
+            row.iter_mut().zip(x).for_each(|(y, &x)| *y = (x - max).fast_exp());
             let sum = crate::lanes::sum(row);
-            s += (max + sum.ln() - x_t).f64();
+            s += (max + sum.ln() - x[t as usize]).f64();
             let inv = F::one() / sum;
             row.iter_mut().for_each(|p| *p *= inv);
         }
         s
     };
     // The same chunks, and the same in-order sum of their partial losses, either way.
-    let buf = crate::buf_mut(&mut probs);
+    let (buf, chunk) = (crate::buf_mut(&mut probs), CE_ROWS_PER_TASK * v);
     let partial: Vec<f64> = if m * v >= crate::PARALLEL_MIN_ELEMS {
-        buf.par_chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.par_chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
+        let pairs = buf.par_chunks_mut(chunk).zip(xs.par_chunks(chunk));
+        pairs.zip(targets.par_chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
     } else {
-        buf.chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
+        let pairs = buf.chunks_mut(chunk).zip(xs.chunks(chunk));
+        pairs.zip(targets.chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
     };
     let total: f64 = partial.iter().sum();
     (F::of(total / m.max(1) as f64), probs)
 }
 
-/// d logits = (softmax − onehot(target)) · dloss / M.
+/// d logits = (softmax − onehot(target)) · dloss / M, in one pass over the probabilities.
 pub fn cross_entropy_backward<F: Float>(probs: &Tensor<F>, targets: &[u32], dloss: F) -> Tensor<F> {
     let (v, m) = rows(probs);
     let scale = dloss / F::of(m.max(1) as f64);
-    let mut d = probs.clone();
-    let rows = |(chunk, ts): (&mut [F], &[u32])| {
-        for (row, &t) in chunk.chunks_mut(v).zip(ts) {
-            row[t as usize] -= F::one();
-            row.iter_mut().for_each(|g| *g *= scale);
+    let ps = crate::contiguous(probs);
+    let mut d = crate::zeros::<F>(probs.shape());
+    let rows = |((chunk, ps), ts): ((&mut [F], &[F]), &[u32])| {
+        for ((row, p), &t) in chunk.chunks_mut(v).zip(ps.chunks(v)).zip(ts) {
+            row.iter_mut().zip(p).for_each(|(g, &p)| *g = p * scale);
+            row[t as usize] = (p[t as usize] - F::one()) * scale;
         }
     };
-    let buf = crate::buf_mut(&mut d);
+    let (buf, chunk) = (crate::buf_mut(&mut d), CE_ROWS_PER_TASK * v);
     if m * v >= crate::PARALLEL_MIN_ELEMS {
-        buf.par_chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.par_chunks(CE_ROWS_PER_TASK)).for_each(rows);
+        buf.par_chunks_mut(chunk).zip(ps.par_chunks(chunk)).zip(targets.par_chunks(CE_ROWS_PER_TASK)).for_each(rows);
     } else {
-        buf.chunks_mut(CE_ROWS_PER_TASK * v).zip(targets.chunks(CE_ROWS_PER_TASK)).for_each(rows);
+        buf.chunks_mut(chunk).zip(ps.chunks(chunk)).zip(targets.chunks(CE_ROWS_PER_TASK)).for_each(rows);
     }
     d
 }
