@@ -39,7 +39,7 @@ impl Dims {
     }
     /// Whether the whole product is worth spreading over threads (the matmul threshold).
     fn parallel(&self) -> bool {
-        2 * self.b * self.h * self.l * self.l * self.dh >= crate::matmul::PARALLEL_MIN_MACS
+        2 * self.b * self.h * self.l * self.l * self.dh >= crate::matmul::PARALLEL_MIN_MACS && crate::may_split()
     }
     /// Pairs (item, head) per task: depends on the shape only.
     fn pairs_per_task(&self) -> usize {

@@ -7,6 +7,7 @@
 //!
 //! Parallel kernels split their work in fixed chunks whose size depends only on the shapes, never on
 //! the number of threads, and never split a sum: results are bit-identical on 1 or 64 threads.
+//! Inside [`serially`] they do not split at all.
 
 pub mod attention;
 pub mod conv;
@@ -57,6 +58,31 @@ pub(crate) fn buf_mut<F: Float>(x: &mut Tensor<F>) -> &mut [F] {
 /// rayon worker costs 10–20 µs (BENCHMARKS.md), more than such a kernel's work.
 pub const PARALLEL_MIN_ELEMS: usize = 1 << 16;
 
+thread_local! {
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every kernel it calls kept on the calling thread, whatever the sizes. For callers
+/// that already keep every thread busy (the trainer's micro-batches): there, splitting a product
+/// only repacks its shared operand once per chunk and queues tasks that the same thread ends up
+/// running. A product computed in one call may differ in its last bits from the same product in
+/// chunks, so callers must decide this from the configuration, never from the thread count.
+pub fn serially<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SERIAL.with(|s| s.replace(true)));
+    f()
+}
+
+/// Whether a kernel may split its work into tasks here (not inside [`serially`]).
+pub(crate) fn may_split() -> bool {
+    !SERIAL.with(|s| s.get())
+}
+
 /// A raw pointer that may cross threads. Used only where tasks write provably disjoint parts of
 /// one output buffer (strided per-head slices, say), which `chunks_mut` cannot express.
 #[derive(Clone, Copy)]
@@ -67,5 +93,24 @@ impl<F> SendPtr<F> {
     /// Returns the pointer; a method (not field access) so closures capture the whole wrapper.
     pub fn get(self) -> *mut F {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{may_split, serially};
+
+    #[test]
+    fn serially_nests_and_restores_splitting_even_after_a_panic() {
+        assert!(may_split());
+        serially(|| {
+            assert!(!may_split());
+            serially(|| assert!(!may_split()));
+            assert!(!may_split(), "the inner scope must not end the outer one");
+        });
+        assert!(may_split());
+        let caught = std::panic::catch_unwind(|| serially(|| panic!("inside")));
+        assert!(caught.is_err());
+        assert!(may_split(), "a panic inside must not leave the thread serial");
     }
 }

@@ -74,7 +74,7 @@ pub fn gemm<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool) {
     a.check();
     b.check();
     let macs = m * n * k;
-    let tasks = if macs < PARALLEL_MIN_MACS { 1 } else { (macs / TASK_MACS).clamp(2, MAX_TASKS) };
+    let tasks = if macs < PARALLEL_MIN_MACS || !crate::may_split() { 1 } else { (macs / TASK_MACS).clamp(2, MAX_TASKS) };
     gemm_in_tasks(a, b, c, accumulate, tasks);
 }
 
@@ -166,8 +166,8 @@ pub fn bmm<F: Float>(
         gemm(ai, bi, ci, accumulate);
     };
     let per_item = m * n * a.cols;
-    if per_item * batch < PARALLEL_MIN_MACS || per_item >= PARALLEL_MIN_MACS {
-        // Small in total, or each item large enough to be split on its own.
+    if per_item * batch < PARALLEL_MIN_MACS || per_item >= PARALLEL_MIN_MACS || !crate::may_split() {
+        // Small in total, each item large enough to be split on its own, or no splitting here.
         c.chunks_mut(m * n).enumerate().for_each(|(i, ci)| item(i, ci));
     } else {
         let items = (TASK_MACS / per_item.max(1)).max(1);

@@ -91,7 +91,7 @@ pub fn cross_entropy_forward<F: Float>(logits: &Tensor<F>, targets: &[u32]) -> (
     };
     // The same chunks, and the same in-order sum of their partial losses, either way.
     let (buf, chunk) = (crate::buf_mut(&mut probs), CE_ROWS_PER_TASK * v);
-    let partial: Vec<f64> = if m * v >= crate::PARALLEL_MIN_ELEMS {
+    let partial: Vec<f64> = if m * v >= crate::PARALLEL_MIN_ELEMS && crate::may_split() {
         let pairs = buf.par_chunks_mut(chunk).zip(xs.par_chunks(chunk));
         pairs.zip(targets.par_chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
     } else {
@@ -115,7 +115,7 @@ pub fn cross_entropy_backward<F: Float>(probs: &Tensor<F>, targets: &[u32], dlos
         }
     };
     let (buf, chunk) = (crate::buf_mut(&mut d), CE_ROWS_PER_TASK * v);
-    if m * v >= crate::PARALLEL_MIN_ELEMS {
+    if m * v >= crate::PARALLEL_MIN_ELEMS && crate::may_split() {
         buf.par_chunks_mut(chunk).zip(ps.par_chunks(chunk)).zip(targets.par_chunks(CE_ROWS_PER_TASK)).for_each(rows);
     } else {
         buf.chunks_mut(chunk).zip(ps.chunks(chunk)).zip(targets.chunks(CE_ROWS_PER_TASK)).for_each(rows);

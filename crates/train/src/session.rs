@@ -208,9 +208,12 @@ impl Session {
         let (l, per_window) = (self.split.seq_length, self.split.targets_per_window);
         let windows = self.batch.windows(l);
         let total_targets = self.batch.targets.len() as f64;
-        // Micro-batches in parallel, each on its own tape; the loss is the mean over every target
-        // of the batch, so micro-batch i's gradient is seeded with its share n_i / N.
+        // Micro-batches in parallel, each on its own tape. With several of them every thread
+        // already has one, so their kernels stay serial (tensor::serially); a single micro-batch
+        // may split its products. Decided by the configuration alone, so the bits never depend
+        // on the thread count.
         let micro = self.config.micro_batch.min(self.config.batch_size);
+        let serial = self.config.micro_batches() > 1;
         let (model, params) = (&self.model, &self.params);
         let parts: Vec<(f64, ParamGrads)> = self
             .batch
@@ -218,15 +221,12 @@ impl Session {
             .par_chunks(micro * l)
             .zip(self.batch.targets.par_chunks(micro * per_window))
             .map(|(ids, targets)| {
-                let mut tape = Tape::new(params);
-                let (loss, _) = model.loss(&mut tape, ids, targets);
-                let share = targets.len() as f64 / total_targets;
-                let value = tape.scalar(loss) as f64 * share;
-                if !value.is_finite() {
-                    return (value, Vec::new());
+                let run = || micro_batch_gradients(model, params, ids, targets, total_targets);
+                if serial {
+                    tensor::serially(run)
+                } else {
+                    run()
                 }
-                let seed = tensor::Tensor::from_elem(tensor::ndarray::IxDyn(&[]), share as f32);
-                (value, tape.backward_with(loss, seed).into_param_grads(&tape))
             })
             .collect();
         let loss: f64 = parts.iter().map(|(l, _)| l).sum();
@@ -283,4 +283,25 @@ fn fingerprint(corpus: &Corpus, len: usize) -> Result<u32> {
             Ok(hasher.finalize())
         }
     }
+}
+
+/// One micro-batch's share of the batch loss and its parameter gradients, on a tape of its own.
+/// The loss is the mean over every target of the batch, so the micro-batch's gradient is seeded
+/// with its share n_i / N. A non-finite loss returns no gradients.
+fn micro_batch_gradients(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    ids: &[u32],
+    targets: &[u32],
+    total_targets: f64,
+) -> (f64, ParamGrads) {
+    let mut tape = Tape::new(params);
+    let (loss, _) = model.loss(&mut tape, ids, targets);
+    let share = targets.len() as f64 / total_targets;
+    let value = tape.scalar(loss) as f64 * share;
+    if !value.is_finite() {
+        return (value, Vec::new());
+    }
+    let seed = tensor::Tensor::from_elem(tensor::ndarray::IxDyn(&[]), share as f32);
+    (value, tape.backward_with(loss, seed).into_param_grads(&tape))
 }
