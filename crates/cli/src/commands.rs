@@ -5,7 +5,7 @@ use train::progress::Display;
 use train::results::{self, text, Results};
 use train::runner::{self, RunSpec};
 use train::settings::{self, given};
-use train::system::setup_threads;
+use train::system::{on_workers, setup_threads};
 use train::{compare, eval, generate, sweep, weights, Checkpoint, Error, Report, Result, Stopped, TrainConfig};
 
 pub fn run(command: Command) -> Result<u8> {
@@ -31,7 +31,7 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
     let stop = runner::stop_on_signals();
     let prompt = a.prompt.clone().unwrap_or_default().into_bytes();
     let mut display = Display::new("train", a.out.quiet || a.out.json, false).with_samples(a.sample_every, prompt);
-    let report = runner::train_in(&run, session, &mut display, stop)?;
+    let report = on_workers(|| runner::train_in(&run, session, &mut display, stop))?;
     drop(display);
     print_json_or(a.out.json, &report, || text::report_line(&report));
     Ok(exit_code(&report))
@@ -181,7 +181,7 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
         eprintln!("wrote weights, batch and gradients to {} (loss {loss:.6})", dir.display());
         return Ok(0);
     }
-    let r = train::bench::bench(c, a.steps, a.warmup, a.profile)?;
+    let r = on_workers(|| train::bench::bench(c, a.steps, a.warmup, a.profile))?;
     if let Some(table) = &r.profile {
         eprint!("{table}");
     }

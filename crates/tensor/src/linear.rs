@@ -3,7 +3,7 @@
 //! W is stored `[out, in]` (PyTorch's convention, so exported weights load as they are) and read
 //! transposed by striding.
 
-use crate::matmul::{gemm, Mat};
+use crate::matmul::{gemm, gemm_new, Mat};
 use crate::{Float, Tensor};
 
 /// Rows of the flattened input: every axis but the last.
@@ -18,13 +18,19 @@ pub fn linear_forward<F: Float>(x: &Tensor<F>, w: &Tensor<F>, b: Option<&Tensor<
     let m = rows_of(x);
     let mut shape = x.shape().to_vec();
     *shape.last_mut().expect("rank >= 1") = out;
-    let mut y = vec![F::zero(); m * out];
-    if let Some(b) = b {
-        let bs = crate::contiguous(b);
-        y.chunks_mut(out).for_each(|row| row.copy_from_slice(&bs));
-    }
     let (xs, ws) = (crate::contiguous(x), crate::contiguous(w));
-    gemm(Mat::new(&xs, m, inp), Mat::new(&ws, out, inp).t(), &mut y, b.is_some());
+    let (xm, wt) = (Mat::new(&xs, m, inp), Mat::new(&ws, out, inp).t());
+    let y = match b {
+        Some(b) => {
+            // The bias in every row (no zeroing first), then the product added to it.
+            let bs = crate::contiguous(b);
+            let mut y = Vec::with_capacity(m * out);
+            (0..m).for_each(|_| y.extend_from_slice(&bs));
+            gemm(xm, wt, &mut y, true);
+            y
+        }
+        None => gemm_new(xm, wt),
+    };
     crate::from_vec(&shape, y)
 }
 
@@ -38,13 +44,8 @@ pub fn linear_backward<F: Float>(
     let (out, inp) = (w.shape()[0], w.shape()[1]);
     let m = rows_of(x);
     let (xs, ws, dys) = (crate::contiguous(x), crate::contiguous(w), crate::contiguous(dy));
-    let dx = need_dx.then(|| {
-        let mut dx = vec![F::zero(); m * inp];
-        gemm(Mat::new(&dys, m, out), Mat::new(&ws, out, inp), &mut dx, false);
-        crate::from_vec(x.shape(), dx)
-    });
-    let mut dw = vec![F::zero(); out * inp];
-    gemm(Mat::new(&dys, m, out).t(), Mat::new(&xs, m, inp), &mut dw, false);
+    let dx = need_dx.then(|| crate::from_vec(x.shape(), gemm_new(Mat::new(&dys, m, out), Mat::new(&ws, out, inp))));
+    let dw = gemm_new(Mat::new(&dys, m, out).t(), Mat::new(&xs, m, inp));
     (dx, crate::from_vec(&[out, inp], dw), column_sums(&dys, out))
 }
 

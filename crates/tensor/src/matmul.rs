@@ -68,32 +68,64 @@ impl<'a, F: Float> Mat<'a, F> {
 /// `c = a·b (+ c when accumulate)`; `c` is row-major `a.rows × b.cols`. Parallel above the threshold.
 // a is [m, k], b is [k, n], c is [m, n]
 pub fn gemm<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(k, b.rows, "inner dimensions differ");
-    assert_eq!(c.len(), m * n, "output has the wrong size");
-    a.check();
-    b.check();
-    let macs = m * n * k;
-    let tasks = if macs < PARALLEL_MIN_MACS || !crate::may_split() { 1 } else { (macs / TASK_MACS).clamp(2, MAX_TASKS) };
-    gemm_in_tasks(a, b, c, accumulate, tasks);
+    assert_eq!(c.len(), a.rows * b.cols, "output has the wrong size");
+    gemm_in_tasks(a, b, c, accumulate, tasks_for(a, b));
+}
+
+/// `a·b` in a new row-major buffer that is never zeroed: the product writes every element, and
+/// zeroing first cost a memset of every output (8% of a seed-id4 step in `perf`, most of it in
+/// products and cross-entropy).
+pub fn gemm_new<F: Float>(a: Mat<F>, b: Mat<F>) -> Vec<F> {
+    let len = a.rows * b.cols;
+    if a.cols == 0 {
+        return vec![F::zero(); len]; // an empty sum, which the kernel would not write
+    }
+    let mut c = Vec::with_capacity(len);
+    // SAFETY: with accumulate = false the product reads nothing of c and writes all `len`
+    // elements (gemm_raw with beta 0, k > 0), so every element is initialised before set_len.
+    unsafe {
+        gemm_raw_in_tasks(a, b, c.as_mut_ptr(), false, tasks_for(a, b));
+        c.set_len(len);
+    }
+    c
+}
+
+/// How many fixed chunks a product is split into: by its size only (1 below the threshold or
+/// inside [`crate::serially`]).
+fn tasks_for<F>(a: Mat<F>, b: Mat<F>) -> usize {
+    let macs = a.rows * b.cols * a.cols;
+    if macs < PARALLEL_MIN_MACS || !crate::may_split() {
+        1
+    } else {
+        (macs / TASK_MACS).clamp(2, MAX_TASKS)
+    }
 }
 
 /// [`gemm`] split into about `tasks` fixed chunks of whole output rows (or columns, when the output
 /// is wider than tall); `tasks == 1` runs on the calling thread. Public for the benchmarks that
 /// measure where splitting starts to pay.
 pub fn gemm_in_tasks<F: Float>(a: Mat<F>, b: Mat<F>, c: &mut [F], accumulate: bool, tasks: usize) {
+    assert_eq!(c.len(), a.rows * b.cols, "output has the wrong size");
+    // SAFETY: c is a.rows × b.cols row-major, and a &mut slice aliases neither a nor b.
+    unsafe { gemm_raw_in_tasks(a, b, c.as_mut_ptr(), accumulate, tasks) }
+}
+
+/// [`gemm_in_tasks`] into a raw row-major output.
+///
+/// # Safety
+/// `c` must address `a.rows × b.cols` writable elements that alias neither a nor b; when
+/// `accumulate`, they must be initialised.
+unsafe fn gemm_raw_in_tasks<F: Float>(a: Mat<F>, b: Mat<F>, c: *mut F, accumulate: bool, tasks: usize) {
     let (m, n) = (a.rows, b.cols);
     assert_eq!(a.cols, b.rows, "inner dimensions differ");
-    assert_eq!(c.len(), m * n, "output has the wrong size");
     a.check();
     b.check();
     let beta = if accumulate { F::one() } else { F::zero() };
     if tasks <= 1 || m * n == 0 {
-        // SAFETY: views checked above; c is m×n row-major and does not alias a or b.
-        unsafe { gemm_strided(a, b, beta, c.as_mut_ptr(), n, 1) };
+        gemm_strided(a, b, beta, c, n, 1);
         return;
     }
-    let out = SendPtr(c.as_mut_ptr());
+    let out = SendPtr(c);
     if m >= n {
         // Fixed chunks of whole output rows (multiples of 16 keep the micro-kernel's tiles whole).
         let rows = round_up(m.div_ceil(tasks), 16);

@@ -69,37 +69,54 @@ pub fn log_softmax_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F
 const CE_ROWS_PER_TASK: usize = 64;
 
 /// logits is [M, V], targets has M entries < V. Returns (mean loss, probabilities [M, V]).
-/// The loss is summed in f64 per fixed chunk of rows, chunks added in order. The exponentials are
-/// written straight from the logits into the output (no copy first), each pass its own loop so
-/// that it vectorizes (the exponential's selects defeat a fused exp-and-sum loop).
+/// The loss is summed in f64 per fixed chunk of rows, chunks added in order, on either path. The
+/// exponentials are written straight from the logits into the output (no copy, and on the serial
+/// path no zeroing first), each pass its own loop so that it vectorizes (the exponential's
+/// selects defeat a fused exp-and-sum loop).
 pub fn cross_entropy_forward<F: Float>(logits: &Tensor<F>, targets: &[u32]) -> (F, Tensor<F>) {
     let (v, m) = rows(logits);
     assert_eq!(m, targets.len(), "one target per row");
     let xs = crate::contiguous(logits);
-    let mut probs = crate::zeros::<F>(logits.shape());
-    let chunk_loss = |((out, xs), ts): ((&mut [F], &[F]), &[u32])| -> f64 {
-        let mut s = 0.0f64;
-        for ((row, x), &t) in out.chunks_mut(v).zip(xs.chunks(v)).zip(ts) {
-            let max = crate::lanes::max(x);
-            row.iter_mut().zip(x).for_each(|(y, &x)| *y = (x - max).fast_exp());
-            let sum = crate::lanes::sum(row);
-            s += (max + sum.ln() - x[t as usize]).f64();
-            let inv = F::one() / sum;
-            row.iter_mut().for_each(|p| *p *= inv);
-        }
-        s
-    };
-    // The same chunks, and the same in-order sum of their partial losses, either way.
-    let (buf, chunk) = (crate::buf_mut(&mut probs), CE_ROWS_PER_TASK * v);
-    let partial: Vec<f64> = if m * v >= crate::PARALLEL_MIN_ELEMS && crate::may_split() {
-        let pairs = buf.par_chunks_mut(chunk).zip(xs.par_chunks(chunk));
-        pairs.zip(targets.par_chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
+    let chunk = CE_ROWS_PER_TASK * v;
+    let (probs, partial): (Vec<F>, Vec<f64>) = if m * v >= crate::PARALLEL_MIN_ELEMS && crate::may_split() {
+        let mut probs = vec![F::zero(); m * v];
+        let pairs = probs.par_chunks_mut(chunk).zip(xs.par_chunks(chunk));
+        let partial = pairs
+            .zip(targets.par_chunks(CE_ROWS_PER_TASK))
+            .map(|((out, xs), ts)| {
+                let rows = out.chunks_mut(v).zip(xs.chunks(v)).zip(ts);
+                rows.fold(0.0, |s, ((row, x), &t)| {
+                    let max = crate::lanes::max(x);
+                    row.iter_mut().zip(x).for_each(|(y, &x)| *y = (x - max).fast_exp());
+                    s + normalize_row(row, max, x[t as usize])
+                })
+            })
+            .collect();
+        (probs, partial)
     } else {
-        let pairs = buf.chunks_mut(chunk).zip(xs.chunks(chunk));
-        pairs.zip(targets.chunks(CE_ROWS_PER_TASK)).map(chunk_loss).collect()
+        let mut probs = Vec::with_capacity(m * v);
+        let partial = (xs.chunks(chunk).zip(targets.chunks(CE_ROWS_PER_TASK)))
+            .map(|(xs, ts)| {
+                xs.chunks(v).zip(ts).fold(0.0, |s, (x, &t)| {
+                    let (max, start) = (crate::lanes::max(x), probs.len());
+                    probs.extend(x.iter().map(|&x| (x - max).fast_exp()));
+                    s + normalize_row(&mut probs[start..], max, x[t as usize])
+                })
+            })
+            .collect();
+        (probs, partial)
     };
     let total: f64 = partial.iter().sum();
-    (F::of(total / m.max(1) as f64), probs)
+    (F::of(total / m.max(1) as f64), crate::from_vec(logits.shape(), probs))
+}
+
+/// Turns a row of exp(x − max) into probabilities; returns its loss, ln Σ exp(x) − x_target.
+#[inline(always)]
+fn normalize_row<F: Float>(row: &mut [F], max: F, x_target: F) -> f64 {
+    let sum = crate::lanes::sum(row);
+    let inv = F::one() / sum;
+    row.iter_mut().for_each(|p| *p *= inv);
+    (max + sum.ln() - x_target).f64()
 }
 
 /// d logits = (softmax − onehot(target)) · dloss / M, in one pass over the probabilities.
@@ -107,18 +124,25 @@ pub fn cross_entropy_backward<F: Float>(probs: &Tensor<F>, targets: &[u32], dlos
     let (v, m) = rows(probs);
     let scale = dloss / F::of(m.max(1) as f64);
     let ps = crate::contiguous(probs);
-    let mut d = crate::zeros::<F>(probs.shape());
-    let rows = |((chunk, ps), ts): ((&mut [F], &[F]), &[u32])| {
-        for ((row, p), &t) in chunk.chunks_mut(v).zip(ps.chunks(v)).zip(ts) {
-            row.iter_mut().zip(p).for_each(|(g, &p)| *g = p * scale);
-            row[t as usize] = (p[t as usize] - F::one()) * scale;
+    let fix_targets = |d: &mut [F], ps: &[F], ts: &[u32]| {
+        for (i, &t) in ts.iter().enumerate() {
+            let at = i * v + t as usize;
+            d[at] = (ps[at] - F::one()) * scale;
         }
     };
-    let (buf, chunk) = (crate::buf_mut(&mut d), CE_ROWS_PER_TASK * v);
-    if m * v >= crate::PARALLEL_MIN_ELEMS && crate::may_split() {
-        buf.par_chunks_mut(chunk).zip(ps.par_chunks(chunk)).zip(targets.par_chunks(CE_ROWS_PER_TASK)).for_each(rows);
+    let d = if m * v >= crate::PARALLEL_MIN_ELEMS && crate::may_split() {
+        let mut d = vec![F::zero(); m * v];
+        let chunk = CE_ROWS_PER_TASK * v;
+        let chunks = d.par_chunks_mut(chunk).zip(ps.par_chunks(chunk)).zip(targets.par_chunks(CE_ROWS_PER_TASK));
+        chunks.for_each(|((d, ps), ts)| {
+            d.iter_mut().zip(ps).for_each(|(g, &p)| *g = p * scale);
+            fix_targets(d, ps, ts);
+        });
+        d
     } else {
-        buf.chunks_mut(chunk).zip(ps.chunks(chunk)).zip(targets.chunks(CE_ROWS_PER_TASK)).for_each(rows);
-    }
-    d
+        let mut d: Vec<F> = ps.iter().map(|&p| p * scale).collect();
+        fix_targets(&mut d, &ps, targets);
+        d
+    };
+    crate::from_vec(probs.shape(), d)
 }

@@ -38,3 +38,14 @@ pub fn setup_threads(threads: Option<usize>) -> crate::Result<()> {
     let _ = b.build_global();
     Ok(())
 }
+
+/// Runs `f` on a worker of the global pool and waits for it. A training loop driven from the main
+/// thread hands each parallel part of a step to the pool and sleeps until it is done: two futex
+/// wake-ups a part, several parts a step (4% of a one-thread seed-id4 step in `perf`, in the
+/// kernel's `try_to_wake_up`). From a worker, a part on one thread runs inline and on two wakes
+/// one sleeping worker.
+pub fn on_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("rayon::scope runs its closure before returning")
+}
