@@ -4,7 +4,7 @@
 //! Head j of q, k and v is features `j·d/h .. (j+1)·d/h` (SPEC §1). Work is parallel over
 //! (batch item, head) pairs in fixed groups; each pair writes only its own rows/columns.
 
-use crate::matmul::{gemm_strided, Mat};
+use crate::matmul::{gemm_strided, gemm_strided_scaled, Mat};
 use crate::softmax::softmax_row;
 use crate::{Float, SendPtr, Tensor};
 use rayon::prelude::*;
@@ -79,12 +79,18 @@ pub fn attention_forward<F: Float>(
             // SAFETY: p is this pair's own [L, L] block; the output view is this pair's head
             // columns of its batch item, written by no other pair.
             unsafe {
-                gemm_strided(qh, kh.t(), F::zero(), p.as_mut_ptr(), l, 1); // S = Q·Kᵀ
-                p.iter_mut().for_each(|s| *s *= scale);
+                gemm_strided_scaled(scale, qh, kh.t(), F::zero(), p.as_mut_ptr(), l, 1); // S = Q·Kᵀ·scale
                 if causal {
-                    mask_future(p, l);
+                    // Row t sees positions 0..=t: its softmax over those alone, the rest exactly 0
+                    // (what a softmax over −∞ gives), without computing their exponentials.
+                    for (t, row) in p.chunks_mut(l).enumerate() {
+                        let (seen, unseen) = row.split_at_mut(t + 1);
+                        softmax_row(seen);
+                        unseen.fill(F::zero());
+                    }
+                } else {
+                    p.chunks_mut(l).for_each(softmax_row);
                 }
-                p.chunks_mut(l).for_each(softmax_row);
                 let pm = Mat::new(&*p, l, l);
                 gemm_strided(pm, vh, F::zero(), out_ptr.get().add(dm.head_offset(bi, j)), d, 1);
                 // O = P·V

@@ -157,11 +157,27 @@ fn round_up(x: usize, to: usize) -> usize {
 /// # Safety
 /// `c` with strides (`rsc`, `csc`) must address `a.rows × b.cols` valid elements not aliasing a or b.
 pub(crate) unsafe fn gemm_strided<F: Float>(a: Mat<F>, b: Mat<F>, beta: F, c: *mut F, rsc: usize, csc: usize) {
+    gemm_strided_scaled(F::one(), a, b, beta, c, rsc, csc)
+}
+
+/// Serial `C = alpha·a·b + beta·C` into a strided output.
+///
+/// # Safety
+/// As [`gemm_strided`].
+pub(crate) unsafe fn gemm_strided_scaled<F: Float>(
+    alpha: F,
+    a: Mat<F>,
+    b: Mat<F>,
+    beta: F,
+    c: *mut F,
+    rsc: usize,
+    csc: usize,
+) {
     F::gemm_raw(
         a.rows,
         a.cols,
         b.cols,
-        F::one(),
+        alpha,
         a.ptr(),
         a.rs as isize,
         a.cs as isize,
