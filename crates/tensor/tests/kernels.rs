@@ -120,6 +120,32 @@ fn results_are_bit_identical_on_any_thread_count() {
     }
 }
 
+/// Cross-entropy has a split path (rows in parallel chunks, outputs zeroed first) and a serial one
+/// (outputs built row by row, never zeroed): the same bits either way, with a loss scale other than
+/// 1 and targets spread over the vocabulary; and the gradient is (softmax − onehot)·scale / M.
+#[test]
+fn cross_entropy_serial_and_split_paths_agree_bit_for_bit() {
+    use tensor::softmax::{cross_entropy_backward, cross_entropy_forward};
+    let logits = rand_tensor(&[300, 257], 21).mapv(|x| x * 4.0);
+    let targets: Vec<u32> = (0..300).map(|i| (i * 31 % 257) as u32).collect();
+    let run = || {
+        let (loss, p) = cross_entropy_forward(&logits, &targets);
+        let d = cross_entropy_backward(&p, &targets, 0.37);
+        (loss.to_bits(), p, d)
+    };
+    let split = in_pool(2, run);
+    let serial = in_pool(2, || tensor::serially(run));
+    assert!(split == serial, "the two paths differ");
+    let (_, p, d) = split;
+    let scale = 0.37f32 / 300.0;
+    for (i, &t) in targets.iter().enumerate().step_by(37) {
+        let t = t as usize;
+        assert_eq!(d[[i, t]], (p[[i, t]] - 1.0) * scale, "row {i}, its target");
+        let other = (t + 1) % 257;
+        assert_eq!(d[[i, other]], p[[i, other]] * scale, "row {i}, another entry");
+    }
+}
+
 #[test]
 fn fast_exp_is_accurate_over_the_whole_range_and_exact_at_the_ends() {
     use tensor::float::exp_f32;
