@@ -111,7 +111,8 @@ pub fn log_backward<F: Float>(x: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
 
 // ---- tanh ---------------------------------------------------------------------------------
 pub fn tanh_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
-    x.mapv(F::tanh)
+    let xs = crate::contiguous(x);
+    crate::from_vec(x.shape(), xs.iter().map(|&v| v.fast_tanh()).collect())
 }
 pub fn tanh_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
     let mut dx = dy.clone();
@@ -124,15 +125,18 @@ pub fn tanh_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
 /// σ(x) = eˣ/(1 + eˣ)). The naive 1/(1 + e⁻ˣ) gives the right limit too, but through an infinity.
 #[inline(always)]
 pub fn sigmoid<F: Float>(x: F) -> F {
+    // e^{−|x|} ≤ 1 either way; both quotients are formed and one selected, so loops vectorize.
+    let e = (-x.abs()).fast_exp();
+    let inv = F::one() / (F::one() + e);
     if x >= F::zero() {
-        F::one() / (F::one() + (-x).exp())
+        inv
     } else {
-        let e = x.exp();
-        e / (F::one() + e)
+        e * inv
     }
 }
 pub fn sigmoid_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
-    x.mapv(sigmoid)
+    let xs = crate::contiguous(x);
+    crate::from_vec(x.shape(), xs.iter().map(|&v| sigmoid(v)).collect())
 }
 /// From the output alone: σ'(x) = y(1 − y).
 pub fn sigmoid_backward<F: Float>(y: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {

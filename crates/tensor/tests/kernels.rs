@@ -147,6 +147,28 @@ fn cross_entropy_serial_and_split_paths_agree_bit_for_bit() {
 }
 
 #[test]
+fn fast_tanh_is_accurate_on_both_sides_of_its_switch_and_exact_at_the_ends() {
+    use tensor::float::tanh_f32;
+    let mut worst = 0f64;
+    // Relative error over −10..10 in steps that cross the switch at ±0.625, down to tiny |x|.
+    for i in -100_000..=100_000 {
+        let x = i as f32 * 1e-4;
+        if x == 0.0 {
+            continue;
+        }
+        let want = (x as f64).tanh();
+        worst = nan_max(worst, ((tanh_f32(x) as f64) - want).abs() / want.abs());
+    }
+    for x in [1e-30f32, -3e-8, 0.624_999_9, 0.625, -0.625] {
+        let want = (x as f64).tanh();
+        worst = nan_max(worst, ((tanh_f32(x) as f64) - want).abs() / want.abs());
+    }
+    assert!(worst < 5e-7, "worst relative error {worst:e}");
+    assert_eq!((tanh_f32(0.0), tanh_f32(30.0), tanh_f32(-30.0)), (0.0, 1.0, -1.0));
+    assert_eq!((tanh_f32(f32::INFINITY), tanh_f32(f32::NEG_INFINITY)), (1.0, -1.0));
+}
+
+#[test]
 fn fast_exp_is_accurate_over_the_whole_range_and_exact_at_the_ends() {
     use tensor::float::exp_f32;
     let mut worst = 0f64;
