@@ -88,6 +88,17 @@ pub enum Command {
     Study(StudyArgs),
 }
 
+impl Command {
+    /// Whether the command only reads and prints (it may end quietly on a closed pipe), as opposed
+    /// to one that trains and must reach its end whoever reads its output.
+    pub fn only_prints(&self) -> bool {
+        !matches!(
+            self,
+            Command::Train(_) | Command::Compare(_) | Command::Sweep(_) | Command::Capacity(_) | Command::Study(_)
+        )
+    }
+}
+
 /// Where runs go and how they show.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
@@ -112,9 +123,17 @@ pub struct TrainArgs {
     pub head: HeadArg,
     #[command(flatten)]
     pub run: RunArgs,
-    /// Continue from a checkpoint.bin (in its own run folder)
-    #[arg(long, value_name = "PATH")]
+    /// Continue a run from its checkpoint.bin, in its run folder. A resume may change the
+    /// optimizer (--lr, --min-lr, --optimizer, --weight-decay), the schedule (--warmup, --schedule,
+    /// --clip), the budget (--steps, --epochs, --until-memorized, --until-plateau) and the cadence
+    /// (--log-every, --eval-every, --eval-windows, --checkpoint-every); each change is recorded in
+    /// config.json's history. It refuses a change of model, head, data, batching or seed
+    #[arg(long, value_name = "PATH", conflicts_with = "init_from")]
     pub resume: Option<PathBuf>,
+    /// Start a new run from the weights of a checkpoint (e.g. one written by `import`): its model,
+    /// with this run's data and training flags, a fresh optimizer, from step 0
+    #[arg(long, value_name = "PATH")]
+    pub init_from: Option<PathBuf>,
     /// Print a greedy sample of the model every N steps (with --prompt)
     #[arg(long, value_name = "N")]
     pub sample_every: Option<u64>,
@@ -234,7 +253,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 200)]
     pub bytes: u64,
     /// Sampling temperature (0: greedy)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = train::flags::finite)]
     pub temperature: f64,
     /// Sample among the k most likely bytes only (0: all)
     #[arg(long, default_value_t = 0)]
@@ -257,6 +276,9 @@ pub struct EvalArgs {
     pub checkpoint: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
+    /// Read at most N windows, evenly spaced (the output says how many of how many) [default: all]
+    #[arg(long, value_name = "N")]
+    pub max_windows: Option<usize>,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,

@@ -1,6 +1,7 @@
 //! One function per command: parse what the flags say, call the `train` crate, print the result.
 
 use crate::args::*;
+use train::console::{err, err_raw, out, out_raw};
 use train::progress::Display;
 use train::results::{self, text, Results};
 use train::runner::{self, RunSpec};
@@ -27,7 +28,12 @@ pub fn run(command: Command) -> Result<u8> {
 
 fn cmd_train(a: TrainArgs) -> Result<u8> {
     setup_threads(a.out.threads)?;
-    let (run, session) = runner::prepare(&a.run.sources(&a.head), a.resume.as_deref(), &a.out.runs_dir)?;
+    let start = match (&a.resume, &a.init_from) {
+        (Some(path), _) => runner::Start::Resume(path),
+        (None, Some(path)) => runner::Start::InitFrom(path),
+        (None, None) => runner::Start::Fresh,
+    };
+    let (run, session) = runner::prepare(&a.run.sources(&a.head), start, &a.out.runs_dir)?;
     let stop = runner::stop_on_signals();
     let prompt = a.prompt.clone().unwrap_or_default().into_bytes();
     let mut display = Display::new("train", a.out.quiet || a.out.json, false).with_samples(a.sample_every, prompt);
@@ -40,16 +46,16 @@ fn cmd_train(a: TrainArgs) -> Result<u8> {
 /// One JSON object on stdout, or the text line.
 fn print_json_or(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
     if json {
-        println!("{}", serde_json::to_string(value).expect("serializable"));
+        out(&serde_json::to_string(value).expect("serializable"));
     } else {
-        println!("{}", text());
+        out(&text());
     }
 }
 
 /// The run's exit code, after its message if it diverged or was interrupted.
 fn exit_code(r: &Report) -> u8 {
     if let Some(message) = text::stop_message(r) {
-        eprintln!("{message}");
+        err(&message);
     }
     r.exit_code()
 }
@@ -75,10 +81,10 @@ fn cmd_compare(a: CompareArgs) -> Result<u8> {
     let reports: Vec<Report> = run_plan(&specs, 1, &a.out)?.into_iter().map(|o| o.report).collect();
     let w = compare::write(&specs, &reports, &a.out.runs_dir)?;
     if a.out.json {
-        println!("{}", serde_json::json!({ "runs": reports, "table": w.table_path, "plot": w.plot_path }));
+        out(&serde_json::json!({ "runs": reports, "table": w.table_path, "plot": w.plot_path }).to_string());
     } else {
-        print!("{}", w.table);
-        println!("table: {}   plot: {}", w.table_path.display(), w.plot_path.display());
+        out_raw(&w.table);
+        out(&format!("table: {}   plot: {}", w.table_path.display(), w.plot_path.display()));
     }
     Ok(reports.iter().map(exit_code).max().unwrap_or(0))
 }
@@ -93,29 +99,34 @@ fn cmd_sweep(a: SweepArgs) -> Result<u8> {
     let sw = sweep::plan_shard(&sources, &a.grid, a.seeds.as_deref(), a.shard.as_deref(), env, dir)?;
     if !a.out.quiet && !a.out.json {
         let which = sw.shard.map_or(String::new(), |(k, n)| format!(" (shard {k}/{n}: {} of them)", sw.specs.len()));
-        eprintln!("sweep: {} runs{which}, {} at a time, in {}", sw.total, a.jobs, dir.display());
+        err(&format!("sweep: {} runs{which}, {} at a time, in {}", sw.total, a.jobs, dir.display()));
     }
     let reports: Vec<Report> = run_plan(&sw.specs, a.jobs, &a.out)?.into_iter().map(|o| o.report).collect();
     if a.out.json {
-        println!("{}", serde_json::json!({ "runs": reports }));
-    } else if reports.len() == sw.specs.len() {
-        let n = reports.len();
-        println!("{n} runs done in {}; gather them with: overfit results {}", dir.display(), dir.display());
+        out(&serde_json::json!({ "runs": reports }).to_string());
+    } else if !runner::interrupted() {
+        let (n, held) = (reports.len(), sw.specs.len() - reports.len());
+        let held =
+            if held > 0 { format!(" ({held} held by other processes, named above, skipped)") } else { String::new() };
+        out(&format!("{n} runs done in {}{held}; gather them with: overfit results {}", dir.display(), dir.display()));
     }
-    let interrupted = reports.len() < sw.specs.len() || reports.iter().any(|r| r.stopped == Stopped::Interrupted);
+    let interrupted = runner::interrupted() || reports.iter().any(|r| r.stopped == Stopped::Interrupted);
     Ok(if interrupted { 130 } else { reports.iter().map(exit_code).max().unwrap_or(0) })
 }
 
 fn cmd_results(a: ResultsArgs) -> Result<u8> {
     let results = Results::from_dirs(&a.dirs, a.group_by.clone())?;
+    for s in &results.skipped {
+        err(&format!("skipped {}: {}", s.dir, s.reason));
+    }
     let columns = results::columns_or_default(a.columns.clone());
     if let Some(dir) = &a.out {
         results.write_to(dir, &columns, &a.metric)?;
     }
     match (a.json, a.csv) {
-        (true, _) => print!("{}", results.json()),
-        (false, true) => print!("{}", results.csv()),
-        _ => print!("{}", results.markdown(&columns)),
+        (true, _) => out_raw(&results.json()),
+        (false, true) => out_raw(&results.csv()),
+        _ => out_raw(&results.markdown(&columns)),
     }
     Ok(0)
 }
@@ -123,9 +134,9 @@ fn cmd_results(a: ResultsArgs) -> Result<u8> {
 fn cmd_summary(a: SummaryArgs) -> Result<u8> {
     let s = train::summary::Summary::of_flags(a.model.preset.as_deref(), &given(&[&a.model, &a.head]))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s).expect("serializable"));
+        out(&serde_json::to_string_pretty(&s).expect("serializable"));
     } else {
-        print!("{}", s.table());
+        out_raw(&s.table());
     }
     Ok(0)
 }
@@ -136,10 +147,10 @@ fn cmd_generate(a: GenerateArgs) -> Result<u8> {
     sampling.check()?;
     let (_, model, params) = Checkpoint::load_model(&a.checkpoint)?;
     if let Some(warning) = generate::short_prompt_warning(&model.config, a.prompt.len()) {
-        eprintln!("warning: {warning}");
+        err(&format!("warning: {warning}"));
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    generate::stream(&model, &params, a.prompt.as_bytes(), a.bytes, sampling, !a.only_new, &mut out)
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    generate::stream(&model, &params, a.prompt.as_bytes(), a.bytes, sampling, !a.only_new, &mut stdout)
         .map_err(|e| Error::io("writing to stdout", e))?;
     Ok(0)
 }
@@ -147,13 +158,20 @@ fn cmd_generate(a: GenerateArgs) -> Result<u8> {
 fn cmd_eval(a: EvalArgs) -> Result<u8> {
     setup_threads(None)?;
     let d = &a.data;
-    let e = eval::evaluate_checkpoint(&a.checkpoint, d.data.as_deref(), d.samples, d.val_fraction)?;
+    let req = eval::EvalRequest {
+        data: d.data.as_deref(),
+        samples: d.samples,
+        val_fraction: d.val_fraction,
+        max_windows: a.max_windows,
+        progress: true,
+    };
+    let e = eval::evaluate_checkpoint(&a.checkpoint, &req)?;
     print_json_or(a.json, &e, || text::eval_line(&e));
     Ok(0)
 }
 
 fn cmd_export(a: ExportArgs) -> Result<u8> {
-    eprintln!("wrote {}", weights::export_checkpoint(&a.checkpoint, &a.out, a.format == ExportFormat::Hf)?);
+    err(&format!("wrote {}", weights::export_checkpoint(&a.checkpoint, &a.out, a.format == ExportFormat::Hf)?));
     Ok(0)
 }
 
@@ -161,11 +179,11 @@ fn cmd_import(a: ImportArgs) -> Result<u8> {
     let flags = weights::PartialConfig::from_flags(a.model.preset.as_deref(), &given(&[&a.model, &a.head]))?;
     let imported = weights::import(&a.weights, &flags)?;
     for w in &imported.warnings {
-        eprintln!("warning: {w}");
+        err(&format!("warning: {w}"));
     }
     let ck = imported.checkpoint;
     ck.save(&a.out)?;
-    eprintln!("wrote {} (head {}, {} tensors)", a.out.display(), ck.config.model.head, ck.params.len());
+    err(&format!("wrote {} (head {}, {} tensors)", a.out.display(), ck.config.model.head, ck.params.len()));
     Ok(0)
 }
 
@@ -178,12 +196,12 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
     let c = train::bench::config(a.model.preset.as_deref(), flags, a.batch_size, a.micro_batch, a.data.as_deref())?;
     if let Some(dir) = &a.dump_parity {
         let loss = train::bench::dump_parity(TrainConfig { samples: None, ..c }, dir)?;
-        eprintln!("wrote weights, batch and gradients to {} (loss {loss:.6})", dir.display());
+        err(&format!("wrote weights, batch and gradients to {} (loss {loss:.6})", dir.display()));
         return Ok(0);
     }
     let r = on_workers(|| train::bench::bench(c, a.steps, a.warmup, a.profile))?;
     if let Some(table) = &r.profile {
-        eprint!("{table}");
+        err_raw(&table);
     }
     print_json_or(a.json, &r, || text::bench_line(&r));
     Ok(0)
@@ -198,12 +216,12 @@ fn cmd_study(a: StudyArgs) -> Result<u8> {
     let o = train::study::StudyOptions::new(a.data, a.quick, a.out, a.jobs);
     let done = train::study::run(&o, &factory, stop)?;
     if a.json {
-        println!("{}", serde_json::json!(done));
+        out(&serde_json::json!(done).to_string());
     } else if !a.quiet && done.complete() {
-        print!("{}", std::fs::read_to_string(o.out.join("results.md")).unwrap_or_default());
+        out_raw(&std::fs::read_to_string(o.out.join("results.md")).unwrap_or_default());
     }
     if !done.complete() {
-        eprintln!("interrupted: {} of {} runs done; the same command continues", done.runs.len(), done.planned);
+        err(&format!("interrupted: {} of {} runs done; the same command continues", done.runs.len(), done.planned));
         return Ok(130);
     }
     Ok(0)

@@ -34,24 +34,29 @@ fn keep_freed_pages() {
 
 fn main() -> ExitCode {
     keep_freed_pages();
-    restore_sigpipe();
     // A bug must still not print a backtrace at a user: one line, and exit 101.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("overfit: internal error: {info}. This is a bug; please report it with the command you ran.");
+        train::console::err(&format!(
+            "overfit: internal error: {info}. This is a bug; please report it with the command you ran."
+        ));
     }));
     let cli = args::Cli::parse();
+    if cli.command.only_prints() {
+        restore_sigpipe();
+    }
     match commands::run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            train::console::err(&format!("error: {e}"));
             ExitCode::from(e.exit_code() as u8)
         }
     }
 }
 
-/// A closed pipe ends the program quietly, as it ends `cat` or `head`: `overfit summary --json |
+/// A closed pipe ends a printer quietly, as it ends `cat` or `head`: `overfit summary --json |
 /// true` must not print a panic. Rust ignores SIGPIPE so that writes fail with an error instead;
-/// a command-line tool wants the default action back.
+/// a command that only prints wants the default action back. A command that trains keeps SIGPIPE
+/// ignored: a reader that goes away must not take hours of training with it (train::console).
 fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: the first thing main does, before any other thread exists; SIG_DFL is a valid

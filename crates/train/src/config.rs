@@ -223,40 +223,70 @@ impl TrainConfig {
 
     /// Refuses a run whose parameters, Adam state and one step's activations cannot fit in this
     /// machine's memory, before anything is allocated (an OOM kill loses the run without a word).
+    /// The message names the flag whose halving would save the most, and every flag that shrinks it.
     fn check_memory(&self) -> crate::Result<()> {
-        use crate::Error;
-        // Values, gradients and two Adam moments in f32, against this machine's memory.
-        let (_, shapes) = heads::Model::<f32>::shapes_only(&self.model)?;
-        let bytes = shapes.numel() as u128 * 16;
-        if let Some(total) = crate::system::total_memory_bytes() {
-            if bytes > total as u128 {
-                return Err(Error::usage(
-                    "--preset",
-                    format!(
-                        "this model has {} parameters and needs about {} GiB to train; the machine has {} GiB",
-                        shapes.numel(),
-                        bytes >> 30,
-                        total >> 30
-                    ),
-                ));
-            }
-            let step = self.step_bytes(shapes.numel(), rayon::current_num_threads());
-            if bytes + step > total as u128 {
-                return Err(Error::usage(
-                    "--micro-batch",
-                    format!(
-                        "a step of this model needs about {} GiB of activations and gradients ({} micro-batches of {} windows of {} bytes) \
-                         besides {} GiB of parameters and optimizer state; the machine has {} GiB: lower --batch-size, --micro-batch or --seq-length",
-                        step >> 30,
-                        self.micro_batches(),
-                        self.micro_batch.min(self.batch_size),
-                        self.model.seq_length,
-                        bytes >> 30,
-                        total >> 30
-                    ),
-                ));
-            }
+        let Some(total) = crate::system::total_memory_bytes() else { return Ok(()) };
+        let (params, step) = self.memory_bytes()?;
+        if params + step <= total as u128 {
+            return Ok(());
         }
-        Ok(())
+        let shrinkers = self.shrinkers();
+        let flag = shrinkers.first().map_or("--seq-length", |(f, _)| f);
+        let list: Vec<String> =
+            shrinkers.iter().map(|(f, saved)| format!("{f} (halved: −{} GiB)", saved >> 30)).collect();
+        Err(crate::Error::usage(
+            flag,
+            format!(
+                "this model has {} parameters; with {} micro-batches of {} windows of {} bytes, training it needs about \
+                 {} GiB ({} GiB of parameters and optimizer state, {} GiB for a step); the machine has {} GiB. \
+                 Shrink it with {}",
+                self.param_count().unwrap_or(0),
+                self.micro_batches(),
+                self.micro_batch.min(self.batch_size),
+                self.model.seq_length,
+                (params + step) >> 30,
+                params >> 30,
+                step >> 30,
+                total >> 30,
+                list.join(", ")
+            ),
+        ))
+    }
+
+    fn param_count(&self) -> crate::Result<usize> {
+        Ok(heads::Model::<f32>::shapes_only(&self.model)?.1.numel())
+    }
+
+    /// Bytes to train: values, gradients and two Adam moments in f32; and one step's activations.
+    fn memory_bytes(&self) -> crate::Result<(u128, u128)> {
+        let n = self.param_count()?;
+        Ok((n as u128 * 16, self.step_bytes(n, rayon::current_num_threads())))
+    }
+
+    /// The size flags that would shrink the memory a run needs, with what halving each saves, the
+    /// largest saving first.
+    fn shrinkers(&self) -> Vec<(&'static str, u128)> {
+        let Ok((p, s)) = self.memory_bytes() else { return vec![] };
+        let halve = |x: &mut usize| *x = (*x / 2).max(1);
+        let edits: [(&'static str, &dyn Fn(&mut TrainConfig)); 6] = [
+            ("--seq-length", &|c| halve(&mut c.model.seq_length)),
+            ("--d-model", &|c| halve(&mut c.model.d_model)),
+            ("--num-blocks", &|c| halve(&mut c.model.num_blocks)),
+            ("--d-ff", &|c| halve(&mut c.model.d_ff)),
+            ("--batch-size", &|c| halve(&mut c.batch_size)),
+            ("--micro-batch", &|c| halve(&mut c.micro_batch)),
+        ];
+        let mut saved: Vec<(&'static str, u128)> = edits
+            .iter()
+            .filter_map(|(flag, edit)| {
+                let mut c = self.clone();
+                edit(&mut c);
+                let (p2, s2) = c.memory_bytes().ok()?;
+                // A saving under 1% of the need would not make it fit: not worth naming.
+                (100 * (p2 + s2) < 99 * (p + s)).then(|| (*flag, p + s - p2 - s2))
+            })
+            .collect();
+        saved.sort_by(|a, b| b.1.cmp(&a.1));
+        saved
     }
 }

@@ -96,9 +96,27 @@ pub fn evaluate(
     split: &Split,
     starts: &[usize],
 ) -> Evaluation {
+    evaluate_observed(model, params, bytes, split, starts, &|_| {})
+}
+
+/// [`evaluate`], calling `done(windows)` as each batch finishes (a progress bar).
+pub fn evaluate_observed(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    bytes: &[u8],
+    split: &Split,
+    starts: &[usize],
+    done: &(dyn Fn(usize) + Sync),
+) -> Evaluation {
     let windows_per_batch = (EVAL_POSITIONS / split.seq_length).max(1);
-    let per_chunk: Vec<ChunkSums> =
-        starts.par_chunks(windows_per_batch).map(|chunk| evaluate_chunk(model, params, bytes, split, chunk)).collect();
+    let per_chunk: Vec<ChunkSums> = starts
+        .par_chunks(windows_per_batch)
+        .map(|chunk| {
+            let sums = evaluate_chunk(model, params, bytes, split, chunk);
+            done(chunk.len());
+            sums
+        })
+        .collect();
     let mut t = ChunkSums::default();
     for c in per_chunk {
         t.loss += c.loss;
@@ -202,6 +220,11 @@ pub struct CheckpointEval {
     pub samples: usize,
     /// "validation" with a held-out tail, else "train".
     pub split: &'static str,
+    /// Windows of that part at this stride; `samples` of them were read (fewer under
+    /// `--max-windows`, evenly spaced).
+    pub windows_available: usize,
+    /// Bytes between two windows' starts: 1, or L for a per-position head reading each byte once.
+    pub stride: usize,
     #[serde(skip)]
     pub checkpoint: String,
     /// The data's name.
@@ -209,31 +232,45 @@ pub struct CheckpointEval {
     pub data: String,
 }
 
-/// Evaluates the checkpoint at `path` on `data` (default: the embedded corpus, its first
-/// `DEFAULT_SAMPLES` windows): the validation windows with `val_fraction`, else the training ones.
-/// Every window, up to 2^22 of them; past that, 2^22 evenly spaced ones (reported as `samples`).
-/// A per-position head reads validation text in non-overlapping windows, each byte predicted once,
-/// as the trainer's validation pass does; training windows all, for an exact memorized count.
-pub fn evaluate_checkpoint(
-    path: &Path,
-    data: Option<&Path>,
-    samples: Option<usize>,
-    val_fraction: Option<f64>,
-) -> Result<CheckpointEval> {
+/// What `overfit eval` reads: the data, its part, and at most how many windows.
+#[derive(Clone, Debug, Default)]
+pub struct EvalRequest<'a> {
+    pub data: Option<&'a Path>,
+    pub samples: Option<usize>,
+    pub val_fraction: Option<f64>,
+    /// `--max-windows`: at most this many windows, evenly spaced (all of them when None).
+    pub max_windows: Option<usize>,
+    /// A progress bar on stderr when it is a terminal.
+    pub progress: bool,
+}
+
+/// Evaluates the checkpoint at `path` on the request's data (default: the embedded corpus, its
+/// first `DEFAULT_SAMPLES` windows): the validation windows with `val_fraction`, else the training
+/// ones, read as training reads them ([`EvalPlan`]): every window of a small training part (an
+/// exact memorized count), and a per-position head's windows without overlap otherwise, so each
+/// byte is predicted once. `--max-windows` keeps an evenly spaced sample, stated in the result.
+pub fn evaluate_checkpoint(path: &Path, req: &EvalRequest<'_>) -> Result<CheckpointEval> {
+    if req.max_windows == Some(0) {
+        return Err(crate::Error::usage("--max-windows", "must be at least 1"));
+    }
     let (ck, model, params) = Checkpoint::load_model(path)?;
-    let corpus = match data {
+    let corpus = match req.data {
         Some(p) => Corpus::open(p)?,
         None => Corpus::Embedded,
     };
-    let samples = samples.or(if data.is_none() { Some(crate::data::DEFAULT_SAMPLES) } else { None });
+    let samples = req.samples.or(if req.data.is_none() { Some(crate::data::DEFAULT_SAMPLES) } else { None });
     let per_position = model.config.per_position();
     let l = ck.config.model.seq_length;
-    let split = Split::new(corpus.bytes().len(), l, per_position, samples, val_fraction, &corpus.name())?;
-    let (first, count) =
-        if split.val_windows > 0 { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
-    let stride = if per_position && split.val_windows > 0 { split.seq_length } else { 1 };
-    let starts = eval_starts(first, count, stride, 1 << 22);
-    let ev = evaluate(&model, &params, corpus.bytes(), &split, &starts);
+    let split = Split::new(corpus.bytes().len(), l, per_position, samples, req.val_fraction, &corpus.name())?;
+    let val = split.val_windows > 0;
+    let (first, count) = if val { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
+    let exact = !val && count <= EXACT_EVAL_MAX;
+    let stride = if per_position && !exact { l } else { 1 };
+    let available = count.div_ceil(stride);
+    let starts = eval_starts(first, count, stride, req.max_windows.unwrap_or(usize::MAX));
+    let bar = progress_bar(req.progress, starts.len());
+    let ev = evaluate_observed(&model, &params, corpus.bytes(), &split, &starts, &|n| bar.inc(n as u64));
+    bar.finish_and_clear();
     Ok(CheckpointEval {
         accuracy: ev.accuracy,
         bits_per_byte: ev.loss / LN_2,
@@ -241,8 +278,21 @@ pub fn evaluate_checkpoint(
         loss: ev.loss,
         memorized: ev.memorized,
         samples: ev.windows,
-        split: if split.val_windows > 0 { "validation" } else { "train" },
+        split: if val { "validation" } else { "train" },
+        windows_available: available,
+        stride,
         checkpoint: path.display().to_string(),
         data: corpus.name(),
     })
+}
+
+/// A bar on stderr for a long evaluation, hidden when stderr is no terminal (or not asked for).
+fn progress_bar(show: bool, windows: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !(show && std::io::stderr().is_terminal()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("eval {bar:30} {pos}/{len} windows {per_sec} eta {eta}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    indicatif::ProgressBar::new(windows as u64).with_style(style)
 }

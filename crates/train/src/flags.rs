@@ -78,7 +78,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
     /// Hold out this fraction of the file's tail for validation, in (0, 1) [default: none]
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", value_parser = finite)]
     pub val_fraction: Option<f64>,
 }
 
@@ -95,10 +95,10 @@ pub struct TrainFlags {
     #[arg(long)]
     pub micro_batch: Option<usize>,
     /// Learning rate [default: 0.001]
-    #[arg(long)]
+    #[arg(long, value_parser = finite)]
     pub lr: Option<f64>,
     /// Floor of the cosine schedule [default: 0]
-    #[arg(long)]
+    #[arg(long, value_parser = finite)]
     pub min_lr: Option<f64>,
     /// Stop after N epochs [default: 1000 when neither --steps nor --epochs is given]
     #[arg(long)]
@@ -113,7 +113,7 @@ pub struct TrainFlags {
     #[arg(long, value_parser = ["adam", "adamw"])]
     pub optimizer: Option<String>,
     /// Weight decay (AdamW: decoupled, on weight matrices only) [default: 0, or 0.01 with adamw]
-    #[arg(long)]
+    #[arg(long, value_parser = finite)]
     pub weight_decay: Option<f64>,
     /// Linear warmup steps [default: 0]
     #[arg(long)]
@@ -122,7 +122,7 @@ pub struct TrainFlags {
     #[arg(long, value_parser = ["constant", "cosine"])]
     pub schedule: Option<String>,
     /// Clip the global gradient norm to this (0: off) [default: 1.0]
-    #[arg(long)]
+    #[arg(long, value_parser = finite)]
     pub clip: Option<f64>,
     /// Write checkpoint.bin every N steps (0: at the end only) [default: 1000]
     #[arg(long)]
@@ -160,5 +160,16 @@ impl RunArgs {
     pub fn sources(&self, head: &HeadArg) -> Sources<'_> {
         let flags = settings::given(&[&self.model, head, &self.data, &self.train]);
         Sources { preset: self.model.preset.as_deref(), file: self.config.as_deref(), flags }
+    }
+}
+
+/// A floating-point flag's value: a finite number. `nan` and `inf` parse as f64, but a config
+/// cannot hold them (JSON has no such numbers, and serde writes them as null, which would silently
+/// put the default in their place), and no setting means anything with them.
+pub fn finite(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err("must be a finite number".to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -50,7 +50,7 @@ impl Display {
     fn say(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            None => crate::console::err(line),
         }
     }
 }
@@ -134,7 +134,7 @@ impl Observer for Display {
 
     fn logged(&mut self, row: &MetricsRow, of: usize) {
         if self.lines {
-            eprintln!("{}", log_line(&self.label, row, self.total, of));
+            crate::console::err(&log_line(&self.label, row, self.total, of));
         }
         self.last = Some(row.clone());
     }
@@ -151,7 +151,7 @@ pub fn run_plan(specs: &[RunSpec], jobs: usize, quiet: bool) -> Result<Vec<Outco
     let outcomes = runner::run_all(specs, jobs, &factory, stop)?;
     for o in outcomes.iter().filter(|o| !quiet || o.skipped) {
         let skipped = if o.skipped { " (already done: skipped)" } else { "" };
-        eprintln!("{}{skipped}", report_line(&o.report));
+        crate::console::err(&format!("{}{skipped}", report_line(&o.report)));
     }
     Ok(outcomes)
 }

@@ -45,22 +45,32 @@ pub struct Group {
 pub struct Results {
     pub runs: Vec<RunRecord>,
     pub groups: Vec<Group>,
+    /// Run folders left out (no report), each with its reason; `results` names them on stderr.
+    pub skipped: Vec<Skipped>,
 }
 
-/// Every folder under `roots` (at any depth) that holds both config.json and report.json.
-pub fn gather(roots: &[PathBuf]) -> Result<Vec<RunRecord>> {
-    let mut runs = Vec::new();
+/// A folder `results` left out, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Skipped {
+    pub dir: String,
+    pub reason: String,
+}
+
+/// Every folder under `roots` (at any depth) that holds both config.json and report.json; and the
+/// run folders (a config.json without a report) left out, each with its reason.
+pub fn gather(roots: &[PathBuf]) -> Result<(Vec<RunRecord>, Vec<Skipped>)> {
+    let (mut runs, mut skipped) = (Vec::new(), Vec::new());
     for root in roots {
         if !root.is_dir() {
             return Err(Error::input(root.display(), "is not a folder of runs"));
         }
-        collect(root, &mut runs)?;
+        collect(root, &mut runs, &mut skipped)?;
     }
     runs.sort_by_key(|r: &RunRecord| (sort_key(&r.config), r.dir.clone()));
-    Ok(runs)
+    Ok((runs, skipped))
 }
 
-fn collect(dir: &Path, runs: &mut Vec<RunRecord>) -> Result<()> {
+fn collect(dir: &Path, runs: &mut Vec<RunRecord>, skipped: &mut Vec<Skipped>) -> Result<()> {
     let (config, report) = (dir.join("config.json"), dir.join("report.json"));
     if config.is_file() && report.is_file() {
         let read = |p: &Path| -> Result<Value> {
@@ -74,13 +84,31 @@ fn collect(dir: &Path, runs: &mut Vec<RunRecord>) -> Result<()> {
         });
         return Ok(());
     }
+    if config.is_file() {
+        skipped.push(Skipped { dir: dir.display().to_string(), reason: why_unfinished(dir) });
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::input(dir.display(), e.to_string()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
     entries.sort();
-    entries.iter().try_for_each(|p| collect(p, runs))
+    entries.iter().try_for_each(|p| collect(p, runs, skipped))
+}
+
+/// Why a run folder has no report. The lock is only read, never taken: taking it, even for a
+/// moment, could make a run that starts at that moment skip itself.
+fn why_unfinished(dir: &Path) -> String {
+    let holder = std::fs::read_to_string(dir.join("lock")).unwrap_or_default();
+    let checkpoint = dir.join("checkpoint.bin");
+    if !holder.trim().is_empty() {
+        format!("no report.json yet: its lock names {} (training, or killed while training)", holder.trim())
+    } else if checkpoint.is_file() {
+        format!("no report.json: unfinished; continue it with `overfit train --resume {}`", checkpoint.display())
+    } else {
+        "no report.json and no checkpoint.bin: it ended before its first checkpoint".to_string()
+    }
 }
 
 /// The config's own fields, with the model's at the top level (as the flags name them).
@@ -216,10 +244,12 @@ impl Results {
     /// Every run folder under `dirs`, grouped by the config fields `by` (default: every field that
     /// varies, except the seed). No run folder, or a field no run has, is an error.
     pub fn from_dirs(dirs: &[PathBuf], by: Option<Vec<String>>) -> Result<Results> {
-        let runs = gather(dirs)?;
+        let (runs, skipped) = gather(dirs)?;
         if runs.is_empty() {
             let first = dirs.first().map_or(String::new(), |d| d.display().to_string());
-            return Err(Error::input(first, "holds no run folder (config.json and report.json)"));
+            let why: Vec<String> = skipped.iter().map(|s| format!("{} ({})", s.dir, s.reason)).collect();
+            let skipped = if why.is_empty() { String::new() } else { format!("; skipped: {}", why.join("; ")) };
+            return Err(Error::input(first, format!("holds no finished run (config.json and report.json){skipped}")));
         }
         let by = by.unwrap_or_else(|| varying(&runs));
         if let Some(f) = by.iter().find(|f| !runs.iter().any(|r| r.config.contains_key(*f))) {
@@ -229,7 +259,7 @@ impl Results {
             ));
         }
         let groups = group(&runs, &by);
-        Ok(Results { runs, groups })
+        Ok(Results { runs, groups, skipped })
     }
 
     /// The JSON of SPEC §4, pretty, with a final newline.

@@ -138,7 +138,18 @@ impl Report {
 }
 
 /// Keys of config.json beside the config's own fields (`--config` ignores them).
-pub const RUN_RECORD_KEYS: &[&str] = &["provenance", "history"];
+pub const RUN_RECORD_KEYS: &[&str] = &["provenance", "history", "data_fingerprint"];
+
+/// What config.json records beside the config: where the run came from, every resume since, and
+/// the checksum of its training bytes (the one its checkpoints carry), so that a checkpoint of
+/// another run is refused in this folder.
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    pub provenance: Option<Provenance>,
+    pub history: Vec<Resumed>,
+    /// Absent in folders written before it was recorded.
+    pub data_fingerprint: Option<u32>,
+}
 
 /// One resume of a run, as config.json's `history` lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -151,6 +162,19 @@ pub struct Resumed {
     pub changes: Vec<crate::settings::Change>,
 }
 
+/// Creates a runs folder (and its parents). A path that is a file, or under one, is bad input
+/// (exit 2, naming `--runs-dir`), not a failed run.
+pub fn create_runs_dir(path: &Path) -> Result<()> {
+    let file = path.ancestors().find(|p| p.is_file());
+    if let Some(file) = file {
+        return Err(Error::usage(
+            "--runs-dir",
+            format!("{} is a file, not a folder: give a folder for the run folders", file.display()),
+        ));
+    }
+    std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating the runs folder {}", path.display()), e))
+}
+
 /// A run folder.
 #[derive(Clone, Debug)]
 pub struct RunDir {
@@ -160,8 +184,7 @@ pub struct RunDir {
 impl RunDir {
     /// Creates the next `id-N` folder under `runs_dir` (N one more than the largest there).
     pub fn create_next(runs_dir: &Path) -> Result<RunDir> {
-        std::fs::create_dir_all(runs_dir)
-            .map_err(|e| Error::io(format!("creating the runs folder {}", runs_dir.display()), e))?;
+        create_runs_dir(runs_dir)?;
         loop {
             let next = Self::ids(runs_dir).into_iter().max().unwrap_or(0) + 1;
             let path = runs_dir.join(format!("id-{next}"));
@@ -193,12 +216,16 @@ impl RunDir {
         self.write(name, s.as_bytes())
     }
 
-    /// Writes config.json: the config's own fields, then where the run came from and every resume
-    /// since, so that the file still reads as a config (`--config`) and keeps the original.
-    pub fn write_config(&self, config: &TrainConfig, provenance: &Provenance, history: &[Resumed]) -> Result<()> {
+    /// Writes config.json: the config's own fields, then where the run came from, every resume
+    /// since and its data's checksum, so that the file still reads as a config (`--config`) and
+    /// keeps the original.
+    pub fn write_config(&self, config: &TrainConfig, record: &Record) -> Result<()> {
         let mut v = serde_json::to_value(config).expect("serializable");
-        v["provenance"] = serde_json::to_value(provenance).expect("serializable");
-        v["history"] = serde_json::to_value(history).expect("serializable");
+        v["provenance"] = serde_json::to_value(&record.provenance).expect("serializable");
+        v["history"] = serde_json::to_value(&record.history).expect("serializable");
+        if let Some(f) = record.data_fingerprint {
+            v["data_fingerprint"] = f.into();
+        }
         self.write_json("config.json", &v)
     }
 
@@ -207,15 +234,16 @@ impl RunDir {
         crate::settings::read_config_file(&self.file("config.json")).ok()
     }
 
-    /// config.json's provenance and resume history.
-    pub fn read_record(&self) -> (Option<Provenance>, Vec<Resumed>) {
+    /// config.json's record: provenance, resume history, data checksum.
+    pub fn read_record(&self) -> Record {
         let v: Option<serde_json::Value> =
             std::fs::read_to_string(self.file("config.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
         let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).cloned();
-        (
-            field("provenance").and_then(|p| serde_json::from_value(p).ok()),
-            field("history").and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default(),
-        )
+        Record {
+            provenance: field("provenance").and_then(|p| serde_json::from_value(p).ok()),
+            history: field("history").and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default(),
+            data_fingerprint: field("data_fingerprint").and_then(|f| serde_json::from_value(f).ok()),
+        }
     }
 
     /// The report of a finished (or interrupted) run, if it has a readable one.

@@ -12,8 +12,9 @@
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
+use crate::lock::RunLock;
 use crate::provenance::Provenance;
-use crate::run::{Report, Resumed, RunDir, Stopped};
+use crate::run::{Record, Report, Resumed, RunDir, Stopped};
 use crate::session::Session;
 use crate::settings::{self, Change, Sources};
 use crate::summary::Summary;
@@ -63,21 +64,29 @@ pub fn find(spec: &RunSpec) -> Found {
 }
 
 /// Runs one spec: skipped when finished, resumed when interrupted, else started afresh (its folder
-/// emptied first: it belongs to the plan).
-pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Outcome> {
+/// emptied first: it belongs to the plan). `None` when another process is training it: that run is
+/// named on stderr and left alone (SPEC §5), never waited on and never written to.
+pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Option<Outcome>> {
     let run = RunDir { path: spec.dir.clone() };
+    crate::run::create_runs_dir(&run.path)?;
+    let lock = match RunLock::try_take(&run)? {
+        Ok(lock) => lock,
+        Err(holder) => {
+            crate::console::err(&format!("skipped {}: being trained by {holder}", run.path.display()));
+            return Ok(None);
+        }
+    };
     let session = match find(spec) {
-        Found::Finished(report) => return Ok(Outcome { report: *report, skipped: true }),
+        Found::Finished(report) => return Ok(Some(Outcome { report: *report, skipped: true })),
         Found::Interrupted(ck) => resume_in(&run, *ck, spec.config.clone(), &[])?,
         Found::Nothing => {
             refuse_other_run(&run, &spec.config)?;
-            std::fs::create_dir_all(&run.path)
-                .map_err(|e| Error::io(format!("creating the run folder {}", run.path.display()), e))?;
             start_in(&run, Session::new(spec.config.clone())?)?
         }
     };
     let report = train_in(&run, session, observer, stop)?;
-    Ok(Outcome { report, skipped: false })
+    drop(lock);
+    Ok(Some(Outcome { report, skipped: false }))
 }
 
 /// A plan's folder that already holds a run of another config is never overwritten: that run
@@ -110,7 +119,9 @@ fn refuse_other_run(run: &RunDir, config: &TrainConfig) -> Result<()> {
 /// A fresh session in `run`: config.json (with provenance) and summary.txt first.
 pub fn start_in(run: &RunDir, mut session: Session) -> Result<Session> {
     let provenance = Provenance::now(session.config.data.as_deref())?;
-    run.write_config(&session.config, &provenance, &[])?;
+    let record =
+        Record { provenance: Some(provenance.clone()), history: vec![], data_fingerprint: Some(session.fingerprint) };
+    run.write_config(&session.config, &record)?;
     run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
     session.provenance = Some(provenance);
     Ok(session)
@@ -122,14 +133,16 @@ pub fn resume_in(run: &RunDir, ck: Checkpoint, config: TrainConfig, changes: &[C
     let step = ck.step;
     let what = run.file("checkpoint.bin").display().to_string();
     let mut session = Session::resume(ck, config, &what)?;
-    let (provenance, mut history) = run.read_record();
-    let provenance = match provenance {
+    let mut record = run.read_record();
+    let provenance = match record.provenance.take() {
         Some(p) => p,
         None => Provenance::now(session.config.data.as_deref())?,
     };
     let command = std::env::args().collect();
-    history.push(Resumed { at: crate::provenance::now(), step, command, changes: changes.to_vec() });
-    run.write_config(&session.config, &provenance, &history)?;
+    record.history.push(Resumed { at: crate::provenance::now(), step, command, changes: changes.to_vec() });
+    record.provenance = Some(provenance.clone());
+    record.data_fingerprint = Some(session.fingerprint);
+    run.write_config(&session.config, &record)?;
     if !run.file("summary.txt").exists() {
         run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
     }
@@ -138,59 +151,137 @@ pub fn resume_in(run: &RunDir, ck: Checkpoint, config: TrainConfig, changes: &[C
     Ok(session)
 }
 
-/// Trains a prepared session to its end in `run`.
+/// Trains a prepared session to its end in `run`, after any warnings about its config.
 pub fn train_in(run: &RunDir, mut session: Session, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Report> {
+    for w in session.warnings() {
+        crate::console::err(&format!("warning: {}: {w}", run.path.display()));
+    }
     crate::trainer::train(&mut session, run, observer, stop)
 }
 
 /// Set by SIGINT/SIGTERM; every training loop checks it every step.
 static STOP: AtomicBool = AtomicBool::new(false);
 
+/// Whether an interrupt asked the runs to stop.
+pub fn interrupted() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// A second signal this soon after the first is the same interrupt: GNU `timeout` and many job
+/// shells signal the process and then its whole group, so one Ctrl-C or one timeout can arrive
+/// twice within milliseconds, and must not throw away the checkpoint being saved.
+const SAME_INTERRUPT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Catches SIGINT and SIGTERM: the first asks every running run to save a checkpoint and stop; a
-/// second exits at once (130). Returns the flag the runs watch.
+/// second one, more than [`SAME_INTERRUPT`] later, exits at once (130). Returns the flag the runs
+/// watch.
 pub fn stop_on_signals() -> &'static AtomicBool {
+    static FIRST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
     let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting without saving");
-            std::process::exit(130);
+        let mut first = FIRST.lock().unwrap_or_else(|e| e.into_inner());
+        match *first {
+            None => {
+                *first = Some(std::time::Instant::now());
+                STOP.store(true, Ordering::SeqCst);
+                crate::console::err("\ninterrupted: saving a checkpoint… (interrupt again to exit without saving)");
+            }
+            Some(t) if t.elapsed() < SAME_INTERRUPT => {}
+            Some(_) => {
+                crate::console::err("\nsecond interrupt: exiting without saving");
+                std::process::exit(130);
+            }
         }
-        eprintln!("\ninterrupted: saving a checkpoint…");
     });
     &STOP
 }
 
-/// The folder and session `overfit train` trains: a fresh run of the config `sources` resolve to,
-/// in the next `id-N` folder under `runs_dir`; or, with `resume`, that checkpoint continued.
-pub fn prepare(sources: &Sources<'_>, resume: Option<&Path>, runs_dir: &Path) -> Result<(RunDir, Session)> {
-    if let Some(path) = resume {
-        return prepare_resume(path, sources, runs_dir);
-    }
-    let session = Session::new(settings::resolve(sources)?)?;
+/// How `overfit train` starts.
+#[derive(Clone, Copy, Debug)]
+pub enum Start<'a> {
+    /// A new run of the config the flags resolve to.
+    Fresh,
+    /// A run continued from its checkpoint, in its own folder (`--resume`).
+    Resume(&'a Path),
+    /// A new run from a checkpoint's weights (`--init-from`).
+    InitFrom(&'a Path),
+}
+
+/// The folder and session `overfit train` trains, with the folder locked: a fresh run of the
+/// config `sources` resolve to (or of a checkpoint's weights) in the next `id-N` folder under
+/// `runs_dir`; or a checkpoint continued in its own folder.
+pub fn prepare(sources: &Sources<'_>, start: Start<'_>, runs_dir: &Path) -> Result<(RunDir, Session)> {
+    let session = match start {
+        Start::Resume(path) => return prepare_resume(path, sources),
+        Start::Fresh => Session::new(settings::resolve(sources)?)?,
+        Start::InitFrom(path) => {
+            let ck = Checkpoint::load(path)?;
+            let what = path.display().to_string();
+            ck.check(&what)?;
+            let mut session = Session::new(settings::init_from(&ck.config, sources, &what)?)?;
+            Checkpoint::restore_into(&ck.params, &mut session.params, &what)?;
+            session
+        }
+    };
     let run = RunDir::create_next(runs_dir)?;
-    let session = start_in(&run, session)?;
+    // A folder this process just created: only a process scanning for held runs could touch it.
+    let lock = RunLock::take(&run)?;
+    let mut session = start_in(&run, session)?;
+    session.lock = Some(lock);
     Ok((run, session))
 }
 
-/// Continues a checkpoint in its own run folder (or, for an imported one, a new folder). Only
-/// what settings::RESUME_MAY_CHANGE lists may change; a finished run needs a flag that extends it.
-fn prepare_resume(path: &Path, sources: &Sources<'_>, runs_dir: &Path) -> Result<(RunDir, Session)> {
+/// Continues a checkpoint in its own run folder, which it must belong to, under the lock of that
+/// folder. Only what settings::RESUME_MAY_CHANGE lists may change; a finished run needs a flag
+/// that extends it.
+fn prepare_resume(path: &Path, sources: &Sources<'_>) -> Result<(RunDir, Session)> {
     if sources.preset.is_some() || sources.file.is_some() {
         let flag = if sources.file.is_some() { "--config" } else { "--preset" };
         return Err(Error::usage(flag, "cannot change on --resume: the checkpoint holds the run's config"));
     }
     let ck = Checkpoint::load(path)?;
     let what = path.display().to_string();
-    let (config, changes) = settings::resume(&ck.config, &sources.flags, &what)?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let own = RunDir { path: dir.to_path_buf() };
-    let is_run_folder = own.file("config.json").exists();
-    let run = if is_run_folder { own } else { RunDir::create_next(runs_dir)? };
-    if let Some(report) = run.read_report().filter(|r| r.stopped != Stopped::Interrupted && is_run_folder) {
+    let run = RunDir { path: dir.to_path_buf() };
+    if !run.file("config.json").exists() {
+        return Err(Error::usage(
+            "--resume",
+            format!(
+                "{what} is not in a run folder (no config.json beside it), so there is no run to continue; \
+                 to start a new run from its weights, give --init-from {what}"
+            ),
+        ));
+    }
+    let lock = RunLock::take(&run)?;
+    check_belongs(&run, &ck, &what)?;
+    let (config, changes) = settings::resume(&ck.config, &sources.flags, &what)?;
+    if let Some(report) = run.read_report().filter(|r| r.stopped != Stopped::Interrupted) {
         let session = Session::resume(ck.clone(), config.clone(), &what)?;
         refuse_finished(&report, &session)?;
     }
-    let session = resume_in(&run, ck, config, &changes)?;
+    let mut session = resume_in(&run, ck, config, &changes)?;
+    session.lock = Some(lock);
     Ok((run, session))
+}
+
+/// A checkpoint resumes only in the folder of its own run: same config (up to what a resume may
+/// change) and same training data. Anything else would mix two runs' metrics and history in one
+/// folder. The message names the first field that differs.
+fn check_belongs(run: &RunDir, ck: &Checkpoint, what: &str) -> Result<()> {
+    let folder = run.file("config.json").display().to_string();
+    let theirs = settings::read_config_file(&run.file("config.json"))?;
+    if let Some((field, here, there)) = settings::identity_difference(&theirs, &ck.config) {
+        return Err(Error::input(
+            what,
+            format!("belongs to another run than {folder}: its {field} is {there}, the folder's is {here}"),
+        ));
+    }
+    match run.read_record().data_fingerprint {
+        Some(f) if f != ck.data_fingerprint => Err(Error::input(
+            what,
+            format!("belongs to another run than {folder}: it was trained on other data (its checksum differs)"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A finished run resumed without a flag that takes it further is refused, with its state.
@@ -219,7 +310,8 @@ pub type ObserverFactory<'a> = dyn Fn(&RunSpec) -> Box<dyn Observer + Send> + Sy
 
 /// Runs a plan, `jobs` runs at a time, and returns the outcomes in plan order (as far as the plan
 /// got: an interrupt stops it after the running runs save their state; the first error stops it
-/// too, after the running runs finish, and is returned).
+/// too, after the running runs finish, and is returned). A run that another process holds is
+/// skipped, named on stderr, and has no outcome: match outcomes to specs by `report.run_dir`.
 pub fn run_all(
     specs: &[RunSpec],
     jobs: usize,
@@ -230,7 +322,7 @@ pub fn run_all(
     let threads = (rayon::current_num_threads() / jobs).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<Outcome>>>> = Mutex::new((0..specs.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<Option<Outcome>>>>> = Mutex::new((0..specs.len()).map(|_| None).collect());
     let worker = || -> Result<()> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -254,6 +346,8 @@ pub fn run_all(
             handles.into_iter().try_for_each(|h| h.join().expect("a worker panicked"))
         })?;
     }
-    // In plan order, up to the first run that did not happen.
-    results.into_inner().expect("no worker panics").into_iter().map_while(|r| r).collect()
+    // In plan order, up to the first run that did not happen; runs held by another process left out.
+    let ran: Result<Vec<Option<Outcome>>> =
+        results.into_inner().expect("no worker panics").into_iter().map_while(|r| r).collect();
+    Ok(ran?.into_iter().flatten().collect())
 }

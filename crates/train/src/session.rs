@@ -33,6 +33,8 @@ pub struct Session {
     pub corpus: Corpus,
     pub split: Split,
     pub fingerprint: u32,
+    /// The run folder's lock, held as long as the session trains in it (set by the runner).
+    pub lock: Option<crate::lock::RunLock>,
     grads: Grads<f32>,
     batch: Batch,
     order: Option<(u64, EpochOrder)>,
@@ -110,6 +112,7 @@ impl Session {
             corpus,
             split,
             fingerprint,
+            lock: None,
             grads,
             batch: Batch::default(),
             order: None,
@@ -160,6 +163,18 @@ impl Session {
             (None, Some(e)) => Some(e.saturating_mul(self.steps_per_epoch())),
             (None, None) => None,
         }
+    }
+
+    /// What in the config is legal but almost certainly not meant, for a warning before training.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if let Some(total) = self.total_steps().filter(|&t| self.config.warmup > t) {
+            w.push(format!(
+                "--warmup {} is longer than the run ({total} steps): the learning rate never reaches --lr {}",
+                self.config.warmup, self.config.lr
+            ));
+        }
+        w
     }
 
     pub fn lr_at(&self, step: u64) -> f64 {

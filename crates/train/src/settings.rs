@@ -166,24 +166,48 @@ pub fn parse_value(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
-/// What a resume may change: how long the run goes on, how it logs and evaluates, how often it
-/// checkpoints. Anything else would not continue the same run.
-pub const RESUME_MAY_CHANGE: &[&str] =
-    &["steps", "epochs", "until_memorized", "checkpoint_every", "log_every", "eval_every"];
+/// What a resume may change (SPEC §5): the optimizer's hyperparameters, the schedule, the step or
+/// epoch budget and the stop rules, and the logging, evaluation and checkpoint cadence. Everything
+/// else (the model, its head, the data and how it is batched, the seed) would make the checkpoint
+/// another run, and is refused.
+pub const RESUME_MAY_CHANGE: &[&str] = &[
+    "lr",
+    "min_lr",
+    "optimizer",
+    "weight_decay",
+    "warmup",
+    "schedule",
+    "clip",
+    "steps",
+    "epochs",
+    "until_memorized",
+    "until_plateau",
+    "checkpoint_every",
+    "log_every",
+    "eval_every",
+    "eval_windows",
+];
 
 /// One field a resume changed: (field, old value, new value).
 pub type Change = (String, Value, Value);
+
+/// The first field, outside what a resume may change, in which two configs differ: (field, a's
+/// value, b's value). None when `b` continues the same run as `a`.
+pub fn identity_difference(a: &TrainConfig, b: &TrainConfig) -> Option<Change> {
+    let (a, b) = (serde_json::to_value(a).expect("serializes"), serde_json::to_value(b).expect("serializes"));
+    let mut fields = field_names(a.as_object().expect("an object"));
+    fields.retain(|f| !RESUME_MAY_CHANGE.contains(&f.as_str()));
+    let field = fields.into_iter().find(|f| lookup(&a, f) != lookup(&b, f))?;
+    let value = |c: &Value| lookup(c, &field).cloned().unwrap_or(Value::Null);
+    Some((field.clone(), value(&a), value(&b)))
+}
 
 /// The config of a resumed run: the checkpoint's, with the flags a resume may change applied.
 /// A flag that would change anything else is an error naming it, unless it repeats the
 /// checkpoint's value.
 pub fn resume(saved: &TrainConfig, flags: &Overrides, what: &str) -> Result<(TrainConfig, Vec<Change>)> {
     let resumed = apply(saved.clone(), flags, flag_of)?;
-    let (before, after) =
-        (serde_json::to_value(saved).expect("serializes"), serde_json::to_value(&resumed).expect("serializes"));
-    let mut fields = field_names(before.as_object().expect("an object"));
-    fields.retain(|f| !RESUME_MAY_CHANGE.contains(&f.as_str()));
-    if let Some(field) = fields.iter().find(|f| lookup(&before, f) != lookup(&after, f)) {
+    if let Some((field, ..)) = identity_difference(saved, &resumed) {
         // Name the flag that was given for it, or the given flag that tied it to another.
         let culprit = if flags.contains_key(field.as_str()) {
             field.clone()
@@ -192,17 +216,15 @@ pub fn resume(saved: &TrainConfig, flags: &Overrides, what: &str) -> Result<(Tra
         };
         return Err(Error::usage(
             flag_of(&culprit),
-            format!("cannot change on --resume: it would not continue the same run ({what}); start a new run instead"),
+            format!(
+                "cannot change on --resume: it would not continue the same run ({what}); a resume may change \
+                 only {}; start a new run instead",
+                RESUME_MAY_CHANGE.iter().map(|f| flag_of(f)).collect::<Vec<_>>().join(", ")
+            ),
         ));
     }
-    if saved.schedule == crate::optim::Schedule::Cosine
-        && (resumed.steps, resumed.epochs) != (saved.steps, saved.epochs)
-    {
-        return Err(Error::usage(
-            "--steps",
-            "a cosine schedule decays over the run's length: resume with the checkpoint's --steps/--epochs",
-        ));
-    }
+    let (before, after) =
+        (serde_json::to_value(saved).expect("serializes"), serde_json::to_value(&resumed).expect("serializes"));
     let changes = RESUME_MAY_CHANGE
         .iter()
         .filter_map(|f| {
@@ -211,6 +233,29 @@ pub fn resume(saved: &TrainConfig, flags: &Overrides, what: &str) -> Result<(Tra
         })
         .collect();
     Ok((resumed, changes))
+}
+
+/// The config of a new run that starts from a checkpoint's weights (`train --init-from`): the
+/// checkpoint fixes the model; data, seed and training settings come from the flags and defaults
+/// as for any new run. A model flag that disagrees with the checkpoint is an error naming it.
+pub fn init_from(saved: &TrainConfig, src: &Sources<'_>, what: &str) -> Result<TrainConfig> {
+    if src.preset.is_some() {
+        return Err(Error::usage("--preset", format!("cannot be given with --init-from: {what} fixes the model")));
+    }
+    let mut c = resolve(src)?;
+    let theirs = serde_json::to_value(&saved.model).expect("serializes");
+    for (field, value) in &src.flags {
+        if theirs.get(field).is_some_and(|v| v != value) {
+            return Err(Error::usage(
+                flag_of(field),
+                format!("differs from the model of {what} ({}); --init-from keeps its model", theirs[field]),
+            ));
+        }
+    }
+    c.model = saved.model.clone();
+    c.preset = saved.preset.clone();
+    c.validate()?;
+    Ok(c)
 }
 
 fn lookup<'a>(config: &'a Value, field: &str) -> Option<&'a Value> {

@@ -77,8 +77,6 @@ impl Progress {
     /// resumes, so that its metrics match an uninterrupted run's.
     fn new(s: &Session, run: &RunDir, plan: &EvalPlan) -> Progress {
         let rows: Vec<MetricsRow> = run.read_metrics().into_iter().filter(|r| r.step <= s.step).collect();
-        let memorized_at =
-            rows.iter().find(|r| r.step <= s.step && r.memorized == Some(plan.train.len())).map(|r| r.step);
         Progress {
             loss_sum: s.pending_loss.0,
             loss_steps: s.pending_loss.1,
@@ -86,19 +84,31 @@ impl Progress {
             step_samples: 0,
             steps_done: 0,
             last: None,
-            memorized_at,
+            memorized_at: memorized_before(s, run, plan, &rows),
             eval_losses: rows.iter().filter_map(|r| r.eval_loss).collect(),
             wall_start: Instant::now(),
             wall_before: s.wall_seconds,
             drawn: None,
         }
     }
+
     fn samples_per_sec(&self) -> f64 {
         self.step_samples as f64 / self.step_seconds.max(1e-9)
     }
     fn wall(&self) -> f64 {
         self.wall_before + self.wall_start.elapsed().as_secs_f64()
     }
+}
+
+/// The step at which a resumed run had memorized its data, by the live rule of [`all_memorized`]:
+/// a row counts when its evaluation covered every training window. When the evaluation sampled
+/// them, the live run claimed memorization only after confirming it on all windows, which no row
+/// records; its report (written when it stopped) does.
+fn memorized_before(s: &Session, run: &RunDir, plan: &EvalPlan, rows: &[MetricsRow]) -> Option<u64> {
+    if plan.train.len() >= s.split.train_windows {
+        return rows.iter().find(|r| r.memorized == Some(plan.train.len())).map(|r| r.step);
+    }
+    run.read_report().and_then(|r| r.steps_to_memorize).filter(|&step| step <= s.step)
 }
 
 /// Trains until the config's end, memorization, divergence or `stop`, writing the run folder.

@@ -125,11 +125,15 @@ pub fn log_line(label: &str, r: &MetricsRow, total: Option<u64>, of: usize) -> S
 
 /// `overfit eval`'s line.
 pub fn eval_line(e: &CheckpointEval) -> String {
+    let stride = if e.stride > 1 { format!(", non-overlapping (stride {})", e.stride) } else { String::new() };
+    let read = if e.samples < e.windows_available {
+        format!("{} of {} {} windows{stride}, evenly spaced (--max-windows)", e.samples, e.windows_available, e.split)
+    } else {
+        format!("{} {} windows{stride}", e.samples, e.split)
+    };
     format!(
-        "{}: {} {} windows of {}: loss {:.4} nats, {:.3} bits/byte ({:.3} at the last position), accuracy {:.3}, memorized {}/{}",
+        "{}: {read} of {}: loss {:.4} nats, {:.3} bits/byte ({:.3} at the last position), accuracy {:.3}, memorized {}/{}",
         e.checkpoint,
-        e.samples,
-        e.split,
         e.data,
         e.loss,
         e.bits_per_byte,

@@ -135,7 +135,12 @@ fn execute(
     }
     let outcomes = runner::run_all(&specs, o.jobs, observer, stop)?;
     let mut out: Vec<CellRuns> = cells.iter().map(|c| CellRuns { cell: c.clone(), runs: Vec::new() }).collect();
-    for ((spec, (i, seed)), outcome) in specs.iter().zip(&owner).zip(outcomes) {
+    // Outcomes skip the runs another process holds: match them to their specs by folder.
+    let mut outcomes = outcomes.into_iter().peekable();
+    for (spec, (i, seed)) in specs.iter().zip(&owner) {
+        let Some(outcome) = outcomes.next_if(|o| o.report.run_dir == spec.dir.display().to_string()) else {
+            continue;
+        };
         if outcome.report.stopped == crate::run::Stopped::Interrupted {
             continue;
         }
