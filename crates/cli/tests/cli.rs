@@ -177,7 +177,7 @@ fn resume_refuses_contradicting_flags_and_continues_otherwise() {
     let d = dir.path();
     assert!(overfit(d, &["train", "--steps", "10", "--quiet"]).status.success());
     rejects(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--d-model", "32"], "--d-model");
-    rejects(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--lr", "0.01"], "--lr");
+    rejects(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--head", "tied"], "--head");
     rejects(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--seed", "3"], "--seed");
     let out = overfit(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--steps", "20", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
