@@ -125,7 +125,7 @@ pub struct TrainArgs {
     pub run: RunArgs,
     /// Continue a run from its checkpoint.bin, in its run folder. A resume may change the
     /// optimizer (--lr, --min-lr, --optimizer, --weight-decay), the schedule (--warmup, --schedule,
-    /// --clip), the budget (--steps, --epochs, --until-memorized, --until-plateau) and the cadence
+    /// --clip), the budget (--steps, --epochs, --until-memorized) and the cadence
     /// (--log-every, --eval-every, --eval-windows, --checkpoint-every); each change is recorded in
     /// config.json's history. It refuses a change of model, head, data, batching or seed
     #[arg(long, value_name = "PATH", conflicts_with = "init_from")]

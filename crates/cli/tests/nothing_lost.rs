@@ -199,7 +199,7 @@ fn a_sweep_skips_a_run_another_process_holds_and_names_it() {
     let mut holder = spawn(d, &sweep);
     wait_for(&d.join("runs/head=flatten,seed=0/checkpoint.bin"));
     let short = ["sweep", "--grid", "head=flatten,tied", "--steps", "1000000", "--quiet", "--json"];
-    let mut other = spawn(d, &short);
+    let other = spawn(d, &short);
     // The other sweep skips the held flatten run and starts on tied: stop it once it has.
     wait_for(&d.join("runs/head=tied,seed=0/metrics.jsonl"));
     for c in [&holder, &other] {
@@ -367,4 +367,51 @@ fn eval_reads_a_file_as_training_does_and_states_its_cap() {
         overfit(d, &["eval", "--checkpoint", "runs/id-1/checkpoint.bin", "--data", &data, "--max-windows", "100"]);
     assert!(text(&out.stdout).contains("100 of 34856 train windows"), "{}", text(&out.stdout));
     refused(&overfit(d, &["eval", "--checkpoint", "runs/id-1/checkpoint.bin", "--max-windows", "0"]), "--max-windows");
+}
+
+#[test]
+fn early_stopping_reports_from_the_best_validation_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = shakespeare();
+    // A high rate on few windows overfits fast: the validation loss turns up, and the run stops.
+    let args = [
+        "train",
+        "--data",
+        &data,
+        "--samples",
+        "256",
+        "--val-fraction",
+        "0.0001",
+        "--lr",
+        "0.01",
+        "--steps",
+        "3000",
+        "--eval-every",
+        "10",
+        "--early-stop",
+        "100",
+        "--quiet",
+        "--json",
+    ];
+    let out = overfit(d, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["stopped"], "early_stopped", "{r}");
+    let (best, steps) = (r["best_step"].as_u64().unwrap(), r["steps"].as_u64().unwrap());
+    assert!(steps < 3000 && steps >= best + 100, "best {best}, stopped at {steps}");
+    assert!(d.join("runs/id-1/best.bin").exists());
+    // The report's validation loss is that of the best row (the validation windows are few, so
+    // every evaluation reads them all, as the final pass does).
+    let rows = std::fs::read_to_string(d.join("runs/id-1/metrics.jsonl")).unwrap();
+    let vals: Vec<(u64, f64)> = rows
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|v| Some((v["step"].as_u64()?, v["val_loss"].as_f64()?)))
+        .collect();
+    let min = vals.iter().copied().fold((0, f64::INFINITY), |b, x| if x.1 < b.1 { x } else { b });
+    assert_eq!(min.0, best);
+    assert!((r["val_loss"].as_f64().unwrap() - min.1).abs() < 1e-9, "{} vs {}", r["val_loss"], min.1);
+    assert!(vals.last().unwrap().1 > min.1, "it stopped on a rising validation loss");
+    refused(&overfit(d, &["train", "--early-stop", "100", "--steps", "10"]), "--val-fraction");
 }

@@ -53,6 +53,9 @@ pub struct TrainConfig {
     /// Windows a periodic evaluation reads (evenly spaced); null: every training window when
     /// there are few, else a sample sized to keep evaluation near a tenth of the run (`eval.rs`).
     pub eval_windows: Option<usize>,
+    /// Stop when the validation loss (at each evaluation) has not improved for this many steps;
+    /// the best weights are kept in best.bin and the report is computed from them.
+    pub early_stop: Option<u64>,
 }
 
 /// The plateau rule: stop when the last `patience` evaluations of the training loss (every
@@ -110,6 +113,7 @@ impl TrainConfig {
             log_every: None,
             eval_every: None,
             eval_windows: None,
+            early_stop: None,
         }
     }
 
@@ -196,6 +200,12 @@ impl TrainConfig {
         }
         if self.eval_every == Some(0) {
             return Err(Error::usage("--eval-every", "must be at least 1"));
+        }
+        if self.early_stop == Some(0) {
+            return Err(Error::usage("--early-stop", "must be at least 1 step"));
+        }
+        if self.early_stop.is_some() && self.val_fraction.is_none() {
+            return Err(Error::usage("--early-stop", "needs a validation split to watch: give --val-fraction"));
         }
         if self.eval_windows == Some(0) {
             return Err(Error::usage("--eval-windows", "must be at least 1"));

@@ -137,6 +137,10 @@ pub struct TrainFlags {
     /// sized to keep evaluation near a tenth of the run]
     #[arg(long)]
     pub eval_windows: Option<usize>,
+    /// Stop when the validation loss has not improved for N steps (needs --val-fraction); the
+    /// weights of the best validation loss are kept in best.bin and the report comes from them
+    #[arg(long, value_name = "N")]
+    pub early_stop: Option<u64>,
 }
 
 /// Everything that sets a run's config.

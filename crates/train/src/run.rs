@@ -20,6 +20,8 @@ pub enum Stopped {
     Interrupted,
     /// The training loss stopped falling (`until_plateau`).
     Plateau,
+    /// The validation loss stopped improving for `early_stop` steps.
+    EarlyStopped,
 }
 
 impl Stopped {
@@ -123,6 +125,11 @@ pub struct Report {
     /// On random data: 8 bits × training targets, the most that could be memorized.
     #[serde(default)]
     pub dataset_bits: Option<f64>,
+    /// With `early_stop`: the step of the best validation loss, whose weights (best.bin) every
+    /// evaluation figure of this report comes from; null without it. A run that reached its step
+    /// budget first says `stopped: max_steps`: it was capped, not converged.
+    #[serde(default)]
+    pub best_step: Option<u64>,
 }
 
 impl Report {
@@ -132,7 +139,7 @@ impl Report {
         match self.stopped {
             Stopped::Diverged => 1,
             Stopped::Interrupted => 130,
-            Stopped::Memorized | Stopped::MaxSteps | Stopped::Plateau => 0,
+            Stopped::Memorized | Stopped::MaxSteps | Stopped::Plateau | Stopped::EarlyStopped => 0,
         }
     }
 }

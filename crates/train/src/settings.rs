@@ -186,6 +186,7 @@ pub const RESUME_MAY_CHANGE: &[&str] = &[
     "log_every",
     "eval_every",
     "eval_windows",
+    "early_stop",
 ];
 
 /// One field a resume changed: (field, old value, new value).

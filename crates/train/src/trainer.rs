@@ -66,6 +66,8 @@ struct Progress {
     memorized_at: Option<u64>,
     /// Every evaluated training loss so far, for the plateau rule.
     eval_losses: Vec<f64>,
+    /// The best validation loss so far and its step, for early stopping (best.bin holds its weights).
+    best_val: Option<(f64, u64)>,
     wall_start: Instant,
     wall_before: f64,
     /// When curves.svg was last drawn.
@@ -86,6 +88,7 @@ impl Progress {
             last: None,
             memorized_at: memorized_before(s, run, plan, &rows),
             eval_losses: rows.iter().filter_map(|r| r.eval_loss).collect(),
+            best_val: rows.iter().fold(None, |best, r| better_val(best, r.val_loss, r.step)),
             wall_start: Instant::now(),
             wall_before: s.wall_seconds,
             drawn: None,
@@ -109,6 +112,27 @@ fn memorized_before(s: &Session, run: &RunDir, plan: &EvalPlan, rows: &[MetricsR
         return rows.iter().find(|r| r.memorized == Some(plan.train.len())).map(|r| r.step);
     }
     run.read_report().and_then(|r| r.steps_to_memorize).filter(|&step| step <= s.step)
+}
+
+/// The best of (loss, step) so far after an evaluation at `step` (the earliest on ties).
+fn better_val(best: Option<(f64, u64)>, val: Option<f64>, step: u64) -> Option<(f64, u64)> {
+    match (best, val) {
+        (Some((b, _)), Some(v)) if v < b => Some((v, step)),
+        (None, Some(v)) => Some((v, step)),
+        _ => best,
+    }
+}
+
+/// Early stopping: keeps the weights of the best validation loss in best.bin, and says whether
+/// `early_stop` steps have passed since it improved.
+fn watch_val(s: &Session, run: &RunDir, p: &mut Progress, val: Option<f64>) -> Result<bool> {
+    let Some(patience) = s.config.early_stop else { return Ok(false) };
+    let best = better_val(p.best_val, val, s.step);
+    if best != p.best_val {
+        s.checkpoint().save(&run.file("best.bin"))?;
+        p.best_val = best;
+    }
+    Ok(p.best_val.is_some_and(|(_, at)| s.step - at >= patience))
 }
 
 /// Trains until the config's end, memorization, divergence or `stop`, writing the run folder.
@@ -226,6 +250,9 @@ fn log_step(
     if all && s.config.until_memorized {
         return Ok(Some(Stopped::Memorized));
     }
+    if watch_val(s, run, p, ev.val)? {
+        return Ok(Some(Stopped::EarlyStopped));
+    }
     Ok(s.config.until_plateau.is_some_and(|rule| rule.reached(&p.eval_losses)).then_some(Stopped::Plateau))
 }
 
@@ -281,6 +308,7 @@ fn step_zero(
     run.append_metrics(&row)?;
     observer.logged(&row, plan.train.len());
     p.eval_losses.push(ev.train.loss);
+    watch_val(s, run, p, ev.val)?;
     Ok(())
 }
 
@@ -314,18 +342,31 @@ fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, mut p: Progress, stopp
         s.checkpoint().save(&run.file("checkpoint.bin"))?;
     }
     let t0 = Instant::now();
+    let best_step = restore_best(s, run, &p)?;
     let train = match p.last {
-        Some(ev) if stopped != Stopped::Interrupted => ev.train,
+        Some(ev) if stopped != Stopped::Interrupted && best_step.is_none_or(|b| b == s.step) => ev.train,
         _ => s.evaluate(&plan.train),
     };
     // One full validation pass at the end: the run's validation figure.
     let val = (!plan.final_val.is_empty()).then(|| s.evaluate(&plan.final_val));
     s.eval_seconds += t0.elapsed().as_secs_f64();
     s.wall_seconds = p.wall();
-    let report = report(s, run, &p, train, val, plan.final_val.len(), stopped);
+    let mut report = report(s, run, &p, train, val, plan.final_val.len(), stopped);
+    report.best_step = best_step;
     run.write_json("report.json", &report)?;
     draw_curves(s, run, &mut p, true)?;
     Ok(report)
+}
+
+/// With early stopping, the session's weights become best.bin's (the final checkpoint.bin is
+/// already saved, so a resume still continues from the last step); returns the best step.
+fn restore_best(s: &mut Session, run: &RunDir, p: &Progress) -> Result<Option<u64>> {
+    let Some((_, step)) = p.best_val.filter(|_| s.config.early_stop.is_some()) else { return Ok(None) };
+    if step != s.step {
+        let best = crate::Checkpoint::load(&run.file("best.bin"))?;
+        crate::Checkpoint::restore_into(&best.params, &mut s.params, &run.file("best.bin").display().to_string())?;
+    }
+    Ok(Some(step))
 }
 
 fn report(
@@ -375,5 +416,6 @@ fn report(
         ended: Some(crate::provenance::now()),
         memorized_bits: random_and_whole.then(|| crate::eval::memorized_bits(train.loss, targets)),
         dataset_bits: random_and_whole.then_some(8.0 * targets as f64),
+        best_step: None,
     }
 }

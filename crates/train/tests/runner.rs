@@ -2,7 +2,7 @@
 //! checkpoint resumed in its own folder under the resume rules.
 
 use std::sync::atomic::AtomicBool;
-use train::runner::{prepare, train_in};
+use train::runner::{prepare, train_in, Start};
 use train::settings::{Overrides, Sources};
 use train::{Silent, Stopped};
 
@@ -15,7 +15,7 @@ fn a_fresh_run_then_its_resume_in_the_same_folder() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().join("runs");
     let sources = Sources { flags: flags(&[("steps", 3.into())]), ..Sources::default() };
-    let (run, session) = prepare(&sources, None, &runs).unwrap();
+    let (run, session) = prepare(&sources, Start::Fresh, &runs).unwrap();
     assert_eq!(run.path, runs.join("id-1"));
     let report = train_in(&run, session, &mut Silent, &AtomicBool::new(false)).unwrap();
     assert_eq!((report.steps, report.stopped), (3, Stopped::MaxSteps));
@@ -23,15 +23,15 @@ fn a_fresh_run_then_its_resume_in_the_same_folder() {
 
     // Finished at its count: resuming it needs a flag that takes it further.
     let again = Sources::default();
-    let err = prepare(&again, Some(&ck), &runs).err().expect("a finished run is refused").to_string();
+    let err = prepare(&again, Start::Resume(&ck), &runs).err().expect("a finished run is refused").to_string();
     assert!(err.starts_with("--resume: ") && err.contains("finished (stopped: max_steps at step 3"), "{err}");
 
     // A preset or a config file would not continue the same run.
     let preset = Sources { preset: Some("small"), ..Sources::default() };
-    let err = prepare(&preset, Some(&ck), &runs).err().expect("--preset is refused").to_string();
+    let err = prepare(&preset, Start::Resume(&ck), &runs).err().expect("--preset is refused").to_string();
     assert!(err.starts_with("--preset: cannot change on --resume"), "{err}");
 
     let more = Sources { flags: flags(&[("steps", 5.into())]), ..Sources::default() };
-    let (resumed, session) = prepare(&more, Some(&ck), &runs).unwrap();
+    let (resumed, session) = prepare(&more, Start::Resume(&ck), &runs).unwrap();
     assert_eq!((resumed.path, session.step), (run.path, 3));
 }

@@ -57,7 +57,7 @@ pub fn stop_message(r: &Report) -> Option<String> {
             "interrupted at step {}: state saved in {}/checkpoint.bin; continue with --resume",
             r.steps, r.run_dir
         )),
-        Stopped::Memorized | Stopped::MaxSteps | Stopped::Plateau => None,
+        Stopped::Memorized | Stopped::MaxSteps | Stopped::Plateau | Stopped::EarlyStopped => None,
     }
 }
 
