@@ -162,6 +162,7 @@ fn cmd_eval(a: EvalArgs) -> Result<u8> {
         data: d.data.as_deref(),
         samples: d.samples,
         val_fraction: d.val_fraction,
+        test_fraction: d.test_fraction,
         max_windows: a.max_windows,
         progress: true,
     };

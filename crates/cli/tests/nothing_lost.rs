@@ -383,6 +383,8 @@ fn early_stopping_reports_from_the_best_validation_weights() {
         "256",
         "--val-fraction",
         "0.0001",
+        "--test-fraction",
+        "0.002",
         "--lr",
         "0.01",
         "--steps",
@@ -414,4 +416,13 @@ fn early_stopping_reports_from_the_best_validation_weights() {
     assert!((r["val_loss"].as_f64().unwrap() - min.1).abs() < 1e-9, "{} vs {}", r["val_loss"], min.1);
     assert!(vals.last().unwrap().1 > min.1, "it stopped on a rising validation loss");
     refused(&overfit(d, &["train", "--early-stop", "100", "--steps", "10"]), "--val-fraction");
+    // The test part is read once, at the best weights: `eval` of best.bin on it agrees to the bit.
+    let test = &r["test"];
+    assert_eq!(test["windows"].as_u64(), Some(2199), "0.2% of 1,115,394 bytes, less one window");
+    let args = ["eval", "--checkpoint", "runs/id-1/best.bin", "--data", &data, "--test-fraction", "0.002", "--json"];
+    let out = overfit(d, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((e["split"].as_str(), e["samples"].as_u64()), (Some("test"), Some(2199)));
+    assert_eq!(e["loss"], test["loss"]);
 }

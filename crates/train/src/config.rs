@@ -19,8 +19,10 @@ pub struct TrainConfig {
     pub random_data: bool,
     /// The first N windows (null: every window of the training part).
     pub samples: Option<usize>,
-    /// The held-out tail of the file (null: no validation split).
+    /// The held-out tail of the file (null: no validation split), before the test tail if any.
     pub val_fraction: Option<f64>,
+    /// The last part of the file, held out for testing only (null: none).
+    pub test_fraction: Option<f64>,
     pub seed: u64,
     pub batch_size: usize,
     /// Each batch is split into micro-batches of this many windows, computed in parallel and their
@@ -95,6 +97,7 @@ impl TrainConfig {
             random_data: false,
             samples: Some(crate::data::DEFAULT_SAMPLES),
             val_fraction: None,
+            test_fraction: None,
             seed: 0,
             batch_size: 32,
             micro_batch: 16,
@@ -224,6 +227,9 @@ impl TrainConfig {
         }
         if self.val_fraction.is_some() {
             return Err(Error::usage("--val-fraction", "random data has nothing to validate on"));
+        }
+        if self.test_fraction.is_some() {
+            return Err(Error::usage("--test-fraction", "random data has nothing to test on"));
         }
         if self.samples.is_none() {
             return Err(Error::usage("--samples", "random data needs a number of samples"));

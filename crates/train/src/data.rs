@@ -110,6 +110,9 @@ pub struct Split {
     /// Validation windows start at val_start..val_start + val_windows.
     pub val_start: usize,
     pub val_windows: usize,
+    /// Test windows start at test_start..test_start + test_windows (after the validation part).
+    pub test_start: usize,
+    pub test_windows: usize,
 }
 
 impl Split {
@@ -169,7 +172,37 @@ impl Split {
             train_windows,
             val_start,
             val_windows,
+            test_start: len,
+            test_windows: 0,
         })
+    }
+
+    /// [`Split::new`] with a test tail of `test_fraction` of the `len` bytes held out first: the
+    /// training and validation parts are laid out in the bytes before it.
+    pub fn with_test(
+        len: usize,
+        seq_length: usize,
+        per_position: bool,
+        samples: Option<usize>,
+        fractions: (Option<f64>, Option<f64>),
+        name: &str,
+    ) -> Result<Split> {
+        let (val_fraction, test_fraction) = fractions;
+        let Some(f) = test_fraction else {
+            return Split::new(len, seq_length, per_position, samples, val_fraction, name);
+        };
+        if !(f > 0.0 && f < 1.0) {
+            return Err(Error::usage("--test-fraction", format!("must be strictly between 0 and 1, got {f}")));
+        }
+        let test_start = ((len as f64) * (1.0 - f)).floor() as usize;
+        if len - test_start <= seq_length {
+            return Err(Error::usage(
+                "--test-fraction",
+                format!("{f} leaves {} bytes for testing; at least {} are needed", len - test_start, seq_length + 1),
+            ));
+        }
+        let split = Split::new(test_start, seq_length, per_position, samples, val_fraction, name)?;
+        Ok(Split { test_start, test_windows: len - test_start - seq_length, ..split })
     }
 }
 
@@ -186,6 +219,8 @@ impl Split {
             train_windows: samples,
             val_start: samples * (seq_length + 1),
             val_windows: 0,
+            test_start: samples * (seq_length + 1),
+            test_windows: 0,
         })
     }
 

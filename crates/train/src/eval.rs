@@ -61,6 +61,8 @@ pub struct EvalPlan {
     pub val: Vec<usize>,
     /// Validation windows of the final pass.
     pub final_val: Vec<usize>,
+    /// Test windows, read once at the end (empty without a test split).
+    pub test: Vec<usize>,
 }
 
 impl EvalPlan {
@@ -82,7 +84,8 @@ impl EvalPlan {
         } else {
             (Vec::new(), Vec::new())
         };
-        EvalPlan { train, val, final_val }
+        let test = eval_starts(split.test_start, split.test_windows, stride, FINAL_EVAL_MAX);
+        EvalPlan { train, val, final_val, test }
     }
 }
 
@@ -218,7 +221,7 @@ pub struct CheckpointEval {
     pub memorized: usize,
     /// Windows read.
     pub samples: usize,
-    /// "validation" with a held-out tail, else "train".
+    /// "test" with a test tail, else "validation" with a held-out tail, else "train".
     pub split: &'static str,
     /// Windows of that part at this stride; `samples` of them were read (fewer under
     /// `--max-windows`, evenly spaced).
@@ -238,6 +241,8 @@ pub struct EvalRequest<'a> {
     pub data: Option<&'a Path>,
     pub samples: Option<usize>,
     pub val_fraction: Option<f64>,
+    /// With a test tail, the test windows are read (and nothing else).
+    pub test_fraction: Option<f64>,
     /// `--max-windows`: at most this many windows, evenly spaced (all of them when None).
     pub max_windows: Option<usize>,
     /// A progress bar on stderr when it is a terminal.
@@ -245,8 +250,8 @@ pub struct EvalRequest<'a> {
 }
 
 /// Evaluates the checkpoint at `path` on the request's data (default: the embedded corpus, its
-/// first `DEFAULT_SAMPLES` windows): the validation windows with `val_fraction`, else the training
-/// ones, read as training reads them ([`EvalPlan`]): every window of a small training part (an
+/// first `DEFAULT_SAMPLES` windows): the test windows with `test_fraction`, else the validation
+/// windows with `val_fraction`, else the training ones, read as training reads them ([`EvalPlan`]): every window of a small training part (an
 /// exact memorized count), and a per-position head's windows without overlap otherwise, so each
 /// byte is predicted once. `--max-windows` keeps an evenly spaced sample, stated in the result.
 pub fn evaluate_checkpoint(path: &Path, req: &EvalRequest<'_>) -> Result<CheckpointEval> {
@@ -261,10 +266,16 @@ pub fn evaluate_checkpoint(path: &Path, req: &EvalRequest<'_>) -> Result<Checkpo
     let samples = req.samples.or(if req.data.is_none() { Some(crate::data::DEFAULT_SAMPLES) } else { None });
     let per_position = model.config.per_position();
     let l = ck.config.model.seq_length;
-    let split = Split::new(corpus.bytes().len(), l, per_position, samples, req.val_fraction, &corpus.name())?;
-    let val = split.val_windows > 0;
-    let (first, count) = if val { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
-    let exact = !val && count <= EXACT_EVAL_MAX;
+    let fractions = (req.val_fraction, req.test_fraction);
+    let split = Split::with_test(corpus.bytes().len(), l, per_position, samples, fractions, &corpus.name())?;
+    let (part, first, count) = if split.test_windows > 0 {
+        ("test", split.test_start, split.test_windows)
+    } else if split.val_windows > 0 {
+        ("validation", split.val_start, split.val_windows)
+    } else {
+        ("train", 0, split.train_windows)
+    };
+    let exact = part == "train" && count <= EXACT_EVAL_MAX;
     let stride = if per_position && !exact { l } else { 1 };
     let available = count.div_ceil(stride);
     let starts = eval_starts(first, count, stride, req.max_windows.unwrap_or(usize::MAX));
@@ -278,7 +289,7 @@ pub fn evaluate_checkpoint(path: &Path, req: &EvalRequest<'_>) -> Result<Checkpo
         loss: ev.loss,
         memorized: ev.memorized,
         samples: ev.windows,
-        split: if val { "validation" } else { "train" },
+        split: part,
         windows_available: available,
         stride,
         checkpoint: path.display().to_string(),

@@ -80,6 +80,11 @@ pub struct DataArgs {
     /// Hold out this fraction of the file's tail for validation, in (0, 1) [default: none]
     #[arg(long, value_name = "F", value_parser = finite)]
     pub val_fraction: Option<f64>,
+    /// Hold out this fraction of the file's tail for testing, in (0, 1); --val-fraction then
+    /// takes its share of the bytes before it. Nothing is chosen on the test part: it is only
+    /// reported (test_* in report.json) [default: none]
+    #[arg(long, value_name = "F", value_parser = finite)]
+    pub test_fraction: Option<f64>,
 }
 
 /// How to train: every flag a field of the run's config.

@@ -130,6 +130,34 @@ pub struct Report {
     /// budget first says `stopped: max_steps`: it was capped, not converged.
     #[serde(default)]
     pub best_step: Option<u64>,
+    /// With `test_fraction`: the test part, read once at the end, at the reported weights.
+    #[serde(default)]
+    pub test: Option<TestFigures>,
+}
+
+/// A run's figures on its test part (`--test-fraction`), on which nothing was chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestFigures {
+    /// Mean cross-entropy over every test target (nats), and in bits per byte.
+    pub loss: f64,
+    pub bits_per_byte: f64,
+    /// Bits per byte of each window's last prediction only: the same targets for every head.
+    pub last_bits_per_byte: f64,
+    pub accuracy: f64,
+    pub windows: usize,
+}
+
+impl TestFigures {
+    pub fn of(e: &crate::eval::Evaluation) -> TestFigures {
+        let ln2 = std::f64::consts::LN_2;
+        TestFigures {
+            loss: e.loss,
+            bits_per_byte: e.loss / ln2,
+            last_bits_per_byte: e.last_loss / ln2,
+            accuracy: e.accuracy,
+            windows: e.windows,
+        }
+    }
 }
 
 impl Report {

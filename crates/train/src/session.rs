@@ -130,8 +130,8 @@ impl Session {
             None => Corpus::Embedded,
             Some(p) => Corpus::open(Path::new(p))?,
         };
-        let split =
-            Split::new(corpus.bytes().len(), l, per_position, config.samples, config.val_fraction, &corpus.name())?;
+        let fractions = (config.val_fraction, config.test_fraction);
+        let split = Split::with_test(corpus.bytes().len(), l, per_position, config.samples, fractions, &corpus.name())?;
         Ok((corpus, split))
     }
 

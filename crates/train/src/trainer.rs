@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::eval::{EvalPlan, Evaluation};
-use crate::run::{MetricsRow, Report, RunDir, Stopped};
+use crate::run::{MetricsRow, Report, RunDir, Stopped, TestFigures};
 use crate::session::{Session, StepOutcome};
 use heads::accounting::LogApprox;
 use heads::ParamCounts;
@@ -347,12 +347,15 @@ fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, mut p: Progress, stopp
         Some(ev) if stopped != Stopped::Interrupted && best_step.is_none_or(|b| b == s.step) => ev.train,
         _ => s.evaluate(&plan.train),
     };
-    // One full validation pass at the end: the run's validation figure.
+    // One full validation pass at the end: the run's validation figure; and the test part, read
+    // once at the reported weights: nothing was chosen on it.
     let val = (!plan.final_val.is_empty()).then(|| s.evaluate(&plan.final_val));
+    let test = (!plan.test.is_empty()).then(|| s.evaluate(&plan.test));
     s.eval_seconds += t0.elapsed().as_secs_f64();
     s.wall_seconds = p.wall();
     let mut report = report(s, run, &p, train, val, plan.final_val.len(), stopped);
     report.best_step = best_step;
+    report.test = test.map(|t| TestFigures::of(&t));
     run.write_json("report.json", &report)?;
     draw_curves(s, run, &mut p, true)?;
     Ok(report)
@@ -417,5 +420,6 @@ fn report(
         memorized_bits: random_and_whole.then(|| crate::eval::memorized_bits(train.loss, targets)),
         dataset_bits: random_and_whole.then_some(8.0 * targets as f64),
         best_step: None,
+        test: None,
     }
 }

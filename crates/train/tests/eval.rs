@@ -137,3 +137,26 @@ fn memorizing_a_sample_is_not_memorizing_the_data() {
     let all: Vec<usize> = (0..432).collect();
     assert_eq!(s.evaluate(&all).memorized, 432, "stopped at step {} on a memorized sample", report.steps);
 }
+
+#[test]
+fn train_validation_and_test_parts_never_share_a_target() {
+    // 10,007 bytes, 10% test, 7% of the rest validation, L = 33: no window's bytes (its L inputs
+    // and its target) cross into the next part.
+    let (len, l) = (10_007, 33);
+    for per_position in [false, true] {
+        let s = Split::with_test(len, l, per_position, None, (Some(0.07), Some(0.1)), "t").unwrap();
+        assert_eq!(s.test_start, 9006, "floor(10007 · 0.9)");
+        assert_eq!(s.val_start, 8375, "floor(9006 · 0.93)");
+        // The last byte each part's last window reads (its last target) stays inside the part.
+        assert_eq!(s.train_windows - 1 + l, s.val_start - 1);
+        assert_eq!(s.val_start + s.val_windows - 1 + l, s.test_start - 1);
+        assert_eq!(s.test_start + s.test_windows - 1 + l, len - 1);
+        let plan = EvalPlan::new(&s, None, 320);
+        let stride = if per_position { l } else { 1 };
+        assert_eq!(plan.test.first(), Some(&s.test_start));
+        assert!(plan.test.windows(2).all(|w| w[1] - w[0] == stride));
+        assert!(plan.test.iter().all(|&i| i + l < len));
+    }
+    let e = Split::with_test(len, l, false, None, (None, Some(0.003)), "t").unwrap_err().to_string();
+    assert!(e.starts_with("--test-fraction") && e.contains("31 bytes for testing"), "{e}");
+}
