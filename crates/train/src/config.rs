@@ -247,9 +247,8 @@ impl TrainConfig {
             return Ok(());
         }
         let shrinkers = self.shrinkers();
-        let flag = shrinkers.first().map_or("--seq-length", |(f, _)| f);
-        let list: Vec<String> =
-            shrinkers.iter().map(|(f, saved)| format!("{f} (halved: −{} GiB)", saved >> 30)).collect();
+        let flag = shrinkers.first().and_then(|(f, _)| f.split(' ').next()).unwrap_or("--seq-length");
+        let list: Vec<String> = shrinkers.iter().map(|(f, saved)| format!("{f} (−{} GiB)", saved >> 30)).collect();
         Err(crate::Error::usage(
             flag,
             format!(
@@ -279,18 +278,20 @@ impl TrainConfig {
         Ok((n as u128 * 16, self.step_bytes(n, rayon::current_num_threads())))
     }
 
-    /// The size flags that would shrink the memory a run needs, with what halving each saves, the
-    /// largest saving first.
+    /// The size flags that would shrink the memory a run needs, with what halving each (or, for
+    /// --micro-batch, also doubling: fewer micro-batches hold fewer gradients) saves, the largest
+    /// saving first.
     fn shrinkers(&self) -> Vec<(&'static str, u128)> {
         let Ok((p, s)) = self.memory_bytes() else { return vec![] };
         let halve = |x: &mut usize| *x = (*x / 2).max(1);
-        let edits: [(&'static str, &dyn Fn(&mut TrainConfig)); 6] = [
-            ("--seq-length", &|c| halve(&mut c.model.seq_length)),
-            ("--d-model", &|c| halve(&mut c.model.d_model)),
-            ("--num-blocks", &|c| halve(&mut c.model.num_blocks)),
-            ("--d-ff", &|c| halve(&mut c.model.d_ff)),
-            ("--batch-size", &|c| halve(&mut c.batch_size)),
-            ("--micro-batch", &|c| halve(&mut c.micro_batch)),
+        let edits: [(&'static str, &dyn Fn(&mut TrainConfig)); 7] = [
+            ("--seq-length halved", &|c| halve(&mut c.model.seq_length)),
+            ("--d-model halved", &|c| halve(&mut c.model.d_model)),
+            ("--num-blocks halved", &|c| halve(&mut c.model.num_blocks)),
+            ("--d-ff halved", &|c| halve(&mut c.model.d_ff)),
+            ("--batch-size halved", &|c| halve(&mut c.batch_size)),
+            ("--micro-batch halved", &|c| halve(&mut c.micro_batch)),
+            ("--micro-batch doubled", &|c| c.micro_batch = (c.micro_batch * 2).min(c.batch_size)),
         ];
         let mut saved: Vec<(&'static str, u128)> = edits
             .iter()

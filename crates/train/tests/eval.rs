@@ -79,7 +79,9 @@ fn the_memory_guard_counts_every_micro_batch_of_gradients() {
     c.batch_size = 1024;
     c.micro_batch = 1;
     let err = c.validate().unwrap_err().to_string();
-    assert!(err.starts_with("--micro-batch:") && err.contains("1024 micro-batches"), "{err}");
+    // The message names the flag whose change saves most, and lists every other that helps.
+    assert!(err.starts_with("--d-model:") && err.contains("1024 micro-batches"), "{err}");
+    assert!(err.contains("--micro-batch doubled (−") && err.contains("--batch-size halved (−"), "{err}");
     c.batch_size = 2;
     c.validate().unwrap();
 }
