@@ -5,7 +5,8 @@
 //! op's `*_forward` in the `tensor` crate, and adds the result into each input's gradient.
 
 use crate::op::Op;
-use crate::tape::{Node, Tape, Var};
+use crate::op::Var;
+use crate::tape::{Node, Tape};
 use tensor::{
     attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax, Float, Tensor,
 };

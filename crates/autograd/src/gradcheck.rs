@@ -7,8 +7,9 @@
 //! own scale, so a wrong transposition or a missing term shows as an error near 1, while the
 //! finite-difference error of a correct rule stays near 1e-9.
 
+use crate::op::Var;
 use crate::params::{ParamId, ParamSet};
-use crate::tape::{Tape, Var};
+use crate::tape::Tape;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use tensor::Tensor;

@@ -20,7 +20,7 @@ mod tape;
 
 pub use backward::Gradients;
 pub use function::Function;
-pub use op::Op;
+pub use op::{Op, Var};
 pub use params::{Grads, Param, ParamId, ParamSet};
-pub use tape::{Tape, Var};
+pub use tape::Tape;
 pub use tensor::{Float, Tensor};

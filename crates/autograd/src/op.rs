@@ -1,11 +1,20 @@
-//! The op enum: what produced each node of the tape, with the inputs and any saved state its
-//! gradient rule needs. Its one consumer is the exhaustive `match` in `backward.rs`.
+//! The op enum: what produced each node of the tape, with the inputs (each a [`Var`], a node's
+//! index) and any saved state its gradient rule needs. Its one consumer is the exhaustive `match` in `backward.rs`.
 
 use crate::function::CustomFn;
 use crate::params::ParamId;
-use crate::tape::Var;
 use tensor::norm::LayerNormSaved;
 use tensor::Tensor;
+
+/// A value on the tape (an index; cheap to copy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var(pub(crate) u32);
+
+impl Var {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 #[derive(Clone, Debug)]
 pub enum Op<F> {

@@ -4,21 +4,11 @@
 //! `backward.rs` holds the matching gradient rules. Shapes are checked here, with messages that say
 //! which op got what: a mismatch is a bug in the model code, never a user error.
 
-use crate::op::Op;
+use crate::op::{Op, Var};
 use crate::params::{ParamId, ParamSet};
 use tensor::{
     attention, conv, elementwise as ew, embedding, linear, matmul, norm, reduce, shape, softmax, Float, Tensor,
 };
-
-/// A value on the tape (an index; cheap to copy).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Var(pub(crate) u32);
-
-impl Var {
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
 
 pub(crate) struct Node<F> {
     /// None for parameters, whose value stays in the ParamSet.

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The binary under test; `OVERFIT_BIN` runs these tests against another build (e.g. an older
+/// commit's, to see that each test fails there).
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_overfit"))
+    Command::new(std::env::var("OVERFIT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_overfit").to_string()))
 }
 
 fn overfit(dir: &Path, args: &[&str]) -> Output {
@@ -88,7 +90,7 @@ fn a_reader_that_goes_away_does_not_take_the_run_with_it() {
     // A printer still ends quietly on a closed pipe (no panic message, no backtrace).
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("'{}' summary --preset gpt2-small | true", env!("CARGO_BIN_EXE_overfit")))
+        .arg(format!("'{}' summary --preset gpt2-small | true", bin().get_program().to_string_lossy()))
         .output()
         .unwrap();
     assert!(!text(&out.stderr).contains("panic") && out.stderr.is_empty(), "{}", text(&out.stderr));

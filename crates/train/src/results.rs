@@ -114,7 +114,7 @@ fn why_unfinished(dir: &Path) -> String {
 /// The config's own fields, with the model's at the top level (as the flags name them).
 fn flatten_config(v: Value) -> Map<String, Value> {
     let Value::Object(mut top) = v else { return Map::new() };
-    for key in crate::run::RUN_RECORD_KEYS {
+    for key in crate::settings::RUN_RECORD_KEYS {
         top.remove(*key);
     }
     if let Some(Value::Object(model)) = top.remove("model") {

@@ -172,9 +172,6 @@ impl Report {
     }
 }
 
-/// Keys of config.json beside the config's own fields (`--config` ignores them).
-pub const RUN_RECORD_KEYS: &[&str] = &["provenance", "history", "data_fingerprint"];
-
 /// What config.json records beside the config: where the run came from, every resume since, and
 /// the checksum of its training bytes (the one its checkpoints carry), so that a checkpoint of
 /// another run is refused in this folder.

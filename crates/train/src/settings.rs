@@ -53,6 +53,9 @@ pub fn flag_of(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
 }
 
+/// Keys of config.json beside the config's own fields (`--config` ignores them).
+pub const RUN_RECORD_KEYS: &[&str] = &["provenance", "history", "data_fingerprint"];
+
 /// Reads a config file: a run's config.json (its provenance and history are ignored) or a partial
 /// one written by hand. Unknown fields are an error: a misspelt key must not pass silently.
 pub fn read_config_file(path: &Path) -> Result<TrainConfig> {
@@ -62,7 +65,7 @@ pub fn read_config_file(path: &Path) -> Result<TrainConfig> {
     let mut value: Value =
         serde_json::from_str(&text).map_err(|e| Error::input(&shown, format!("is not valid JSON: {e}")))?;
     if let Value::Object(map) = &mut value {
-        for key in crate::run::RUN_RECORD_KEYS {
+        for key in RUN_RECORD_KEYS {
             map.remove(*key);
         }
     }

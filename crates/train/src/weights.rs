@@ -88,7 +88,7 @@ pub fn import(path: &Path, flags: &PartialConfig) -> Result<Imported> {
     let not_safetensors = |e| Error::input(&shown, format!("is not a safetensors file: {e}"));
     let st = SafeTensors::deserialize(&bytes).map_err(not_safetensors)?;
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(not_safetensors)?;
-    let scheme = infer::scheme(st.names().into_iter());
+    let scheme = scheme(st.names().into_iter());
     let mut found = Tensors::new();
     for (name, view) in st.tensors() {
         let Some(canonical) = (scheme.rename)(&name) else { continue };
@@ -102,7 +102,7 @@ pub fn import(path: &Path, flags: &PartialConfig) -> Result<Imported> {
     }
     let mut extra_warnings = Vec::new();
     let config_json = match config_file {
-        Some(p) if scheme.config_json => Some(infer::ConfigJson::read(&p)?),
+        Some(p) if scheme.config_json.is_some() => Some(infer::ConfigJson::read(&p)?),
         Some(p) => {
             extra_warnings.push(format!("{}: not read: {shown} has overfit's names", p.display()));
             None
@@ -194,4 +194,36 @@ fn fresh_checkpoint(config: TrainConfig, params: Vec<SavedTensor>) -> Checkpoint
         first_loss: None,
         pending_loss: (0.0, 0),
     }
+}
+
+/// The naming schemes a file may use, tried in order (a file with no marker is taken as overfit's):
+/// overfit's, and transformers' GPT-2 (hf.rs). They live here, above both `infer` and `hf`, so that
+/// neither of those imports the other.
+const SCHEMES: &[infer::Scheme] = &[
+    infer::Scheme {
+        markers: &["tok_emb.weight"],
+        described: "has no model config in its metadata",
+        alone: "it has no model config in its metadata",
+        rename: |name| Some(name.to_string()),
+        infer: infer::overfit_names,
+        convert: |_, tensors, _| Ok(tensors),
+        config_json: None,
+    },
+    // Hugging Face transformers' GPT2LMHeadModel, and bare GPT2Model / older GPT-2 checkpoints
+    // without the `transformer.` prefix.
+    infer::Scheme {
+        markers: &["transformer.wte.weight", "wte.weight"],
+        described: "has transformers GPT-2 names",
+        alone: "a GPT-2 file alone: import its folder to read n_head from config.json",
+        rename: hf::canonical_name,
+        infer: hf::infer,
+        convert: hf::from_gpt2,
+        config_json: Some(hf::apply_config),
+    },
+];
+
+/// The scheme of a file with these tensor names.
+fn scheme<'a>(names: impl Iterator<Item = &'a str>) -> &'static infer::Scheme {
+    let names: std::collections::BTreeSet<&str> = names.collect();
+    SCHEMES.iter().find(|s| s.markers.iter().any(|m| names.contains(m))).unwrap_or(&SCHEMES[0])
 }

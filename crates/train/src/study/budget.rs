@@ -53,6 +53,9 @@ pub struct Budget {
     pub max_order: usize,
 }
 
+/// The learning rates a head is tuned over.
+pub const LRS: [f64; 4] = [3e-4, 1e-3, 3e-3, 1e-2];
+
 const fn trunk(num_blocks: usize, d_model: usize, seq_length: usize) -> Trunk {
     Trunk { num_blocks, d_model, seq_length }
 }
@@ -70,7 +73,7 @@ impl Budget {
     fn full() -> Budget {
         Budget {
             windows: crate::data::DEFAULT_SAMPLES,
-            lrs: super::plan::LRS.to_vec(),
+            lrs: LRS.to_vec(),
             tune_seeds: vec![100, 101],
             tune_epochs: 100,
             seeds: (0..5).collect(),

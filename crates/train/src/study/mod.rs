@@ -3,7 +3,7 @@
 //! The study is a plan of ordinary run folders, made by `sweep::plan` and run by
 //! `runner::run_all` (so `--jobs` runs several at once, finished runs are skipped and interrupted
 //! ones resumed), in two phases:
-//! 1. `tune`: every head and causal variant at every learning rate of [`plan::LRS`] on the log's
+//! 1. `tune`: every head and causal variant at every learning rate of [`budget::LRS`] on the log's
 //!    432 windows; each keeps the rate that memorizes them in the fewest epochs (mean over seeds).
 //! 2. every experiment, each variant at its own rate: `memorize` (the log's runs), `bottleneck-k`,
 //!    `conv-kernel`, `tied-depth`, `combined` (ideas 1+2+3), `length` (flatten against causal as

@@ -1,7 +1,7 @@
 //! The study's experiments as cells: one configuration each (a head or causal variant at its
 //! learning rate, and the value the experiment varies), run once per seed by `sweep::plan`.
 
-use super::budget::Budget;
+use super::budget::{Budget, LRS};
 use super::StudyOptions;
 use crate::error::Result;
 use crate::runner::RunSpec;
@@ -47,9 +47,6 @@ pub const VARIANTS: [Variant; 10] = [
         ..head("", HeadKind::Causal)
     },
 ];
-
-/// The learning rates a head is tuned over.
-pub const LRS: [f64; 4] = [3e-4, 1e-3, 3e-3, 1e-2];
 
 impl Variant {
     pub fn named(name: &str) -> Option<Variant> {

@@ -88,7 +88,8 @@ pub(super) fn resolve(
             let mut told = from_shapes(shapes, scheme).map_err(|m| Error::input(shown, m))?;
             let source = match config_json {
                 Some(c) => {
-                    super::hf::apply_config(&mut told, &c.value).map_err(|m| Error::input(&c.shown, m))?;
+                    let apply = scheme.config_json.expect("a config.json is read only for a scheme that has one");
+                    apply(&mut told, &c.value).map_err(|m| Error::input(&c.shown, m))?;
                     format!("{} and the tensor shapes of {shown}", c.shown)
                 }
                 None => format!("the tensor shapes of {shown} ({})", scheme.alone),
@@ -120,48 +121,18 @@ fn from_metadata(json: &str) -> std::result::Result<(PartialConfig, Vec<String>)
 /// tensors become overfit's.
 pub(super) struct Scheme {
     /// A tensor every file of it has (under any of these names).
-    markers: &'static [&'static str],
+    pub markers: &'static [&'static str],
     /// What a file of it is, when its shapes must tell the config (for messages).
-    described: &'static str,
+    pub described: &'static str,
     /// What the shapes alone cannot tell, and where to find it (for messages).
-    alone: &'static str,
+    pub alone: &'static str,
     /// The name a tensor goes by in `infer` and `convert`; None for one that holds no weights.
     pub rename: fn(&str) -> Option<String>,
-    infer: fn(&Shapes) -> std::result::Result<PartialConfig, String>,
+    pub infer: fn(&Shapes) -> std::result::Result<PartialConfig, String>,
     /// The tensors under overfit's names and layouts, for this model.
     pub convert: fn(&ModelConfig, Tensors, &str) -> Result<Tensors>,
-    /// Whether a transformers folder's config.json describes the model.
-    pub config_json: bool,
-}
-
-/// The schemes a file may use, tried in order; a file with no marker is taken as overfit's.
-const SCHEMES: &[Scheme] = &[
-    Scheme {
-        markers: &["tok_emb.weight"],
-        described: "has no model config in its metadata",
-        alone: "it has no model config in its metadata",
-        rename: |name| Some(name.to_string()),
-        infer: overfit_names,
-        convert: |_, tensors, _| Ok(tensors),
-        config_json: false,
-    },
-    // Hugging Face transformers' GPT2LMHeadModel, and bare GPT2Model / older GPT-2 checkpoints
-    // without the `transformer.` prefix.
-    Scheme {
-        markers: &["transformer.wte.weight", "wte.weight"],
-        described: "has transformers GPT-2 names",
-        alone: "a GPT-2 file alone: import its folder to read n_head from config.json",
-        rename: super::hf::canonical_name,
-        infer: super::hf::infer,
-        convert: super::hf::from_gpt2,
-        config_json: true,
-    },
-];
-
-/// The scheme of a file with these tensor names.
-pub(super) fn scheme<'a>(names: impl Iterator<Item = &'a str>) -> &'static Scheme {
-    let names: BTreeSet<&str> = names.collect();
-    SCHEMES.iter().find(|s| s.markers.iter().any(|m| names.contains(m))).unwrap_or(&SCHEMES[0])
+    /// How the scheme's own config.json (a transformers folder's) tells the model, if it has one.
+    pub config_json: Option<fn(&mut PartialConfig, &serde_json::Value) -> std::result::Result<(), String>>,
 }
 
 /// What the tensor shapes tell, under `scheme` when the file has its marker.
@@ -171,13 +142,13 @@ fn from_shapes(shapes: &Shapes, scheme: &Scheme) -> std::result::Result<PartialC
     if scheme.markers.iter().any(|m| (scheme.rename)(m).is_some_and(|m| shapes.contains_key(&m))) {
         return (scheme.infer)(shapes).map_err(|m| format!("{}, {m}", scheme.described));
     }
-    let markers: Vec<String> = SCHEMES.iter().flat_map(|s| s.markers).map(|m| format!("'{m}'")).collect();
+    let markers: Vec<String> = super::SCHEMES.iter().flat_map(|s| s.markers).map(|m| format!("'{m}'")).collect();
     Err(format!("{}, and no tensor {} to infer one from", scheme.described, markers.join(" or ")))
 }
 
 /// SPEC §1's names: `tok_emb.weight` [V, d]; `pos_emb.weight` [L, d], absent with sinusoidal
 /// positions; `blocks.{i}.*` for i in 0..N, with `blocks.0.ffn.fc1.weight` [F, d]; the head's own.
-fn overfit_names(s: &Shapes) -> std::result::Result<PartialConfig, String> {
+pub(super) fn overfit_names(s: &Shapes) -> std::result::Result<PartialConfig, String> {
     let [v, d] = dims(s, "tok_emb.weight")?;
     let num_blocks = block_count(s, "blocks.")?;
     let [f, _] = dims(s, "blocks.0.ffn.fc1.weight")?;
