@@ -18,8 +18,34 @@ fn overfit(dir: &Path, args: &[&str]) -> Output {
     bin().args(args).current_dir(dir).output().expect("the binary runs")
 }
 
-fn spawn(dir: &Path, args: &[&str]) -> Child {
-    bin().args(args).current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starts")
+/// A running binary, killed when dropped: a test that fails must not leave a run training (it
+/// would hold what the test's process held, and a million-step run never ends).
+struct Running(Option<Child>);
+
+impl Running {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("running")
+    }
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+    fn output(mut self) -> Output {
+        self.0.take().expect("running").wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Running {
+    let child = bin().args(args).current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    Running(Some(child.expect("starts")))
 }
 
 fn text(b: &[u8]) -> String {
@@ -80,9 +106,9 @@ fn a_reader_that_goes_away_does_not_take_the_run_with_it() {
     let args = ["train", "--steps", "3000", "--log-every", "1", "--eval-every", "1000", "--runs-dir", "pipe"];
     let mut child = spawn(d, &args);
     let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap(); // the reader is dropped here
-    drop(child.stdout.take());
-    let status = child.wait().unwrap();
+    BufReader::new(child.child().stderr.take().unwrap()).read_line(&mut first).unwrap(); // the reader is dropped here
+    drop(child.child().stdout.take());
+    let status = child.child().wait().unwrap();
     assert_eq!(status.code(), Some(0), "killed by SIGPIPE? {status:?}");
     let report = read_json(&d.join("pipe/id-1/report.json"));
     assert_eq!(report["steps"], 3000);
@@ -165,7 +191,7 @@ fn two_sweeps_on_one_folder_give_what_one_sweep_gives() {
     let alone = overfit(d, &args("alone"));
     assert!(alone.status.success(), "{}", text(&alone.stderr));
     let (a, b) = (spawn(d, &args("both")), spawn(d, &args("both")));
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (a, b) = (a.output(), b.output());
     assert!(a.status.success() && b.status.success(), "{}\n{}", text(&a.stderr), text(&b.stderr));
     let want = sweep_outcome(d, "alone");
     let got = sweep_outcome(d, "both");
@@ -187,8 +213,8 @@ fn a_held_run_refuses_a_resume_naming_its_holder_and_kill_9_frees_it() {
     assert!(lock.contains(&format!("pid {}", child.id())) && lock.contains("on host"), "{lock}");
     let out = overfit(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--steps", "2000000", "--quiet"]);
     refused(&out, &format!("is being trained by pid {}", child.id()));
-    child.kill().unwrap(); // SIGKILL: no chance to clean up
-    child.wait().unwrap();
+    child.child().kill().unwrap(); // SIGKILL: no chance to clean up
+    child.child().wait().unwrap();
     let out = overfit(d, &["train", "--resume", "runs/id-1/checkpoint.bin", "--steps", "60", "--quiet"]);
     assert!(out.status.success(), "the kernel released the dead holder's lock: {}", text(&out.stderr));
 }
@@ -198,7 +224,7 @@ fn a_sweep_skips_a_run_another_process_holds_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let sweep = ["sweep", "--grid", "head=flatten,tied", "--steps", "1000000", "--checkpoint-every", "20", "--quiet"];
-    let mut holder = spawn(d, &sweep);
+    let holder = spawn(d, &sweep);
     wait_for(&d.join("runs/head=flatten,seed=0/checkpoint.bin"));
     let short = ["sweep", "--grid", "head=flatten,tied", "--steps", "1000000", "--quiet", "--json"];
     let other = spawn(d, &short);
@@ -207,9 +233,9 @@ fn a_sweep_skips_a_run_another_process_holds_and_names_it() {
     for c in [&holder, &other] {
         assert!(Command::new("kill").args(["-INT", &c.id().to_string()]).status().unwrap().success());
     }
-    let err = text(&other.wait_with_output().unwrap().stderr);
+    let err = text(&other.output().stderr);
     assert!(err.contains("skipped runs/head=flatten,seed=0: being trained by pid"), "{err}");
-    assert_eq!(holder.wait().unwrap().code(), Some(130), "the holder saved its run and stopped");
+    assert_eq!(holder.output().status.code(), Some(130), "the holder saved its run and stopped");
 }
 
 #[test]
@@ -345,7 +371,7 @@ fn an_interrupt_that_arrives_twice_at_once_still_saves() {
     for _ in 0..2 {
         assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     }
-    let out = child.wait_with_output().unwrap();
+    let out = child.output();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("second interrupt"), "{}", text(&out.stderr));
     assert_eq!(read_json(&d.join("runs/id-1/report.json"))["stopped"], "interrupted");
