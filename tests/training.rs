@@ -32,6 +32,36 @@ fn same_seed_same_losses_bit_for_bit_on_any_thread_count() {
     assert_ne!(s.train_step().loss.to_bits(), one[0]);
 }
 
+/// With one micro-batch the kernels of the step split their work across threads (products,
+/// attention, cross-entropy over a per-position head's 1,024 rows), and the step is driven
+/// through `system::on_workers` as the binary drives it: still the same bits on 1, 2 and 3
+/// threads, for a window head and a per-position one.
+#[test]
+fn one_micro_batch_splits_its_kernels_and_keeps_the_bits_on_any_thread_count() {
+    use overfit::train::system::on_workers;
+    for head in [HeadKind::Flatten, HeadKind::Causal] {
+        let mut c = short(25);
+        c.model.head = head;
+        c.micro_batch = c.batch_size;
+        assert_eq!(c.micro_batches(), 1, "the split path, not the serial micro-batches");
+        let run = |threads: usize| {
+            in_pool(threads, || {
+                on_workers(|| {
+                    let mut s = Session::new(c.clone()).unwrap();
+                    let losses: Vec<u64> = (0..25).map(|_| s.train_step().loss.to_bits()).collect();
+                    (losses, param_bits(&s))
+                })
+            })
+        };
+        let (losses, params) = run(1);
+        for threads in [2, 3] {
+            let (l, p) = run(threads);
+            assert_eq!(losses, l, "{head:?}: losses on 1 thread vs {threads}");
+            assert!(params == p, "{head:?}: parameters on 1 thread vs {threads}");
+        }
+    }
+}
+
 #[test]
 fn resume_reaches_exactly_the_state_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();

@@ -102,6 +102,30 @@ fn a_sweep_runs_its_plan_in_order_and_jobs_do_not_change_a_bit() {
     assert_eq!(err.matches("already done: skipped").count(), 8, "{err}");
 }
 
+/// seed-id4's batch of 32 in one micro-batch: each run's kernels split their work across the
+/// threads it has (products, attention, and cross-entropy over the causal head's 1,024 rows).
+/// Runs on 1, 2 and 3 threads, and two at a time on 3 threads (one each), end with the same bits.
+#[test]
+fn one_micro_batch_splits_across_threads_and_changes_no_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["sweep", "--steps", "12", "--micro-batch", "32", "--grid", "head=flatten,causal", "--seeds", "0,1"];
+    let run = |runs_dir: &str, extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--quiet", "--json", "--runs-dir", runs_dir]);
+        a.extend(extra);
+        let out = json(&overfit(dir.path(), &a, &[]));
+        assert_eq!(out["runs"].as_array().unwrap().len(), 4);
+        outcome(dir.path(), runs_dir)
+    };
+    let one = run("t1", &["--threads", "1"]);
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("t1/head=causal,seed=0/config.json")).unwrap()).unwrap();
+    assert_eq!((config["micro_batch"].as_u64(), config["batch_size"].as_u64()), (Some(32), Some(32)), "{config}");
+    assert_eq!(one, run("t2", &["--threads", "2"]), "1 thread vs 2");
+    assert_eq!(one, run("t3", &["--threads", "3"]), "1 thread vs 3");
+    assert_eq!(one, run("j2", &["--threads", "3", "--jobs", "2"]), "1 thread vs two runs at once");
+}
+
 #[test]
 fn shards_gathered_give_the_whole_sweeps_table() {
     let dir = tempfile::tempdir().unwrap();

@@ -146,6 +146,40 @@ fn cross_entropy_serial_and_split_paths_agree_bit_for_bit() {
     }
 }
 
+/// A confident prediction: the target's logit 20, the others between 5 and 6, so the loss is
+/// ln(1 + Σ exp(x_j − 20)) ≈ 256·e^−14.5 ≈ 1.3e-4 per row of 257 (4e-7 per row of 3), below or
+/// near the ulp of 20 in f32 (1.9e-6), where (max + ln Σ) − x_t rounded to 0 or lost its digits.
+/// Both paths (rows split into tasks, and serially), against the same sum in f64.
+#[test]
+fn cross_entropy_of_a_confident_prediction_keeps_its_small_loss() {
+    use tensor::softmax::cross_entropy_forward;
+    for (m, v) in [(4, 3), (300, 257)] {
+        let targets: Vec<u32> = (0..m).map(|i| (i * 31 % v) as u32).collect();
+        let mut x = vec![0f32; m * v];
+        for (i, row) in x.chunks_mut(v).enumerate() {
+            for (j, l) in row.iter_mut().enumerate() {
+                *l = if j == targets[i] as usize { 20.0 } else { 5.0 + ((i * 7 + j * 13) % 11) as f32 * 0.1 };
+            }
+        }
+        let want: f64 = x
+            .chunks(v)
+            .zip(&targets)
+            .map(|(row, &t)| {
+                let others: f64 = row.iter().map(|&l| (l as f64 - row[t as usize] as f64).exp()).sum::<f64>() - 1.0;
+                others.ln_1p()
+            })
+            .sum::<f64>()
+            / m as f64;
+        let logits = tensor::from_vec(&[m, v], x);
+        let split = in_pool(2, || cross_entropy_forward(&logits, &targets).0);
+        let serial = in_pool(2, || tensor::serially(|| cross_entropy_forward(&logits, &targets).0));
+        for (path, got) in [("split", split), ("serial", serial)] {
+            let rel = (got as f64 - want).abs() / want;
+            assert!(rel < 1e-6, "{m}×{v}, {path}: loss {got:e}, want {want:e} (relative error {rel:e})");
+        }
+    }
+}
+
 #[test]
 fn fast_tanh_is_accurate_on_both_sides_of_its_switch_and_exact_at_the_ends() {
     use tensor::float::tanh_f32;

@@ -12,7 +12,10 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod bounded;
 pub mod text;
+
+pub use bounded::{capped, proportion, stat, stat_in, t975, wilson, Bounds, Capped, Interval, Stat, Survival};
 
 /// One run folder: its config (model fields flattened in) and its report.
 #[derive(Clone, Debug, Serialize)]
@@ -20,18 +23,6 @@ pub struct RunRecord {
     pub dir: String,
     pub config: Map<String, Value>,
     pub report: Value,
-}
-
-/// Statistics of one report field over a group's runs.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Stat {
-    pub mean: f64,
-    /// Sample standard deviation (n − 1); null for a single run.
-    pub std: Option<f64>,
-    /// mean ± t(0.975, n−1)·std/√n; null for a single run.
-    pub ci95: Option<[f64; 2]>,
-    /// Runs that have this field (a null field, e.g. val_loss without a split, is left out).
-    pub n: usize,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -148,13 +139,71 @@ pub fn group(runs: &[RunRecord], by: &[String]) -> Vec<Group> {
     groups.into_values().map(|(key, members)| Group { key, n: members.len(), metrics: metrics(&members) }).collect()
 }
 
-/// Every numeric report field (nested ones as `params.total`) over the members.
+/// Every numeric report field (nested ones as `params.total`) over the members, each with an
+/// interval inside its range (see [`bounds_of`]); the capped ones (`epochs_to_memorize`,
+/// `steps_to_memorize`) count the runs that never memorized as censored at their own length.
 fn metrics(members: &[&RunRecord]) -> BTreeMap<String, Stat> {
     let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in members {
         numeric_fields("", &r.report, &mut |name, x| values.entry(name).or_default().push(x));
     }
-    values.into_iter().map(|(name, xs)| (name, stat(&xs))).collect()
+    let mut out: BTreeMap<String, Stat> =
+        values.into_iter().map(|(name, xs)| (name.clone(), stat_in(&xs, bounds_of(&name)))).collect();
+    for (field, length) in CAPPED_FIELDS {
+        let xs: Vec<Capped> = members.iter().filter_map(|r| capped_value(&r.report, field, length)).collect();
+        if !xs.is_empty() {
+            out.insert(field.to_string(), capped(&xs));
+        }
+    }
+    out
+}
+
+/// Report fields that a run that never got there leaves null, and the field that says how far
+/// it ran: its cap.
+const CAPPED_FIELDS: [(&str, &str); 2] = [("epochs_to_memorize", "epochs"), ("steps_to_memorize", "steps")];
+
+/// A run's capped value: the field if the run got there, else censored at how far it ran.
+fn capped_value(report: &Value, field: &str, length: &str) -> Option<Capped> {
+    match report.get(field)? {
+        Value::Number(n) => Some(Capped { value: n.as_f64()?, reached: true }),
+        Value::Null => Some(Capped { value: report.get(length)?.as_f64()?, reached: false }),
+        _ => None,
+    }
+}
+
+/// Report fields that cannot be negative: counts, sizes, times, rates, losses and bits/byte.
+const NON_NEGATIVE_FIELDS: &[&str] = &[
+    "samples",
+    "memorized",
+    "memorized_of",
+    "epochs",
+    "steps",
+    "final_loss",
+    "val_loss",
+    "bits_per_byte",
+    "last_bits_per_byte",
+    "samples_per_sec",
+    "wall_seconds",
+    "eval_seconds",
+    "val_windows",
+    "ratio",
+    "approx_ratio",
+    "seed",
+    "peak_rss_bytes",
+    "rss_anon_bytes",
+    "dataset_bits",
+];
+
+/// The range of a report field. A field not named here (e.g. `memorized_bits`, negative for a
+/// model worse than uniform) gets a plain t-interval.
+pub fn bounds_of(field: &str) -> Bounds {
+    if field == "train_accuracy" {
+        Bounds::Fraction
+    } else if field.starts_with("params.") || NON_NEGATIVE_FIELDS.contains(&field) {
+        bounded::NON_NEGATIVE
+    } else {
+        Bounds::Real
+    }
 }
 
 fn numeric_fields(prefix: &str, v: &Value, out: &mut dyn FnMut(String, f64)) {
@@ -168,33 +217,6 @@ fn numeric_fields(prefix: &str, v: &Value, out: &mut dyn FnMut(String, f64)) {
         }
         _ => {}
     }
-}
-
-/// n, mean, sample std and the t interval of the mean.
-pub fn stat(xs: &[f64]) -> Stat {
-    let n = xs.len();
-    let mean = xs.iter().sum::<f64>() / n.max(1) as f64;
-    if n < 2 {
-        return Stat { mean, std: None, ci95: None, n };
-    }
-    let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-    let half = t975(n - 1) * std / (n as f64).sqrt();
-    Stat { mean, std: Some(std), ci95: Some([mean - half, mean + half]), n }
-}
-
-/// The 0.975 quantile of Student's t with `df` degrees of freedom: the table's values up to 30,
-/// then the Cornish–Fisher expansion around the normal quantile (error below 1e-4 there).
-pub fn t975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139, 2.200985,
-        2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873,
-        2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
-    ];
-    if (1..=30).contains(&df) {
-        return TABLE[df - 1];
-    }
-    let (z, d) = (1.959_963_985f64, df.max(1) as f64);
-    z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
 }
 
 /// The metrics a table shows unless asked for others: those present in any group.
@@ -226,11 +248,7 @@ fn num(x: f64) -> String {
 }
 
 fn cell(s: Option<&Stat>) -> String {
-    match s {
-        None => "–".into(),
-        Some(Stat { mean, ci95: Some([lo, hi]), .. }) => format!("{} ± {}", num(*mean), num((hi - lo) / 2.0)),
-        Some(s) => num(s.mean),
-    }
+    s.map_or("–".into(), |s| s.show(num))
 }
 
 fn show_key(v: &Value) -> String {
@@ -282,7 +300,7 @@ impl Results {
         wanted.iter().filter(|c| self.groups.iter().any(|g| g.metrics.contains_key(*c))).cloned().collect()
     }
 
-    /// A markdown table: one row per group, mean ± half the 95% interval.
+    /// A markdown table: one row per group, each figure with its 95% interval (see [`Stat::show`]).
     pub fn markdown(&self, wanted: &[String]) -> String {
         let keys: Vec<String> = self.groups.first().map(|g| g.key.keys().cloned().collect()).unwrap_or_default();
         let cols = self.columns(wanted);
@@ -295,7 +313,11 @@ impl Results {
             s.push_str(&format!("| {} |\n", row.join(" | ")));
         }
         s.push_str(&format!(
-            "\n{} runs in {} groups; ± is half the 95% t-interval of the mean over seeds.\n",
+            "\n{} runs in {} groups. [lo, hi] is a 95% interval over seeds that stays in the field's \
+             range: the t-interval of the mean (clamped at 0 for losses, bits, times and counts), a \
+             percentile bootstrap for train_accuracy, and for epochs and steps to memorize the \
+             Kaplan–Meier median, a run that did not memorize censored at its length (\"≥\": a \
+             lower bound).\n",
             self.runs.len(),
             self.groups.len()
         ));
@@ -339,12 +361,17 @@ impl Results {
             .filter_map(|g| {
                 let s = g.metrics.get(metric)?;
                 let label = g.key.iter().map(|(k, v)| format!("{k}={}", show_key(v))).collect::<Vec<_>>().join(" ");
-                Some((label, s.mean, s.ci95.unwrap_or([s.mean, s.mean])))
+                Some((label, s.point(), s.ci95.unwrap_or([s.point(), s.point()])))
             })
             .collect();
         if points.is_empty() {
             return Err(Error::usage("--metric", format!("no run has a numeric '{metric}'")));
         }
-        crate::plot::error_bars(path, &format!("{metric}: mean and 95% interval over seeds"), metric, &points)
+        crate::plot::error_bars(
+            path,
+            &format!("{metric}: mean (median if capped) and 95% interval over seeds"),
+            metric,
+            &points,
+        )
     }
 }

@@ -113,10 +113,29 @@ fn run_clipped(kind: OptimizerKind, weight_decay: f64) -> (Vec<f32>, Vec<f32>) {
     (params.value(w).iter().copied().collect(), params.value(b).iter().copied().collect())
 }
 
+/// Every value within 2e-6 (relative above 1) of PyTorch's, and as many values: zip alone would
+/// let a short result pass.
 fn close(got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "got {got:?}, want {want:?}");
     for (g, w) in got.iter().zip(want) {
         assert!((g - w).abs() <= 2e-6 * w.abs().max(1.0), "got {got:?}, want {want:?}");
     }
+}
+
+#[test]
+#[should_panic(expected = "left: 5")]
+fn close_refuses_a_short_result() {
+    let (w, _) = run(OptimizerKind::Adam);
+    assert_eq!(w.len(), ADAM_W.len());
+    close(&w[..5], &ADAM_W);
+}
+
+#[test]
+#[should_panic(expected = "want")]
+fn close_refuses_a_value_out_of_tolerance() {
+    let (mut w, _) = run(OptimizerKind::Adam);
+    w[1] += 1e-4;
+    close(&w, &ADAM_W);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! interval over seeds, and the split of capacity between trunk and head parameters.
 
 use super::CapacityOptions;
-use crate::results::{stat, Stat};
+use crate::results::{bounded, stat, stat_in, Stat};
 use crate::runner::Outcome;
 use heads::HeadKind;
 use serde::Serialize;
@@ -118,7 +118,8 @@ fn head_capacity(points: Vec<Point>, lr: f64) -> HeadCapacity {
         ratios.push(mine.iter().map(|(p, c)| c / p).sum::<f64>() / mine.len() as f64);
         slopes.push(mine.iter().map(|(p, c)| p * c).sum::<f64>() / mine.iter().map(|(p, _)| p * p).sum::<f64>());
     }
-    let (r, s) = (stat(&ratios), stat(&slopes));
+    // Bits per parameter cannot be negative: its interval is clamped at 0 (results::bounded).
+    let (r, s) = (stat_in(&ratios, bounded::NON_NEGATIVE), stat(&slopes));
     let largest = |size: usize| points.iter().filter(|p| p.params == size).map(|p| p.n).max();
     let mut unsaturated: Vec<usize> = points
         .iter()

@@ -1,25 +1,37 @@
-//! The study's figures: means over seeds with 95% error bars, log axes where values differ
+//! The study's figures: means over seeds (medians for epochs to memorize, see `stats`) with 95%
+//! error bars inside each figure's range, log axes where values differ
 //! ~100×, baselines and caps drawn as labelled rules, legends beside the data.
 
 use super::plan::{Experiment, VARIANTS};
-use super::stats::{self, epochs, fraction, CellRuns, Done};
+use super::stats::{self, CellRuns};
 use super::tables::Study;
 use crate::error::Result;
 use crate::plot::{figure, Axis, Panel, Points, Rule};
-use crate::results::{stat, Stat};
+use crate::results::{stat_in, Bounds, Stat};
 use std::path::Path;
 
 /// (x, mean, 95% interval).
 type Point = (f64, f64, Option<[f64; 2]>);
 
-/// The point of a statistic.
+/// The point of a statistic (the median of a capped one).
 fn point(x: f64, s: &Stat) -> Option<Point> {
-    (s.n > 0).then_some((x, s.mean, s.ci95))
+    (s.n > 0).then_some((x, s.point(), s.ci95))
+}
+
+/// A statistic of a cell's runs.
+type Figure = fn(&CellRuns) -> Stat;
+
+fn epochs(c: &CellRuns) -> Stat {
+    c.epochs()
+}
+
+fn fraction(c: &CellRuns) -> Stat {
+    c.fraction()
 }
 
 /// One series over an experiment's cells of one variant: x is the cell's value.
-fn series<'a>(cells: impl Iterator<Item = &'a CellRuns>, label: &str, f: fn(&Done) -> Option<f64>) -> Points {
-    Points::new(label, cells.filter_map(|c| point(c.cell.x, &c.stat(f))).collect())
+fn series<'a>(cells: impl Iterator<Item = &'a CellRuns>, label: &str, f: Figure) -> Points {
+    Points::new(label, cells.filter_map(|c| point(c.cell.x, &f(c))).collect())
 }
 
 fn rule(label: impl Into<String>, at: f64) -> Rule {
@@ -37,11 +49,11 @@ pub fn draw(out: &Path, s: &Study<'_>) -> Result<()> {
 
 fn tune(out: &Path, s: &Study<'_>) -> Result<()> {
     let lrs = s.budget.lrs.clone();
-    let by = |f: fn(&Done) -> Option<f64>| -> Vec<Points> {
+    let by = |f: Figure| -> Vec<Points> {
         VARIANTS.iter().map(|v| series(s.tuning.iter().filter(|c| c.cell.variant == *v), v.name, f)).collect()
     };
     let x = || Axis::log("learning rate").with_ticks(lrs.clone());
-    let mut top = Panel::new(x(), Axis::log("epochs to memorize (cap if not)"), by(epochs));
+    let mut top = Panel::new(x(), Axis::log("epochs to memorize (Kaplan–Meier median)"), by(epochs));
     top.hlines.push(rule(format!("cap: {} epochs", s.budget.tune_epochs), s.budget.tune_epochs as f64));
     let bottom = Panel::new(x(), Axis::fraction("memorized fraction at the end"), by(fraction));
     let title =
@@ -50,18 +62,18 @@ fn tune(out: &Path, s: &Study<'_>) -> Result<()> {
 }
 
 /// A categorical panel: one point per head of an experiment.
-fn per_head(s: &Study<'_>, e: Experiment, y: Axis, f: fn(&Done) -> Option<f64>) -> Panel {
+fn per_head(s: &Study<'_>, e: Experiment, y: Axis, f: Figure) -> Panel {
     let cells: Vec<&CellRuns> = s.of(e).collect();
     let names = cells.iter().map(|c| c.cell.variant.name.to_string()).collect();
-    let points = cells.iter().enumerate().filter_map(|(i, c)| point(i as f64, &c.stat(f))).collect();
-    let mut p = Points::new("mean, 95% interval", points);
+    let points = cells.iter().enumerate().filter_map(|(i, c)| point(i as f64, &f(c))).collect();
+    let mut p = Points::new("mean (epochs: median), 95% interval", points);
     p.joined = false;
     Panel::new(Axis::categories("head", names), y, vec![p])
 }
 
 fn memorize(out: &Path, s: &Study<'_>) -> Result<()> {
     let b = s.budget;
-    let mut top = per_head(s, Experiment::Memorize, Axis::log("epochs to memorize (cap if not)"), epochs);
+    let mut top = per_head(s, Experiment::Memorize, Axis::log("epochs to memorize (Kaplan–Meier median)"), epochs);
     top.hlines.push(rule(format!("cap: {} epochs", b.memorize_epochs), b.memorize_epochs as f64));
     let mut bottom = per_head(s, Experiment::Memorize, Axis::fraction("memorized fraction at the end"), fraction);
     bottom.hlines.push(rule("the most any model can", s.cap(32) as f64 / b.windows as f64));
@@ -99,9 +111,9 @@ fn curves(out: &Path, s: &Study<'_>) -> Result<()> {
                         .collect()
                 })
                 .collect();
-            let pts = grid
-                .iter()
-                .filter_map(|&t| point(t, &stat(&runs.iter().filter_map(|r| at_epoch(r, t)).collect::<Vec<_>>())));
+            let pts = grid.iter().filter_map(|&t| {
+                point(t, &stat_in(&runs.iter().filter_map(|r| at_epoch(r, t)).collect::<Vec<_>>(), Bounds::Fraction))
+            });
             Points::new(c.cell.variant.name, pts.collect())
         })
         .collect();
@@ -112,17 +124,17 @@ fn curves(out: &Path, s: &Study<'_>) -> Result<()> {
     figure(&out.join("memorize_curves.svg"), &title, &[p])
 }
 
-/// The mean of a memorize cell's figure, for a baseline.
-fn memorize_mean(s: &Study<'_>, name: &str, f: fn(&Done) -> Option<f64>) -> Option<f64> {
-    s.of(Experiment::Memorize).find(|c| c.cell.variant.name == name).map(|c| c.stat(f).mean)
+/// The point of a memorize cell's figure, for a baseline.
+fn memorize_point(s: &Study<'_>, name: &str, f: Figure) -> Option<f64> {
+    s.of(Experiment::Memorize).find(|c| c.cell.variant.name == name).map(|c| f(c).point())
 }
 
 /// Epochs to memorize (above, with the cap and a baseline) and the fraction memorized (below)
 /// over the value a memorization experiment varies.
 fn two(s: &Study<'_>, e: Experiment, x: Axis, base: Option<Rule>) -> [Panel; 2] {
     let cap = s.budget.memorize_epochs;
-    let y = Axis::log("epochs to memorize (cap if not)");
-    let mut top = Panel::new(x.clone(), y, vec![series(s.of(e), "mean, 95% interval", epochs)]);
+    let y = Axis::log("epochs to memorize (Kaplan–Meier median)");
+    let mut top = Panel::new(x.clone(), y, vec![series(s.of(e), "median, 95% interval", epochs)]);
     top.hlines.push(rule(format!("cap: {cap} epochs"), cap as f64));
     top.hlines.extend(base);
     let y = Axis::fraction("memorized fraction at the end");
@@ -139,12 +151,12 @@ fn ticks(values: &[usize]) -> Vec<f64> {
 
 fn sweeps(out: &Path, s: &Study<'_>) -> Result<()> {
     let b = s.budget;
-    let mean = |name: &str, label: &str| memorize_mean(s, name, epochs).map(|m| rule(label, m));
+    let mean = |name: &str, label: &str| memorize_point(s, name, epochs).map(|m| rule(label, m));
     let x = Axis::log("bottleneck width k").with_ticks(ticks(&b.ks));
-    let k = two(s, Experiment::BottleneckK, x, mean("flatten", "flatten (no bottleneck), mean"));
+    let k = two(s, Experiment::BottleneckK, x, mean("flatten", "flatten (no bottleneck), median"));
     figure(&out.join("bottleneck_k.svg"), &titled(s, "Bottleneck over k"), &k)?;
     let x = Axis::linear("conv kernel K").with_ticks(ticks(&b.kernels));
-    let kk = two(s, Experiment::ConvKernel, x, mean("td-dense", "td-dense, mean"));
+    let kk = two(s, Experiment::ConvKernel, x, mean("td-dense", "td-dense, median"));
     figure(&out.join("conv_kernel.svg"), &titled(s, "Conv over its kernel"), &kk)?;
     tied_depth(out, s)
 }
@@ -179,7 +191,7 @@ fn length(out: &Path, s: &Study<'_>) -> Result<()> {
         by(&|c| Some((c.cell.x, c.first()?.params.total as f64, None))),
     );
     let memorized =
-        Panel::new(x(), Axis::fraction("memorized fraction at the end"), by(&|c| point(c.cell.x, &c.stat(fraction))));
+        Panel::new(x(), Axis::fraction("memorized fraction at the end"), by(&|c| point(c.cell.x, &c.fraction())));
     let ms = Panel::new(
         x(),
         Axis::log("ms per step"),
@@ -201,7 +213,7 @@ fn validation(s: &Study<'_>, from: usize, y: Axis) -> Panel {
     let cells = || s.of(Experiment::Generalisation).filter(|c| c.cell.x >= from as f64);
     let mut val: Vec<Points> = VARIANTS
         .iter()
-        .map(|v| series(cells().filter(|c| c.cell.variant == *v), v.name, |d| d.val_last_bits))
+        .map(|v| series(cells().filter(|c| c.cell.variant == *v), v.name, |c| c.stat(|d| d.val_last_bits)))
         .collect();
     for (label, best) in [("unigram (computed)", false), ("best n-gram (computed)", true)] {
         let at = |b: &super::baselines::Baseline| if best { b.best_bits } else { b.bits_by_order[0] };

@@ -1,11 +1,12 @@
-//! A cell's runs, the figures read from them, and their statistics over seeds (mean, 95%
-//! t-interval: `results::stat`).
+//! A cell's runs, the figures read from them, and their statistics over seeds, each with a 95%
+//! interval inside its range (`results::bounded`): non-negative figures, fractions, and epochs to
+//! memorize as a capped quantity (Kaplan–Meier median).
 
 use super::plan::{Cell, Variant};
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
-use crate::results::{stat, Stat};
+use crate::results::{bounded, capped, proportion, stat_in, Bounds, Capped, Stat};
 use crate::run::{MetricsRow, Report, RunDir};
 use crate::session::Session;
 use serde::Serialize;
@@ -34,16 +35,26 @@ pub struct CellRuns {
     pub runs: Vec<Done>,
 }
 
-/// Mean and interval of a figure over the runs that have it.
+/// Mean and interval of a non-negative figure (every figure of the study is: epochs, bits,
+/// fractions, times, counts) over the runs that have it; the interval never goes below 0.
 pub fn over(runs: &[Done], f: impl Fn(&Done) -> Option<f64>) -> Stat {
-    stat(&runs.iter().filter_map(f).collect::<Vec<_>>())
+    stat_in(&runs.iter().filter_map(f).collect::<Vec<_>>(), bounded::NON_NEGATIVE)
 }
 
 /// Epochs to memorize every window; a run that did not (or diverged) counts its cap, so a mean
-/// over such runs is a lower bound.
+/// over such runs is a lower bound. The tuning's criterion; tables use [`capped_epochs`].
 pub fn epochs(d: &Done) -> Option<f64> {
+    Some(capped_epochs(d).value)
+}
+
+/// Epochs to memorize every window, or the cap at which a run stopped without (a run that
+/// diverged never memorizes: it too is censored at the cap).
+pub fn capped_epochs(d: &Done) -> Capped {
     let cap = d.config.epochs.map_or(d.report.epochs, |e| e as f64);
-    Some(d.report.epochs_to_memorize.unwrap_or(cap))
+    match d.report.epochs_to_memorize {
+        Some(e) => Capped { value: e, reached: true },
+        None => Capped { value: cap, reached: false },
+    }
 }
 
 pub fn memorized_runs(runs: &[Done]) -> usize {
@@ -82,13 +93,35 @@ pub fn epochs_to_reach(d: &Done, target: usize) -> Option<f64> {
     metrics(d).iter().find(|r| r.memorized.is_some_and(|m| m >= target)).map(|r| r.epoch)
 }
 
+/// [`epochs_to_reach`] as a capped value: a run that never got there is censored at the epochs
+/// it ran.
+pub fn capped_reach(d: &Done, target: usize) -> Capped {
+    match epochs_to_reach(d, target) {
+        Some(e) => Capped { value: e, reached: true },
+        None => Capped { value: d.report.epochs, reached: false },
+    }
+}
+
 pub fn metrics(d: &Done) -> Vec<MetricsRow> {
     RunDir { path: d.dir.clone() }.read_metrics()
 }
 
 impl CellRuns {
+    /// A non-negative figure over the runs (see [`over`]).
     pub fn stat(&self, f: impl Fn(&Done) -> Option<f64>) -> Stat {
         over(&self.runs, f)
+    }
+    /// Epochs to memorize: the Kaplan–Meier median and its interval, never above the cap.
+    pub fn epochs(&self) -> Stat {
+        capped(&self.runs.iter().map(capped_epochs).collect::<Vec<_>>())
+    }
+    /// The memorized fraction at the end: mean with a bootstrap interval inside [0, 1].
+    pub fn fraction(&self) -> Stat {
+        stat_in(&self.runs.iter().filter_map(fraction).collect::<Vec<_>>(), Bounds::Fraction)
+    }
+    /// Runs that memorized every window, of n, with Wilson's interval.
+    pub fn runs_memorized(&self) -> Stat {
+        proportion(memorized_runs(&self.runs), self.runs.len())
     }
     /// The report of the first run (parameter counts are the same for every seed).
     pub fn first(&self) -> Option<&Report> {

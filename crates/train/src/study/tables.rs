@@ -1,10 +1,11 @@
 //! results.md (every table of REPORT.md) and results.json, from the cells' runs and the
-//! baselines. Every figure is a mean over seeds with its 95% t-interval and n.
+//! baselines. Every figure is a statistic over seeds with a 95% interval inside its range
+//! (`results::bounded`) and n.
 
 use super::baselines::{self, Baseline, Data};
 use super::budget::Budget;
 use super::plan::{Experiment, VARIANTS};
-use super::stats::{self, epochs, fraction, CellRuns};
+use super::stats::{self, CellRuns};
 use super::StudyOptions;
 use crate::error::Result;
 use crate::provenance::DataInfo;
@@ -92,13 +93,9 @@ pub fn num(x: f64, d: usize) -> String {
     format!("{x:.d$}")
 }
 
-/// mean [lo, hi] in `d` decimals; the mean alone for one run; – for none.
+/// point [lo, hi] in `d` decimals; the point alone for one run; – for none (`Stat::show`).
 pub fn ci(s: &Stat, d: usize) -> String {
-    match (s.n, s.ci95) {
-        (0, _) => "–".into(),
-        (_, Some([lo, hi])) => format!("{} [{}, {}]", num(s.mean, d), num(lo, d), num(hi, d)),
-        _ => num(s.mean, d),
-    }
+    s.show(|x| num(x, d))
 }
 
 pub fn thousands(n: u64) -> String {
@@ -129,15 +126,10 @@ fn memorized_cell(c: &CellRuns) -> String {
     format!("{m}/{}{diverged}", c.runs.len())
 }
 
-/// Epochs to memorize: "≥" when some run did not memorize (counted at its cap).
+/// Epochs to memorize: the Kaplan–Meier median [interval], "≥ cap" when fewer than half the runs
+/// memorized, and how many stopped at the cap.
 fn epochs_cell(c: &CellRuns) -> String {
-    let m = stats::memorized_runs(&c.runs);
-    let e = ci(&c.stat(epochs), 1);
-    if m < c.runs.len() {
-        format!("≥ {e}")
-    } else {
-        e
-    }
+    ci(&c.epochs(), 1)
 }
 
 fn table(head: &[&str]) -> String {
@@ -160,9 +152,14 @@ fn header(o: &StudyOptions, s: &Study<'_>) -> String {
          group of run folders under `runs/<experiment>/<cell>/seed=S` (not committed); \
          `overfit results` reads them too.\n\n\
          | data | bytes | sha256 |\n|---|---|---|\n| {name} | {} | `{}` |\n\n\
-         Every figure is the mean over n seeds with its 95% t-interval as [lo, hi]. \"≥\" marks a \
-         mean in which some run did not memorize and counts the epochs it ran (its cap): a lower \
-         bound. \"memorized\" means the window's next byte is the argmax prediction.\n",
+         Every figure is over n seeds with a 95% interval [lo, hi] that stays in the figure's range. \
+         Epochs to memorize: the Kaplan–Meier median, a run that did not memorize (or diverged) \
+         censored at its cap, with the median's interval where the curve's pointwise band \
+         (Greenwood) crosses 1/2; \"≥ cap (k/n at the cap)\" when fewer than half memorized, \
+         \"≥\" before an upper end that is only a lower bound. Fractions: the mean with a \
+         percentile bootstrap interval. Other figures (bits, epochs, times, counts): the mean with \
+         its t-interval, clamped at 0. \"memorized\" means the window's next byte is the argmax \
+         prediction.\n",
         if o.data.is_some() { " (the data file given by its path)" } else { "" },
         thousands(d.bytes),
         d.sha256
@@ -179,8 +176,8 @@ fn tuning(s: &Study<'_>) -> String {
         "\n## Learning rate per head (experiment `tune`)\n\nCriterion: fewest epochs to memorize the \
          first {} windows (seed-id4 trunk, Adam, batch 32, clip 1), mean over seeds {:?}, a run that \
          did not memorize counted at the cap of {} epochs; among rates where none memorized, the most \
-         windows memorized. Each cell: epochs [95% interval], runs memorized of n, memorized fraction \
-         at the end.\n\n{}",
+         windows memorized. Each cell: epochs to memorize (Kaplan–Meier median [95% interval]), runs \
+         memorized of n, mean memorized fraction at the end.\n\n{}",
         b.windows,
         b.tune_seeds,
         b.tune_epochs,
@@ -191,7 +188,7 @@ fn tuning(s: &Study<'_>) -> String {
         for &lr in &b.lrs {
             let c = s.tuning.iter().find(|c| c.cell.variant == v && c.cell.lr == lr);
             cells.push(c.map_or("–".into(), |c| {
-                format!("{} ({}; {:.3})", epochs_cell(c), memorized_cell(c), c.stat(fraction).mean)
+                format!("{} ({}; {:.3})", epochs_cell(c), memorized_cell(c), c.fraction().mean)
             }));
         }
         cells.push(format!("**{}**", s.lr(v.name)));
@@ -243,7 +240,7 @@ fn memorize(s: &Study<'_>) -> String {
             c.runs.len().to_string(),
             memorized_cell(c),
             epochs_cell(c),
-            ci(&c.stat(fraction), 3),
+            ci(&c.fraction(), 3),
         ]));
     }
     md
@@ -284,7 +281,7 @@ fn sweep_table(s: &Study<'_>, e: Experiment, title: &str, x: &str, note: &str) -
             c.runs.len().to_string(),
             memorized_cell(c),
             epochs_cell(c),
-            ci(&c.stat(fraction), 3),
+            ci(&c.fraction(), 3),
         ]));
     }
     md
@@ -375,7 +372,9 @@ fn combined(s: &Study<'_>) -> String {
     for c in s.of(Experiment::Combined) {
         let (Some(r), Some(d)) = (c.first(), c.runs.first()) else { continue };
         let cap = s.cap(d.config.model.seq_length);
-        let reach: Vec<f64> = c.runs.iter().filter_map(|d| stats::epochs_to_reach(d, cap)).collect();
+        let memorized: Vec<f64> = c.runs.iter().map(|d| d.report.memorized as f64).collect();
+        let reach: Vec<_> = c.runs.iter().map(|d| stats::capped_reach(d, cap)).collect();
+        let reached = reach.iter().filter(|r| r.reached).count();
         md.push_str(&row(vec![
             c.cell.name.replace(',', ", "),
             thousands(r.params.total),
@@ -385,9 +384,9 @@ fn combined(s: &Study<'_>) -> String {
             ratio(Some(r.approx_ratio)),
             c.runs.len().to_string(),
             cap.to_string(),
-            ci(&c.stat(|d| Some(d.report.memorized as f64)), 1),
-            format!("{}/{}", reach.len(), c.runs.len()),
-            ci(&crate::results::stat(&reach), 1),
+            ci(&crate::results::stat_in(&memorized, crate::results::Bounds::Range(0.0, cap as f64)), 1),
+            format!("{reached}/{}", c.runs.len()),
+            ci(&crate::results::capped(&reach), 1),
         ]));
     }
     md
@@ -427,7 +426,7 @@ fn length(s: &Study<'_>) -> String {
             c.runs.len().to_string(),
             memorized_cell(c),
             epochs_cell(c),
-            ci(&c.stat(fraction), 3),
+            ci(&c.fraction(), 3),
             ci(&c.stat(stats::train_bits), 3),
             ci(&c.stat(|d| Some(1e3 * d.report.wall_seconds / d.report.steps.max(1) as f64)), 1),
         ]));
@@ -468,14 +467,16 @@ fn generalisation(s: &Study<'_>) -> Vec<String> {
     }
     vec![
         md,
-        by_size(s, "Validation bits/byte at the last position", &|d| d.val_last_bits),
-        by_size(s, "Training windows memorized at the end (fraction)", &fraction),
-        by_size(s, "Training loss at the end (bits, all targets of the evaluated windows)", &stats::train_bits),
+        by_size(s, "Validation bits/byte at the last position", &|c| c.stat(|d| d.val_last_bits)),
+        by_size(s, "Training windows memorized at the end (fraction)", &|c| c.fraction()),
+        by_size(s, "Training loss at the end (bits, all targets of the evaluated windows)", &|c| {
+            c.stat(stats::train_bits)
+        }),
     ]
 }
 
 /// One figure of the generalisation runs, heads down, subset sizes across.
-fn by_size(s: &Study<'_>, title: &str, f: &dyn Fn(&stats::Done) -> Option<f64>) -> String {
+fn by_size(s: &Study<'_>, title: &str, f: &dyn Fn(&CellRuns) -> Stat) -> String {
     let sizes: Vec<String> = s.baselines.iter().map(|b| format!("N = {}", thousands(b.windows as u64))).collect();
     let mut head: Vec<&str> = vec!["head", "lr"];
     head.extend(sizes.iter().map(|s| s.as_str()));
@@ -484,7 +485,7 @@ fn by_size(s: &Study<'_>, title: &str, f: &dyn Fn(&stats::Done) -> Option<f64>) 
         let mut cells = vec![v.flags.to_string(), s.lr(v.name).to_string()];
         for b in &s.baselines {
             let c = s.of(Experiment::Generalisation).find(|c| c.cell.variant == *v && c.cell.x as usize == b.windows);
-            cells.push(c.map_or("–".into(), |c| format!("{} (n={})", ci(&c.stat(f), 3), c.runs.len())));
+            cells.push(c.map_or("–".into(), |c| format!("{} (n={})", ci(&f(c), 3), c.runs.len())));
         }
         md.push_str(&row(cells));
     }
@@ -509,8 +510,9 @@ fn json(s: &Study<'_>) -> serde_json::Value {
             "approx_ratio": r.map(|r| r.approx_ratio),
             "n": c.runs.len(),
             "runs_memorized": stats::memorized_runs(&c.runs),
-            "epochs_to_memorize": c.stat(epochs),
-            "memorized_fraction": c.stat(fraction),
+            "runs_memorized_fraction": c.runs_memorized(),
+            "epochs_to_memorize": c.epochs(),
+            "memorized_fraction": c.fraction(),
             "final_loss": c.stat(|d| (!stats::diverged(d)).then_some(d.report.final_loss)),
             "runs_diverged": stats::diverged_runs(&c.runs),
             "val_last_bits_per_byte": c.stat(|d| d.val_last_bits),
