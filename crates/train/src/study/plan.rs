@@ -1,7 +1,7 @@
 //! The study's experiments as cells: one configuration each (a head or causal variant at its
 //! learning rate, and the value the experiment varies), run once per seed by `sweep::plan`.
 
-use super::budget::{Budget, LRS};
+use super::budget::Budget;
 use super::StudyOptions;
 use crate::error::Result;
 use crate::runner::RunSpec;
