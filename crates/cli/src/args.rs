@@ -131,7 +131,7 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Heads to compare, comma-separated [default: every head]
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = parse_head)]
     pub heads: Option<Vec<heads::HeadKind>>,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -163,7 +163,7 @@ pub struct SweepArgs {
 #[derive(Args, Debug)]
 pub struct CapacityArgs {
     /// Heads to measure, comma-separated [default: every head]
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = parse_head)]
     pub heads: Option<Vec<heads::HeadKind>>,
     /// Two sizes, two dataset sizes, a short epoch cap: every head in about a minute
     #[arg(long)]

@@ -160,7 +160,8 @@ pub enum ConfigError {
     Invalid { flag: &'static str, message: String },
     #[error("--preset: unknown preset '{name}'; allowed: {allowed}")]
     UnknownPreset { name: String, allowed: String },
-    #[error("--head: unknown head '{name}'; allowed: {allowed}")]
+    /// `allowed`: the tip and the list of heads ([`crate::unknown_head_help`]).
+    #[error("--head: unknown head '{name}'; {allowed}")]
     UnknownHead { name: String, allowed: String },
 }
 
