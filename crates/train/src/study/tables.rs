@@ -162,7 +162,8 @@ fn header(o: &StudyOptions, s: &Study<'_>) -> String {
          | data | bytes | sha256 |\n|---|---|---|\n| {name} | {} | `{}` |\n\n\
          Every figure is the mean over n seeds with its 95% t-interval as [lo, hi]. \"≥\" marks a \
          mean in which some run did not memorize and counts the epochs it ran (its cap): a lower \
-         bound. \"memorized\" means the window's next byte is the argmax prediction.\n",
+         bound. \"memorized\" means the window's next byte is the argmax prediction (for causal, \
+         the last position's; not memorized_all_positions, every position right).\n",
         if o.data.is_some() { " (the data file given by its path)" } else { "" },
         thousands(d.bytes),
         d.sha256
