@@ -57,9 +57,9 @@ pub fn stop_message(r: &Report, resume: &str) -> Option<String> {
             let config = crate::run::RunDir { path: r.run_dir.clone().into() }.read_config();
             // The step that diverged was not applied: the count is the result line's.
             Some(format!(
-                "error: the loss diverged after {}: the next step's loss was not finite, or rose above {}× the first \
-                 step's after warm-up; {kept}. Adam moves each weight by about the learning rate a step: 1e-3 (the \
-                 default) suits these models; try {}.",
+                "error: the loss diverged after {}: the next step's loss or gradient was not finite, or its loss \
+                 rose above {}× the first step's after warm-up; {kept}. Adam moves each weight by about the \
+                 learning rate a step: 1e-3 (the default) suits these models; try {}.",
                 count(r.steps, "step"),
                 crate::trainer::DIVERGED_FACTOR,
                 divergence_advice(config.as_ref())
