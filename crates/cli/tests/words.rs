@@ -153,6 +153,15 @@ fn a_misspelt_head_gets_a_tip_and_the_heads_naming_its_flag_once() {
 }
 
 #[test]
+fn a_misspelt_preset_gets_the_same_tip() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = overfit(dir.path(), &["summary", "--preset", "smal"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--preset: unknown preset 'smal'; did you mean `small`? allowed: seed-id4, small"), "{err}");
+}
+
+#[test]
 fn an_interrupt_prints_the_command_that_continues_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
