@@ -22,10 +22,16 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train one model and write a run folder (runs/id-N).
-    #[command(
-        after_help = "Examples:\n  overfit train\n  overfit train --head causal --data text.txt --val-fraction 0.1 --steps 2000\n  \
-                            overfit train --resume runs/id-3/checkpoint.bin --steps 5000"
-    )]
+    #[command(after_help = "What the numbers mean:\n  \
+                            train loss  the running mean of the training batches' loss since the last log row\n  \
+                            eval loss   a fresh evaluation of the training windows (the result line's loss)\n  \
+                            val loss    the same on the held-out tail (--val-fraction)\n  \
+                            bits/byte   a loss in bits per byte (nats / ln 2)\n  \
+                            memorized   windows whose next byte is the model's argmax: for a window head,\n              \
+                            memorized/windows is its accuracy; causal also counts the windows\n              \
+                            memorized at every position (each byte of the window predicted right)\n\n\
+                            Examples:\n  overfit train\n  overfit train --head causal --data text.txt --val-fraction 0.1 --steps 2000\n  \
+                            overfit train --resume runs/id-3/checkpoint.bin --steps 5000")]
     Train(TrainArgs),
     /// Train every head on the same data and seed: one table and one plot.
     #[command(after_help = "Examples:\n  overfit compare\n  overfit compare --heads flatten,tied,causal --steps 500")]
@@ -150,7 +156,7 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Heads to compare, comma-separated [default: every head]
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = parse_head)]
     pub heads: Option<Vec<heads::HeadKind>>,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -182,7 +188,7 @@ pub struct SweepArgs {
 #[derive(Args, Debug)]
 pub struct CapacityArgs {
     /// Heads to measure, comma-separated [default: every head]
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = parse_head)]
     pub heads: Option<Vec<heads::HeadKind>>,
     /// Two sizes, two dataset sizes, a short epoch cap: every head in about a minute
     #[arg(long)]

@@ -2,6 +2,7 @@
 
 use crate::args::*;
 use train::console::{err, err_raw, out, out_raw};
+use heads::words::count;
 use train::progress::Display;
 use train::results::{self, text, Results};
 use train::runner::{self, RunSpec};
@@ -52,12 +53,37 @@ fn print_json_or(json: bool, value: &impl serde::Serialize, text: impl FnOnce() 
     }
 }
 
-/// The run's exit code, after its message if it diverged or was interrupted.
+/// The run's exit code, after its message if it diverged or was interrupted (an interrupted run
+/// is continued by `train --resume` on its checkpoint, whichever command started it).
 fn exit_code(r: &Report) -> u8 {
-    if let Some(message) = text::stop_message(r) {
+    let checkpoint = std::path::Path::new(&r.run_dir).join("checkpoint.bin");
+    let resume = format!("{} train --resume {}", program(), shell_word(&checkpoint.display().to_string()));
+    if let Some(message) = text::stop_message(r, &resume) {
         err(&message);
     }
     r.exit_code()
+}
+
+/// This program as it was invoked (`overfit`, or `target/release/overfit`): a command printed for
+/// the user to run works from where they ran this one.
+fn program() -> String {
+    shell_word(&std::env::args().next().unwrap_or_else(|| "overfit".into()))
+}
+
+/// This very command line, to be run again: a plan (sweep, capacity, study) skips its finished
+/// runs and resumes its interrupted ones.
+fn this_command() -> String {
+    std::iter::once(program()).chain(std::env::args().skip(1).map(|a| shell_word(&a))).collect::<Vec<_>>().join(" ")
+}
+
+/// A word as a POSIX shell reads it back: bare when it has no special characters, else quoted.
+fn shell_word(w: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=,:@%+".contains(c);
+    if !w.is_empty() && w.chars().all(plain) {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
 }
 
 fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
@@ -66,7 +92,11 @@ fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
     let report = train::capacity::run(&o, &|specs, jobs| train::progress::run_plan(specs, jobs, a.json))?;
     train::capacity::write(&report, &o.out)?;
     print_json_or(a.json, &report, || format!("{}\nwritten to {}", report.markdown(), o.out.display()));
-    Ok(if report.interrupted { 130 } else { 0 })
+    if report.interrupted {
+        err(&format!("interrupted: continue with: {}", this_command()));
+        return Ok(130);
+    }
+    Ok(0)
 }
 
 /// Runs a plan with a display per run (see `train::progress::run_plan`).
@@ -99,23 +129,38 @@ fn cmd_sweep(a: SweepArgs) -> Result<u8> {
     let sw = sweep::plan_shard(&sources, &a.grid, a.seeds.as_deref(), a.shard.as_deref(), env, dir)?;
     if !a.out.quiet && !a.out.json {
         let which = sw.shard.map_or(String::new(), |(k, n)| format!(" (shard {k}/{n}: {} of them)", sw.specs.len()));
-        err(&format!("sweep: {} runs{which}, {} at a time, in {}", sw.total, a.jobs, dir.display()));
+        err(&format!("sweep: {}{which}, {} at a time, in {}", count(sw.total as u64, "run"), a.jobs, dir.display()));
     }
     let reports: Vec<Report> = run_plan(&sw.specs, a.jobs, &a.out)?.into_iter().map(|o| o.report).collect();
     if a.out.json {
         out(&serde_json::json!({ "runs": reports }).to_string());
     } else if !runner::interrupted() {
-        let (n, held) = (reports.len(), sw.specs.len() - reports.len());
-        let held =
-            if held > 0 { format!(" ({held} held by other processes, named above, skipped)") } else { String::new() };
-        out(&format!("{n} runs done in {}{held}; gather them with: overfit results {}", dir.display(), dir.display()));
+        let held = sw.specs.len() - reports.len();
+        let held = if held > 0 {
+            format!(" ({} held by other processes, named above, skipped)", count(held as u64, "run"))
+        } else {
+            String::new()
+        };
+        let n = count(reports.len() as u64, "run");
+        out(&format!("{n} done in {}{held}; gather them with: {} results {}", dir.display(), program(), dir.display()));
     }
     let interrupted = runner::interrupted() || reports.iter().any(|r| r.stopped == Stopped::Interrupted);
-    Ok(if interrupted { 130 } else { reports.iter().map(exit_code).max().unwrap_or(0) })
+    if interrupted {
+        let done = reports.iter().filter(|r| r.stopped != Stopped::Interrupted).count();
+        err(&format!(
+            "interrupted: {done} of {} done; continue with: {}",
+            count(sw.specs.len() as u64, "run"),
+            this_command()
+        ));
+        return Ok(130);
+    }
+    Ok(reports.iter().map(exit_code).max().unwrap_or(0))
 }
 
 fn cmd_results(a: ResultsArgs) -> Result<u8> {
     let results = Results::from_dirs(&a.dirs, a.group_by.clone())?;
+    if let Some(asked) = &a.columns {
+        results.check_columns(asked)?;
     for s in &results.skipped {
         err(&format!("skipped {}: {}", s.dir, s.reason));
     }
@@ -184,7 +229,7 @@ fn cmd_import(a: ImportArgs) -> Result<u8> {
     }
     let ck = imported.checkpoint;
     ck.save(&a.out)?;
-    err(&format!("wrote {} (head {}, {} tensors)", a.out.display(), ck.config.model.head, ck.params.len()));
+    err(&format!("wrote {} (head {}, {})", a.out.display(), ck.config.model.head, count(ck.params.len() as u64, "tensor")));
     Ok(0)
 }
 
@@ -222,7 +267,8 @@ fn cmd_study(a: StudyArgs) -> Result<u8> {
         out_raw(&std::fs::read_to_string(o.out.join("results.md")).unwrap_or_default());
     }
     if !done.complete() {
-        err(&format!("interrupted: {} of {} runs done; the same command continues", done.runs.len(), done.planned));
+        let planned = count(done.planned as u64, "run");
+        err(&format!("interrupted: {} of {planned} done; continue with: {}", done.runs.len(), this_command()));
         return Ok(130);
     }
     Ok(0)

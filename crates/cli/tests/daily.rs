@@ -26,11 +26,11 @@ fn a_pipe_gets_plain_log_lines_and_quiet_keeps_the_result_line() {
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("train step")).collect();
     assert_eq!(lines.len(), 4, "steps 0, 10, 20, 30: {err}");
     assert!(
-        lines[1].starts_with("train step 10/30 | epoch 0.71 | loss ") && lines[1].contains("ms/step"),
+        lines[1].starts_with("train step 10/30 | epoch 0.71 | train loss ") && lines[1].contains("ms/step"),
         "{}",
         lines[1]
     );
-    assert!(lines[1].contains("| eval ") && lines[1].contains("memorized"), "{}", lines[1]);
+    assert!(lines[1].contains("| eval loss ") && lines[1].contains("memorized"), "{}", lines[1]);
     assert!(text(&out.stdout).starts_with("runs/id-1: head flatten"));
     // --quiet: no log lines, the one result line stays.
     let out = overfit(dir.path(), &["train", "--steps", "30", "--quiet"]);
@@ -40,7 +40,7 @@ fn a_pipe_gets_plain_log_lines_and_quiet_keeps_the_result_line() {
 }
 
 #[test]
-fn a_terminal_gets_a_bar_with_eta_epoch_and_both_throughputs_in_80_columns() {
+fn a_terminal_gets_a_labelled_bar_in_80_columns_whose_memorized_count_follows_evaluations() {
     let dir = tempfile::tempdir().unwrap();
     // `script` gives the binary a pseudo-terminal, as a person's shell does.
     let cmd = format!("stty cols 80; {} train --steps 400 --log-every 50", env!("CARGO_BIN_EXE_overfit"));
@@ -65,8 +65,12 @@ fn a_terminal_gets_a_bar_with_eta_epoch_and_both_throughputs_in_80_columns() {
         screen.split(['\r', '\n']).map(|f| strip(f).trim_end().to_string()).filter(|f| f.contains("eta")).collect();
     assert!(!frames.is_empty(), "no bar drawn: {screen:?}");
     let f = frames.last().unwrap();
-    assert!(f.contains("ep ") && f.contains("/s step") && f.contains(" wall"), "{f}");
+    assert!(f.contains("train loss ") && f.contains(" windows/s") && f.contains("memorized "), "{f}");
     assert!(frames.iter().all(|f| f.chars().count() <= 80), "{frames:?}");
+    // The memorized count follows the evaluations (every 50 steps) instead of staying at step 0's.
+    let mut counts: Vec<&str> = frames.iter().filter_map(|f| f.split("memorized ").nth(1)?.split(' ').next()).collect();
+    counts.dedup();
+    assert!(counts.len() > 1, "{frames:?}");
 }
 
 #[test]

@@ -194,7 +194,8 @@ fn bad_sweeps_name_the_flag() {
     for (args, flag) in [
         (&["sweep", "--grid", "lr"][..], "--grid"),
         (&["sweep", "--grid", "learning_rate=0.1"][..], "learning_rate"),
-        (&["sweep", "--grid", "head=flatten,dense"][..], "--head"),
+        // The flag the user typed: --grid, not --head (issue 22).
+        (&["sweep", "--grid", "head=flatten,dense"][..], "--grid"),
         (&["sweep", "--grid", "d_model=abc"][..], "d_model"),
         (&["sweep", "--shard", "3/2"][..], "--shard"),
         (&["sweep", "--jobs", "0"][..], "--jobs"),

@@ -158,9 +158,11 @@ pub const DEFAULT_PRESET: &str = "seed-id4";
 pub enum ConfigError {
     #[error("{flag}: {message}")]
     Invalid { flag: &'static str, message: String },
-    #[error("--preset: unknown preset '{name}'; allowed: {allowed}")]
+    /// `allowed`: a tip when the name is a typo, and the presets.
+    #[error("--preset: unknown preset '{name}'; {allowed}")]
     UnknownPreset { name: String, allowed: String },
-    #[error("--head: unknown head '{name}'; allowed: {allowed}")]
+    /// `allowed`: the tip and the list of heads ([`crate::unknown_head_help`]).
+    #[error("--head: unknown head '{name}'; {allowed}")]
     UnknownHead { name: String, allowed: String },
 }
 
@@ -181,9 +183,13 @@ pub fn divisors(n: usize) -> String {
 impl ModelConfig {
     /// The configuration of a preset.
     pub fn preset(name: &str) -> Result<ModelConfig, ConfigError> {
-        presets().into_iter().find(|p| p.name == name).map(|p| p.config).ok_or_else(|| ConfigError::UnknownPreset {
-            name: name.to_string(),
-            allowed: presets().iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        presets().into_iter().find(|p| p.name == name).map(|p| p.config).ok_or_else(|| {
+            let names: Vec<&str> = presets().iter().map(|p| p.name).collect();
+            let tip = crate::words::did_you_mean(name, &names);
+            ConfigError::UnknownPreset {
+                name: name.to_string(),
+                allowed: format!("{tip}allowed: {}", names.join(", ")),
+            }
         })
     }
 

@@ -8,6 +8,7 @@
 pub mod accounting;
 pub mod config;
 pub mod model;
+pub mod words;
 
 mod bottleneck;
 mod causal;
@@ -147,7 +148,8 @@ impl HeadKind {
 
 impl std::fmt::Display for HeadKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        // pad, not write_str: a table's `{:<11}` must widen a head's name like any string's.
+        f.pad(self.name())
     }
 }
 
@@ -158,8 +160,15 @@ impl std::str::FromStr for HeadKind {
             .iter()
             .copied()
             .find(|k| k.name() == name)
-            .ok_or_else(|| ConfigError::UnknownHead { name: name.to_string(), allowed: head_names().join(", ") })
+            .ok_or_else(|| ConfigError::UnknownHead { name: name.to_string(), allowed: unknown_head_help(name) })
     }
+}
+
+/// What to say of a name that is no head, without naming a flag (the caller's message does):
+/// "did you mean `flatten`? heads: flatten, bottleneck, …".
+pub fn unknown_head_help(name: &str) -> String {
+    let names = head_names();
+    format!("{}heads: {}", words::did_you_mean(name, &names), names.join(", "))
 }
 
 impl serde::Serialize for HeadKind {

@@ -1,5 +1,11 @@
 //! Evaluation: which windows are read, and the loss, accuracy and memorized count over them.
 //!
+//! A window is *memorized* when the model's most likely next byte after the whole window (its
+//! argmax) is the byte that follows it in the data. A window head predicts only that byte, so
+//! memorized / windows is its accuracy. A per-position head (`causal`) predicts every byte of the
+//! window; it is also counted by the stricter *memorized at every position*
+//! (`memorized_all_positions`): windows whose every prediction is right, the window known by heart.
+//!
 //! Evaluation must cost in proportion to training (README, "Evaluation"):
 //! - Few training windows (at most [`EXACT_EVAL_MAX`], or `--eval-windows`): every one of them is
 //!   evaluated, every time, so the memorized count is exact.
@@ -46,6 +52,8 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// Windows whose next-byte prediction (after the whole window) is right.
     pub memorized: usize,
+    /// Windows whose every prediction is right (equal to `memorized` for a window head).
+    pub memorized_all_positions: usize,
     pub windows: usize,
     /// Mean cross-entropy (nats) of each window's last prediction only (the byte after the whole
     /// window): the like-for-like figure across window and per-position heads.
@@ -127,11 +135,13 @@ pub fn evaluate_observed(
         t.targets += c.targets;
         t.correct += c.correct;
         t.memorized += c.memorized;
+        t.memorized_all_positions += c.memorized_all_positions;
     }
     Evaluation {
         loss: t.loss / t.targets.max(1) as f64,
         accuracy: t.correct as f64 / t.targets.max(1) as f64,
         memorized: t.memorized,
+        memorized_all_positions: t.memorized_all_positions,
         windows: starts.len(),
         last_loss: t.last_loss / starts.len().max(1) as f64,
     }
@@ -146,6 +156,7 @@ struct ChunkSums {
     targets: usize,
     correct: usize,
     memorized: usize,
+    memorized_all_positions: usize,
 }
 
 /// −ln softmax(row)[t], in f64.
@@ -178,16 +189,19 @@ fn evaluate_chunk(
     let logits = tape.value(logits).as_slice().expect("contiguous");
     let mut sums = ChunkSums { targets: batch.targets.len(), ..ChunkSums::default() };
     for (w, ts) in batch.targets.chunks(per_window).enumerate() {
+        let mut all_right = true;
         for (p, &t) in ts.iter().enumerate() {
             let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
             let right = argmax(row) == t as usize;
             sums.correct += right as usize;
+            all_right &= right;
             // The window's own next byte, b[i+L], is the last target of its row(s).
             if p + 1 == per_window {
                 sums.memorized += right as usize;
                 sums.last_loss += cross_entropy(row, t as usize);
             }
         }
+        sums.memorized_all_positions += all_right as usize;
     }
     sums.loss = tape.scalar(loss) as f64 * batch.targets.len() as f64;
     if per_window == 1 {
@@ -219,6 +233,8 @@ pub struct CheckpointEval {
     /// Mean cross-entropy (nats).
     pub loss: f64,
     pub memorized: usize,
+    /// Windows whose every position's prediction is right (equal to `memorized` for a window head).
+    pub memorized_all_positions: usize,
     /// Windows read.
     pub samples: usize,
     /// "test" with a test tail, else "validation" with a held-out tail, else "train".
@@ -233,6 +249,9 @@ pub struct CheckpointEval {
     /// The data's name.
     #[serde(skip)]
     pub data: String,
+    /// The head predicts every byte of a window (the text line then shows both memorized counts).
+    #[serde(skip)]
+    pub per_position: bool,
 }
 
 /// What `overfit eval` reads: the data, its part, and at most how many windows.
@@ -288,12 +307,14 @@ pub fn evaluate_checkpoint(path: &Path, req: &EvalRequest<'_>) -> Result<Checkpo
         last_bits_per_byte: ev.last_loss / LN_2,
         loss: ev.loss,
         memorized: ev.memorized,
+        memorized_all_positions: ev.memorized_all_positions,
         samples: ev.windows,
         split: part,
         windows_available: available,
         stride,
         checkpoint: path.display().to_string(),
         data: corpus.name(),
+        per_position,
     })
 }
 

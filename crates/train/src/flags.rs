@@ -64,8 +64,15 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone, Default, Serialize)]
 pub struct HeadArg {
     /// Output head: flatten, bottleneck, td-dense, conv, tied, causal, rnn, last [default: the preset's]
-    #[arg(long)]
+    #[arg(long, value_parser = parse_head)]
     pub head: Option<heads::HeadKind>,
+}
+
+/// A head's name on the command line (`--head`, `--heads`). clap's message already names the flag
+/// and the value ("invalid value 'flaten' for '--head <HEAD>': …"), so this adds only the tip and
+/// the heads, not the flag a second time.
+pub fn parse_head(name: &str) -> Result<heads::HeadKind, String> {
+    heads::HeadKind::ALL.iter().copied().find(|k| k.name() == name).ok_or_else(|| heads::unknown_head_help(name))
 }
 
 /// Which bytes to learn.

@@ -219,6 +219,14 @@ fn numeric_fields(prefix: &str, v: &Value, out: &mut dyn FnMut(String, f64)) {
     }
 }
 
+/// The first of `asked` that is not among `valid`, as an error naming `flag`, with a tip when the
+/// name is a typo of one of them, and every valid name.
+fn refuse_unknown(flag: &str, what: &str, asked: &[String], valid: &[&str]) -> Result<()> {
+    let Some(bad) = asked.iter().find(|a| !valid.contains(&a.as_str())) else { return Ok(()) };
+    let tip = heads::words::did_you_mean(bad, valid);
+    Err(Error::usage(flag, format!("'{bad}' is no {what} of these runs; {tip}valid: {}", valid.join(", "))))
+}
+
 /// The metrics a table shows unless asked for others: those present in any group.
 pub const DEFAULT_COLUMNS: &[&str] = &[
     "final_loss",
@@ -270,14 +278,21 @@ impl Results {
             return Err(Error::input(first, format!("holds no finished run (config.json and report.json){skipped}")));
         }
         let by = by.unwrap_or_else(|| varying(&runs));
-        if let Some(f) = by.iter().find(|f| !runs.iter().any(|r| r.config.contains_key(*f))) {
-            return Err(Error::usage(
-                "--group-by",
-                format!("'{f}' is no config field of these runs (e.g. head, lr, d_model)"),
-            ));
-        }
+        let mut fields: Vec<&str> = runs.iter().flat_map(|r| r.config.keys().map(String::as_str)).collect();
+        fields.sort();
+        fields.dedup();
+        refuse_unknown("--group-by", "config field", &by, &fields)?;
         let groups = group(&runs, &by);
         Ok(Results { runs, groups, skipped })
+    }
+
+    /// Refuses a `--columns` name that is no numeric report field of these runs, as `--group-by`
+    /// refuses a name that is no config field: a column dropped in silence looks like no data.
+    pub fn check_columns(&self, asked: &[String]) -> Result<()> {
+        let mut fields: Vec<&str> = self.groups.iter().flat_map(|g| g.metrics.keys().map(String::as_str)).collect();
+        fields.sort();
+        fields.dedup();
+        refuse_unknown("--columns", "numeric report field", asked, &fields)
     }
 
     /// The JSON of SPEC §4, pretty, with a final newline.
@@ -313,14 +328,18 @@ impl Results {
             s.push_str(&format!("| {} |\n", row.join(" | ")));
         }
         s.push_str(&format!(
-            "\n{} runs in {} groups. [lo, hi] is a 95% interval over seeds that stays in the field's \
+            "\n{} in {}. [lo, hi] is a 95% interval over seeds that stays in the field's \
              range: the t-interval of the mean (clamped at 0 for losses, bits, times and counts), a \
              percentile bootstrap for train_accuracy, and for epochs and steps to memorize the \
              Kaplan–Meier median, a run that did not memorize censored at its length (\"≥\": a \
              lower bound).\n",
-            self.runs.len(),
-            self.groups.len()
+            heads::words::count(self.runs.len() as u64, "run"),
+            heads::words::count(self.groups.len() as u64, "group")
         ));
+        // The report's field names are the columns' (--columns takes them); this one says which loss.
+        if cols.iter().any(|c| c == "final_loss") {
+            s.push_str("final_loss is the eval loss (nats): a fresh evaluation of the training windows at the end.\n");
+        }
         s
     }
 

@@ -45,6 +45,10 @@ pub struct MetricsRow {
     pub accuracy: Option<f64>,
     /// Evaluated training windows whose next-byte prediction (argmax) is right.
     pub memorized: Option<usize>,
+    /// Of them, those whose every position's prediction is right (eval.rs; for a window head, the
+    /// same count).
+    #[serde(default)]
+    pub memorized_all_positions: Option<usize>,
     /// A fresh evaluation of the loss (nats) on the evaluated training windows, at this step's weights.
     #[serde(default)]
     pub eval_loss: Option<f64>,
@@ -72,8 +76,13 @@ pub struct Report {
     pub ratio: Option<f64>,
     /// Training windows.
     pub samples: usize,
-    /// Memorized training windows (of `memorized_of` evaluated).
+    /// Memorized training windows (of `memorized_of` evaluated): the next byte after the window
+    /// predicted right (eval.rs).
     pub memorized: usize,
+    /// Of them, those whose every position is predicted right: the stricter count of a
+    /// per-position head; equal to `memorized` for a window head. Null in reports written before it.
+    #[serde(default)]
+    pub memorized_all_positions: Option<usize>,
     pub epochs: f64,
     pub steps: u64,
     /// Mean loss over the evaluated training windows at the end (nats).

@@ -199,6 +199,13 @@ impl Session {
     /// infinite) and leaves the parameters untouched.
     pub fn train_step(&mut self) -> StepOutcome {
         let (loss, windows) = self.compute_gradients();
+        self.apply_gradients(loss, windows)
+    }
+
+    /// The update of [`Session::train_step`] from the last [`Session::compute_gradients`] (its
+    /// `loss` and `windows`): the trainer looks at the loss before the update is made, so that a
+    /// step that diverges is never applied nor counted.
+    pub fn apply_gradients(&mut self, loss: f64, windows: usize) -> StepOutcome {
         let lr = self.lr_at(self.step);
         if !loss.is_finite() {
             return StepOutcome { loss, grad_norm: f64::NAN, lr, windows };

@@ -37,6 +37,7 @@ impl Grid {
             if values.is_empty() {
                 return Err(Error::usage("--grid", format!("'{field}' has no values")));
             }
+            check_heads(&field, &values)?;
             axes.push((field, values));
         }
         Ok(Grid { axes })
@@ -57,6 +58,22 @@ impl Grid {
                 .collect()
         })
     }
+}
+
+/// A head's name is checked as the axis is read, so that a typo gets the same tip as `--head`
+/// does, naming `--grid` once, rather than a merge error about a grid point.
+fn check_heads(field: &str, values: &[Value]) -> Result<()> {
+    if field != "head" {
+        return Ok(());
+    }
+    for v in values {
+        let name = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        if name.parse::<heads::HeadKind>().is_err() {
+            let help = heads::unknown_head_help(&name);
+            return Err(Error::usage("--grid", format!("head={name}: unknown head '{name}'; {help}")));
+        }
+    }
+    Ok(())
 }
 
 /// A value as a folder name shows it: strings bare, numbers as JSON writes them.

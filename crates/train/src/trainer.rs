@@ -13,8 +13,9 @@ use std::time::Instant;
 /// Hooks for a progress display; every method has a no-op default.
 pub trait Observer {
     fn started(&mut self, _session: &Session, _total_steps: Option<u64>) {}
-    /// After each optimizer step: its loss, and training throughput (time inside steps only).
-    fn stepped(&mut self, _session: &Session, _loss: f64, _samples_per_sec: f64) {}
+    /// After each optimizer step: the train loss (the running mean of the batches since the last
+    /// metrics row), and training throughput (time inside steps only).
+    fn stepped(&mut self, _session: &Session, _train_loss: f64, _samples_per_sec: f64) {}
     /// An evaluation is about to run.
     fn evaluating(&mut self, _session: &Session) {}
     /// A metrics row was written; `of` is the number of training windows evaluated.
@@ -153,8 +154,14 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
             break Stopped::MaxSteps;
         }
         let t0 = Instant::now();
-        let out = s.train_step();
-        if diverged(s, out.loss) {
+        // A step whose loss diverges is not applied: `steps` then counts the good steps alone,
+        // the same number the result line and the divergence message give.
+        let (loss, windows) = s.compute_gradients();
+        if diverged(s, loss) {
+            break Stopped::Diverged;
+        }
+        let out = s.apply_gradients(loss, windows);
+        if !out.loss.is_finite() {
             break Stopped::Diverged;
         }
         p.step_seconds += t0.elapsed().as_secs_f64();
@@ -163,7 +170,7 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
         p.loss_sum += out.loss;
         p.loss_steps += 1;
         s.pending_loss = (p.loss_sum, p.loss_steps);
-        observer.stepped(s, out.loss, p.samples_per_sec());
+        observer.stepped(s, p.loss_sum / p.loss_steps as f64, p.samples_per_sec());
         if let Some(stopped) = log_step(s, run, &plan, &mut p, &out, observer)? {
             break stopped;
         }
@@ -188,7 +195,8 @@ fn diverged(s: &mut Session, loss: f64) -> bool {
         return true;
     }
     let first = *s.first_loss.get_or_insert(loss);
-    s.step > s.config.warmup.max(1) && loss > DIVERGED_FACTOR * first
+    // The step being taken is number s.step + 1 (it is counted once applied).
+    s.step + 1 > s.config.warmup.max(1) && loss > DIVERGED_FACTOR * first
 }
 
 /// Writes this step's metrics row when it is due (evaluating when that is due too), and says
@@ -222,6 +230,7 @@ fn log_step(
         loss: p.loss_sum / p.loss_steps.max(1) as f64,
         accuracy: ev.map(|e| e.train.accuracy),
         memorized: ev.map(|e| e.train.memorized),
+        memorized_all_positions: ev.map(|e| e.train.memorized_all_positions),
         eval_loss: ev.map(|e| e.train.loss),
         lr: out.lr,
         samples_per_sec: p.samples_per_sec(),
@@ -296,6 +305,7 @@ fn step_zero(
         loss: ev.train.loss,
         accuracy: Some(ev.train.accuracy),
         memorized: Some(ev.train.memorized),
+        memorized_all_positions: Some(ev.train.memorized_all_positions),
         eval_loss: Some(ev.train.loss),
         lr: s.lr_at(0),
         samples_per_sec: 0.0,
@@ -393,6 +403,7 @@ fn report(
         ratio: counts.ratio(),
         samples: s.split.train_windows,
         memorized: train.memorized,
+        memorized_all_positions: Some(train.memorized_all_positions),
         epochs: s.step as f64 / spe,
         steps: s.step,
         final_loss: train.loss,

@@ -159,7 +159,8 @@ fn header(o: &StudyOptions, s: &Study<'_>) -> String {
          \"≥\" before an upper end that is only a lower bound. Fractions: the mean with a \
          percentile bootstrap interval. Other figures (bits, epochs, times, counts): the mean with \
          its t-interval, clamped at 0. \"memorized\" means the window's next byte is the argmax \
-         prediction.\n",
+         prediction (for causal, the last position's; not memorized_all_positions, every position \
+         right).\n",
         if o.data.is_some() { " (the data file given by its path)" } else { "" },
         thousands(d.bytes),
         d.sha256
