@@ -1,8 +1,8 @@
 //! One function per command: parse what the flags say, call the `train` crate, print the result.
 
 use crate::args::*;
-use train::console::{err, err_raw, out, out_raw};
 use heads::words::count;
+use train::console::{err, err_raw, out, out_raw};
 use train::progress::Display;
 use train::results::{self, text, Results};
 use train::runner::{self, RunSpec};
@@ -161,6 +161,7 @@ fn cmd_results(a: ResultsArgs) -> Result<u8> {
     let results = Results::from_dirs(&a.dirs, a.group_by.clone())?;
     if let Some(asked) = &a.columns {
         results.check_columns(asked)?;
+    }
     for s in &results.skipped {
         err(&format!("skipped {}: {}", s.dir, s.reason));
     }
@@ -229,7 +230,12 @@ fn cmd_import(a: ImportArgs) -> Result<u8> {
     }
     let ck = imported.checkpoint;
     ck.save(&a.out)?;
-    err(&format!("wrote {} (head {}, {})", a.out.display(), ck.config.model.head, count(ck.params.len() as u64, "tensor")));
+    err(&format!(
+        "wrote {} (head {}, {})",
+        a.out.display(),
+        ck.config.model.head,
+        count(ck.params.len() as u64, "tensor")
+    ));
     Ok(0)
 }
 

@@ -130,7 +130,7 @@ fn one_is_singular() {
     assert!(text(&out.stderr).contains("sweep: 1 run,"), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("1 run done"), "{}", text(&out.stdout));
     let out = overfit(d, &["results", "sw"]);
-    assert!(text(&out.stdout).contains("1 run in 1 group;"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("1 run in 1 group."), "{}", text(&out.stdout));
 }
 
 #[test]
