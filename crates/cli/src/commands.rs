@@ -253,7 +253,7 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
     }
     let r = on_workers(|| train::bench::bench(c, a.steps, a.warmup, a.profile))?;
     if let Some(table) = &r.profile {
-        err_raw(&table);
+        err_raw(table);
     }
     print_json_or(a.json, &r, || text::bench_line(&r));
     Ok(0)

@@ -86,6 +86,9 @@ impl Default for TrainConfig {
     }
 }
 
+/// A change of one size of a config (the memory guard's remedies).
+type Edit = dyn Fn(&mut TrainConfig);
+
 impl TrainConfig {
     /// The defaults of `overfit train` with no flags: the log's run id 4 on the embedded corpus,
     /// 432 windows, until every window is memorized (at most 1000 epochs).
@@ -283,8 +286,10 @@ impl TrainConfig {
     /// saving first.
     fn shrinkers(&self) -> Vec<(&'static str, u128)> {
         let Ok((p, s)) = self.memory_bytes() else { return vec![] };
-        let halve = |x: &mut usize| *x = (*x / 2).max(1);
-        let edits: [(&'static str, &dyn Fn(&mut TrainConfig)); 7] = [
+        fn halve(x: &mut usize) {
+            *x = (*x / 2).max(1);
+        }
+        let edits: [(&'static str, &Edit); 7] = [
             ("--seq-length halved", &|c| halve(&mut c.model.seq_length)),
             ("--d-model halved", &|c| halve(&mut c.model.d_model)),
             ("--num-blocks halved", &|c| halve(&mut c.model.num_blocks)),
@@ -303,7 +308,7 @@ impl TrainConfig {
                 (100 * (p2 + s2) < 99 * (p + s)).then(|| (*flag, p + s - p2 - s2))
             })
             .collect();
-        saved.sort_by(|a, b| b.1.cmp(&a.1));
+        saved.sort_by_key(|s| std::cmp::Reverse(s.1));
         saved
     }
 }

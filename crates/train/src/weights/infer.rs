@@ -117,6 +117,9 @@ fn from_metadata(json: &str) -> std::result::Result<(PartialConfig, Vec<String>)
     Ok((told, unknown))
 }
 
+/// Reads what a scheme's own config.json tells into a partial config.
+pub(super) type ReadConfigJson = fn(&mut PartialConfig, &serde_json::Value) -> std::result::Result<(), String>;
+
 /// A naming scheme of tensors: how a file of it is recognised, what its shapes tell, and how its
 /// tensors become overfit's.
 pub(super) struct Scheme {
@@ -132,7 +135,7 @@ pub(super) struct Scheme {
     /// The tensors under overfit's names and layouts, for this model.
     pub convert: fn(&ModelConfig, Tensors, &str) -> Result<Tensors>,
     /// How the scheme's own config.json (a transformers folder's) tells the model, if it has one.
-    pub config_json: Option<fn(&mut PartialConfig, &serde_json::Value) -> std::result::Result<(), String>>,
+    pub config_json: Option<ReadConfigJson>,
 }
 
 /// What the tensor shapes tell, under `scheme` when the file has its marker.
