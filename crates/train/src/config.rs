@@ -201,6 +201,13 @@ impl TrainConfig {
                 "give --steps, --epochs or --until-memorized: the run needs a way to end",
             ));
         }
+        self.validate_cadence()?;
+        self.check_memory()
+    }
+
+    /// Logging, evaluation and early stopping.
+    fn validate_cadence(&self) -> crate::Result<()> {
+        use crate::Error;
         if self.log_every == Some(0) {
             return Err(Error::usage("--log-every", "must be at least 1"));
         }
@@ -216,7 +223,7 @@ impl TrainConfig {
         if self.eval_windows == Some(0) {
             return Err(Error::usage("--eval-windows", "must be at least 1"));
         }
-        self.check_memory()
+        Ok(())
     }
 
     /// Random data is its own dataset: no file, no validation tail, and a given size.

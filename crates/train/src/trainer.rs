@@ -250,6 +250,17 @@ fn log_step(
         s.pending_loss = (0.0, 0);
     }
     let Some(ev) = ev else { return Ok(None) };
+    stop_after_eval(s, run, plan, p, ev)
+}
+
+/// After an evaluation: whether the run ends here, memorized, early-stopped or on a plateau.
+fn stop_after_eval(
+    s: &mut Session,
+    run: &RunDir,
+    plan: &EvalPlan,
+    p: &mut Progress,
+    ev: Evaluated,
+) -> Result<Option<Stopped>> {
     p.last = Some(ev);
     let all = all_memorized(s, plan, &ev.train);
     if all && p.memorized_at.is_none() {
