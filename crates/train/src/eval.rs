@@ -50,6 +50,10 @@ pub struct Evaluation {
     /// Mean cross-entropy (nats) of each window's last prediction only (the byte after the whole
     /// window): the like-for-like figure across window and per-position heads.
     pub last_loss: f64,
+    /// With `per_sample` (random data, capacity): Σ over windows of max(0, Σ over the window's
+    /// targets of 8 − CE bits). Morris et al. clip each sample at 0, so a sample the model
+    /// predicts worse than uniform counts as nothing stored rather than as a debt.
+    pub memorized_bits_clipped: Option<f64>,
 }
 
 /// The windows each kind of evaluation reads, fixed for the whole run.
@@ -88,17 +92,21 @@ impl EvalPlan {
 
 /// Loss, accuracy and memorized windows over the windows starting at `starts`, in batches, with
 /// no graph recorded. Chunks run in parallel and their sums are added in order: the same bits on
-/// any thread count.
+/// any thread count. `per_sample` also sums each window's stored bits clipped at 0 (it costs one
+/// more softmax per target, so only capacity runs ask for it).
 pub fn evaluate(
     model: &Model<f32>,
     params: &ParamSet<f32>,
     bytes: &[u8],
     split: &Split,
     starts: &[usize],
+    per_sample: bool,
 ) -> Evaluation {
     let windows_per_batch = (EVAL_POSITIONS / split.seq_length).max(1);
-    let per_chunk: Vec<ChunkSums> =
-        starts.par_chunks(windows_per_batch).map(|chunk| evaluate_chunk(model, params, bytes, split, chunk)).collect();
+    let per_chunk: Vec<ChunkSums> = starts
+        .par_chunks(windows_per_batch)
+        .map(|chunk| evaluate_chunk(model, params, bytes, split, chunk, per_sample))
+        .collect();
     let mut t = ChunkSums::default();
     for c in per_chunk {
         t.loss += c.loss;
@@ -106,6 +114,7 @@ pub fn evaluate(
         t.targets += c.targets;
         t.correct += c.correct;
         t.memorized += c.memorized;
+        t.clipped_bits += c.clipped_bits;
     }
     Evaluation {
         loss: t.loss / t.targets.max(1) as f64,
@@ -113,6 +122,7 @@ pub fn evaluate(
         memorized: t.memorized,
         windows: starts.len(),
         last_loss: t.last_loss / starts.len().max(1) as f64,
+        memorized_bits_clipped: per_sample.then_some(t.clipped_bits),
     }
 }
 
@@ -125,6 +135,8 @@ struct ChunkSums {
     targets: usize,
     correct: usize,
     memorized: usize,
+    /// Σ over windows of max(0, the window's stored bits), when asked for.
+    clipped_bits: f64,
 }
 
 /// −ln softmax(row)[t], in f64.
@@ -141,6 +153,11 @@ pub fn memorized_bits(mean_loss_nats: f64, targets: usize) -> f64 {
     targets as f64 * (8.0 - mean_loss_nats / std::f64::consts::LN_2)
 }
 
+/// The bits a sample stores, clipped at 0, from the cross-entropies (nats) of its targets.
+pub fn clipped_sample_bits(ces: impl IntoIterator<Item = f64>) -> f64 {
+    ces.into_iter().map(|ce| 8.0 - ce / std::f64::consts::LN_2).sum::<f64>().max(0.0)
+}
+
 /// The sums of one batch.
 fn evaluate_chunk(
     model: &Model<f32>,
@@ -148,6 +165,7 @@ fn evaluate_chunk(
     bytes: &[u8],
     split: &Split,
     chunk: &[usize],
+    per_sample: bool,
 ) -> ChunkSums {
     let (v, per_window) = (model.config.vocab_size, split.targets_per_window);
     let mut batch = Batch::default();
@@ -157,8 +175,13 @@ fn evaluate_chunk(
     let logits = tape.value(logits).as_slice().expect("contiguous");
     let mut sums = ChunkSums { targets: batch.targets.len(), ..ChunkSums::default() };
     for (w, ts) in batch.targets.chunks(per_window).enumerate() {
+        let row_of = |p: usize| &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
+        if per_sample {
+            sums.clipped_bits +=
+                clipped_sample_bits(ts.iter().enumerate().map(|(p, &t)| cross_entropy(row_of(p), t as usize)));
+        }
         for (p, &t) in ts.iter().enumerate() {
-            let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
+            let row = row_of(p);
             let right = argmax(row) == t as usize;
             sums.correct += right as usize;
             // The window's own next byte, b[i+L], is the last target of its row(s).
@@ -233,7 +256,7 @@ pub fn evaluate_checkpoint(
         if split.val_windows > 0 { (split.val_start, split.val_windows) } else { (0, split.train_windows) };
     let stride = if per_position && split.val_windows > 0 { split.seq_length } else { 1 };
     let starts = eval_starts(first, count, stride, 1 << 22);
-    let ev = evaluate(&model, &params, corpus.bytes(), &split, &starts);
+    let ev = evaluate(&model, &params, corpus.bytes(), &split, &starts, false);
     Ok(CheckpointEval {
         accuracy: ev.accuracy,
         bits_per_byte: ev.loss / LN_2,

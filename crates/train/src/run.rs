@@ -123,6 +123,10 @@ pub struct Report {
     /// On random data: 8 bits × training targets, the most that could be memorized.
     #[serde(default)]
     pub dataset_bits: Option<f64>,
+    /// On random data: as memorized_bits, with each sample's sum clipped at 0 before summing
+    /// (a causal sample is its whole sequence), as Morris et al. count; null on text.
+    #[serde(default)]
+    pub memorized_bits_clipped: Option<f64>,
 }
 
 impl Report {

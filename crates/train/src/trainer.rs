@@ -365,5 +365,6 @@ fn report(
         ended: Some(crate::provenance::now()),
         memorized_bits: random_and_whole.then(|| crate::eval::memorized_bits(train.loss, targets)),
         dataset_bits: random_and_whole.then_some(8.0 * targets as f64),
+        memorized_bits_clipped: train.memorized_bits_clipped.filter(|_| random_and_whole),
     }
 }
