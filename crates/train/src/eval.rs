@@ -135,8 +135,10 @@ struct ChunkSums {
     targets: usize,
     correct: usize,
     memorized: usize,
-    /// Σ over windows of max(0, the window's stored bits), when asked for.
+    /// Σ over windows of max(0, the window's stored bits), when asked for, and the loss summed
+    /// in f64 from the same per-target cross-entropies.
     clipped_bits: f64,
+    exact_loss: f64,
 }
 
 /// −ln softmax(row)[t], in f64.
@@ -177,8 +179,9 @@ fn evaluate_chunk(
     for (w, ts) in batch.targets.chunks(per_window).enumerate() {
         let row_of = |p: usize| &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
         if per_sample {
-            sums.clipped_bits +=
-                clipped_sample_bits(ts.iter().enumerate().map(|(p, &t)| cross_entropy(row_of(p), t as usize)));
+            let ces: Vec<f64> = ts.iter().enumerate().map(|(p, &t)| cross_entropy(row_of(p), t as usize)).collect();
+            sums.exact_loss += ces.iter().sum::<f64>();
+            sums.clipped_bits += clipped_sample_bits(ces);
         }
         for (p, &t) in ts.iter().enumerate() {
             let row = row_of(p);
@@ -192,6 +195,12 @@ fn evaluate_chunk(
         }
     }
     sums.loss = tape.scalar(loss) as f64 * batch.targets.len() as f64;
+    if per_sample {
+        // The clipped and the plain sums must come from the same cross-entropies, or the f32
+        // rounding of the tape's mean (~1e-7 of it) could put the clipped sum below the plain one
+        // when no sample is negative.
+        sums.loss = sums.exact_loss;
+    }
     if per_window == 1 {
         // One target a window: the last position's loss is the loss, to the bit (SPEC §4).
         sums.last_loss = sums.loss;

@@ -29,7 +29,7 @@ mod plot;
 pub mod summary;
 mod tune;
 
-pub use grid::{model_dir, Models, DEFAULT_STEPS};
+pub use grid::{config as run_config, model_dir, Models, DEFAULT_STEPS};
 pub use summary::{summarize, CapacityReport};
 
 use crate::error::{Error, Result};
