@@ -10,12 +10,15 @@ use crate::settings::Overrides;
 use heads::{HeadKind, ModelConfig};
 use std::path::{Path, PathBuf};
 
-/// The optimizer steps of every default run. Timed on this machine (release, one thread a run
-/// as under `--jobs 2`, `overfit bench --threads 1`, L 32, one block, d_ff = d): a step costs
-/// about 0.6–1.0 ms at d 8, 0.7–1.2 ms at d 16, 1.3–2.6 ms at d 32, 3.3–6.1 ms at d 64 and
-/// ~9 ms at d 96 (causal), plus the evaluations. The default grid with `--certify` (each point
-/// run at 1× and 2×, and the tuning) is 1,412 runs and ~2.6 G step-units: ≈ 10,600 s of
-/// steps per core-budget unit … see README ("capacity", the measured plan) for the total.
+/// The optimizer steps of every default run, planned to fit about 6 hours of both cores.
+/// Per-step costs, `overfit bench --threads 1` (one thread a run, as under `--jobs 2`; L 32, one
+/// block) on this 2-core machine: 0.6–1.0 ms at d 2–8, 0.7–1.2 ms at d 16, 1.3–2.6 ms at d 32,
+/// 3.3–6.1 ms at d 64; timed capacity runs at d 112 (causal) took ~15 ms a step. With the
+/// largest of these per width, two full evaluations a run (step 0 and the end, ~1/60 of a step
+/// a window), and one range extension per tuned size, the default grid with `--certify` is
+/// 1,311 runs (573 points × 1× and 2×, 165 tuning runs) and ≈ 34,700 core-seconds: ≈ 4.8 h of
+/// wall time with `--jobs 2`. Timed runs while other builds shared the machine went 1.3–2×
+/// slower; the margin to 6 h is for that. 12,288 steps would be ≈ 7.2 h.
 pub const DEFAULT_STEPS: u64 = 8192;
 
 /// L of the default models: the log's window, so that position 0's short context is 1/32 of a
@@ -24,8 +27,8 @@ pub const SEQ_LENGTH: usize = 32;
 /// Widths of the default sizes (one block, 2 attention heads, d_ff = d as in seed-id4): from
 /// ~3K parameters (causal d 8) to 52K (causal d 64) and 183K (tied d 64).
 const D_MODELS: [usize; 4] = [8, 16, 32, 64];
-/// Causal also gets a size past 100K parameters (d 96: 102K), as Morris et al.'s smallest is 500K.
-const CAUSAL_D_MODELS: [usize; 5] = [8, 16, 32, 64, 96];
+/// Causal also gets a size past 100K parameters (d 112: 109K), as Morris et al.'s smallest is 500K.
+const CAUSAL_D_MODELS: [usize; 5] = [8, 16, 32, 64, 112];
 /// The flatten head grows with L·d·V (17K parameters at d 2): narrower widths keep it in range.
 const FLATTEN_D_MODELS: [usize; 4] = [2, 4, 6, 8];
 /// `--quick`'s two sizes.
@@ -151,6 +154,9 @@ pub fn config(m: ModelConfig, samples: usize, seed: u64, lr: f64, steps: u64) ->
     // running training loss).
     (c.eval_every, c.eval_windows) = (Some(steps), Some(samples));
     c.checkpoint_every = 2000;
+    // 100 log rows a run: the default (every epoch of a few steps) wrote a row, and redrew
+    // curves.svg, every 5 steps of a small causal run, which cost as much as a step.
+    c.log_every = Some((steps / 100).max(1));
     c
 }
 

@@ -77,6 +77,10 @@ impl CapacityReport {
 
     fn size_table(&self) -> String {
         let mut s = String::from("\n## Capacity per model size (the plateau past the knee, certified points)\n\n");
+        s += "The rule: from certified points only, the knee is the smallest dataset whose mean memorized bits \
+              (over seeds) is below 90% of its dataset bits; the plateau needs at least 2 datasets from the knee \
+              on, each mean within max(its 95% interval, 2%) of their mean, and capacity is that mean (per seed: \
+              the mean of the seed's past-knee points). Otherwise the size has no capacity.\n\n";
         s += "| head | d | params | non-emb params | lr | certified | knee (bits/param) | plateau datasets | capacity bits (95% CI) | bits/param |\n";
         s += "|---|---|---|---|---|---|---|---|---|---|\n";
         for (name, h) in &self.heads {
