@@ -25,11 +25,13 @@ pub const DEFAULT_STEPS: u64 = 8192;
 /// causal model's targets, as in the log.
 pub const SEQ_LENGTH: usize = 32;
 /// Widths of the default sizes (one block, 2 attention heads, d_ff = d as in seed-id4): from
-/// ~3K parameters (causal d 8) to 52K (causal d 64) and 183K (tied d 64).
+/// 2.8K parameters (causal and last at d 8) to 44K (last at d 64), 81–111K (bottleneck, rnn,
+/// td-dense, conv) and 175K (tied).
 const D_MODELS: [usize; 4] = [8, 16, 32, 64];
 /// Causal also gets a size past 100K parameters (d 112: 109K), as Morris et al.'s smallest is 500K.
 const CAUSAL_D_MODELS: [usize; 5] = [8, 16, 32, 64, 112];
-/// The flatten head grows with L·d·V (17K parameters at d 2): narrower widths keep it in range.
+/// The flatten head grows with L·d·V (17K parameters at d 2, 69K at d 8): narrower widths keep it
+/// in range.
 const FLATTEN_D_MODELS: [usize; 4] = [2, 4, 6, 8];
 /// `--quick`'s two sizes.
 const QUICK_D_MODELS: [usize; 2] = [8, 16];
