@@ -200,3 +200,20 @@ fn a_sharded_plan_tuning_included_gives_the_same_points_as_the_whole() {
     assert_eq!(gathered["heads"], whole["heads"]);
     assert_eq!(gathered["lrs"], whole["lrs"]);
 }
+
+/// The seconds after "every head in " in a text, if any.
+fn quick_seconds(text: &str) -> Option<String> {
+    let at = text.find("every head in ")? + "every head in ".len();
+    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    (!digits.is_empty() && text[at + digits.len()..].starts_with(" s")).then_some(digits)
+}
+
+#[test]
+fn readme_and_help_state_the_same_measured_quick_time() {
+    let help = Command::new(env!("CARGO_BIN_EXE_overfit")).args(["capacity", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    let (h, r) = (quick_seconds(&help), quick_seconds(&readme));
+    assert!(h.is_some() && h == r, "--help says {h:?} s, README {r:?} s");
+    assert!(help.contains("NOT converged"), "{help}");
+}
