@@ -257,9 +257,12 @@ pub fn plateau(points: &[&Point], lr: f64) -> (SizeCapacity, BTreeMap<u64, f64>)
     (size, per_seed)
 }
 
+/// One size's capacity for one seed: (seed, parameters, non-embedding parameters, bits).
+type SeedCapacity = (u64, f64, f64, f64);
+
 fn head_capacity(points: Vec<Point>, lrs: &[&Choice], quick: bool) -> HeadCapacity {
     let params: BTreeSet<usize> = points.iter().map(|p| p.params).collect();
-    let (mut sizes, mut caps) = (Vec::new(), Vec::new());
+    let (mut sizes, mut caps): (Vec<SizeCapacity>, Vec<SeedCapacity>) = (Vec::new(), Vec::new());
     for &size in &params {
         let mine: Vec<&Point> = points.iter().filter(|p| p.params == size).collect();
         let choice = lrs.iter().find(|c| c.d_model == mine[0].d_model);
@@ -269,7 +272,7 @@ fn head_capacity(points: Vec<Point>, lrs: &[&Choice], quick: bool) -> HeadCapaci
         sizes.push(s);
     }
     let seeds: BTreeSet<u64> = caps.iter().map(|c| c.0).collect();
-    let per_seed = |f: &dyn Fn(&(u64, f64, f64, f64)) -> f64| -> Vec<f64> {
+    let per_seed = |f: &dyn Fn(&SeedCapacity) -> f64| -> Vec<f64> {
         let mean = |s: u64| {
             let v: Vec<f64> = caps.iter().filter(|c| c.0 == s).map(f).collect();
             v.iter().sum::<f64>() / v.len() as f64
