@@ -49,8 +49,14 @@ pub enum Command {
                             overfit results sw --group-by head --out sw-results --metric final_loss")]
     Results(ResultsArgs),
     /// Memorization capacity on random bytes: bits stored per parameter, for every head.
-    #[command(after_help = "Examples:\n  overfit capacity --quick\n  overfit capacity --jobs 2 --out capacity\n  \
-                            overfit capacity --heads causal,flatten --shard 2/4")]
+    #[command(
+        after_help = "Examples:\n  overfit capacity --quick                      # NOT converged: a test; every head in 43 s\n  \
+                            overfit capacity --certify --jobs 2 --out capacity   # the full grid, certified\n  \
+                            overfit capacity --certify --jobs 2 --shard 2/4      # one shard of it\n  \
+                            overfit capacity --preset seed-id4 --heads causal --data-bits 4 --seeds 0   # one point\n\n\
+                            Capacity per size is the plateau of memorized bits past the knee (the first dataset \
+                            stored below 90%), over at least 2 datasets, from certified points only."
+    )]
     Capacity(CapacityArgs),
     /// Keras-style table of layers and parameters, group totals, ratio, and the log's approximations.
     #[command(
@@ -186,17 +192,45 @@ pub struct SweepArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct CapacityArgs {
+    /// Model flags fix one model size (with --sizes: the fields d_model does not set) [default:
+    /// the full grid's sizes per head, L 32]
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Vary d_model over these widths, comma-separated (d_ff keeps the preset's d_ff/d unless
+    /// --d-ff is given)
+    #[arg(long, value_delimiter = ',', value_name = "D,…")]
+    pub sizes: Option<Vec<usize>>,
     /// Heads to measure, comma-separated [default: every head]
     #[arg(long, value_delimiter = ',', value_parser = parse_head)]
     pub heads: Option<Vec<heads::HeadKind>>,
-    /// Two sizes, two dataset sizes, a short epoch cap: every head in about a minute
+    /// Dataset sizes in bits of random targets per model parameter, comma-separated [default:
+    /// 1,1.5,2,2.5,3,4,6; 2,3,4 at a head's largest size]
+    #[arg(long, value_delimiter = ',', value_name = "B,…")]
+    pub data_bits: Option<Vec<f64>>,
+    /// Optimizer steps of every run (5% warm-up, cosine decay to 0; no plateau stop) [default: 8192]
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    /// Learning rates tuned per head and size on the knee dataset (one value: no tuning) [default:
+    /// 1e-3,3e-3,1e-2,3e-2, extended when the best is at an end]
+    #[arg(long, value_delimiter = ',', value_name = "LR,…")]
+    pub lrs: Option<Vec<f64>>,
+    /// Seeds of every point, comma-separated [default: 0,1,2; 0,1 at a head's largest size]
+    #[arg(long, value_delimiter = ',', value_name = "S,…")]
+    pub seeds: Option<Vec<u64>>,
+    /// Rerun every point at 2× --steps: certified when within 2%; only certified points make a
+    /// capacity (without it, no head is converged)
+    #[arg(long)]
+    pub certify: bool,
+    /// Two small sizes, two dataset sizes, 150 steps: a test of the pipeline, NOT converged
+    /// (every head says "converged": false); every head in 43 s (measured: release build, 2 cores)
     #[arg(long)]
     pub quick: bool,
     /// Runs at once (results are the same for any N)
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// Run only shard K of N of the grid [default: from SLURM_ARRAY_TASK_* in a Slurm array job]
+    /// Run only shard K of N of the plan [default: from SLURM_ARRAY_TASK_* in a Slurm array job]
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// Folder of the runs, capacity.json/md and the plots [default: capacity, or capacity-quick]

@@ -88,7 +88,22 @@ fn shell_word(w: &str) -> String {
 
 fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
     setup_threads(None)?;
-    let o = train::capacity::CapacityOptions::new(a.heads, a.quick, a.out, a.jobs, a.shard.as_deref())?;
+    let flags = train::capacity::CapacityFlags {
+        preset: a.model.preset.clone(),
+        model_flags: given(&[&a.model]),
+        heads: a.heads,
+        sizes: a.sizes,
+        data_bits: a.data_bits,
+        steps: a.steps,
+        lrs: a.lrs,
+        seeds: a.seeds,
+        certify: a.certify,
+        quick: a.quick,
+        out: a.out,
+        jobs: a.jobs,
+        shard: a.shard,
+    };
+    let o = train::capacity::CapacityOptions::new(flags)?;
     let report = train::capacity::run(&o, &|specs, jobs| train::progress::run_plan(specs, jobs, a.json))?;
     train::capacity::write(&report, &o.out)?;
     print_json_or(a.json, &report, || format!("{}\nwritten to {}", report.markdown(), o.out.display()));

@@ -58,6 +58,10 @@ pub struct Evaluation {
     /// Mean cross-entropy (nats) of each window's last prediction only (the byte after the whole
     /// window): the like-for-like figure across window and per-position heads.
     pub last_loss: f64,
+    /// With `per_sample` (random data, capacity): Σ over windows of max(0, Σ over the window's
+    /// targets of 8 − CE bits). Morris et al. clip each sample at 0, so a sample the model
+    /// predicts worse than uniform counts as nothing stored rather than as a debt.
+    pub memorized_bits_clipped: Option<f64>,
 }
 
 /// The windows each kind of evaluation reads, fixed for the whole run.
@@ -99,15 +103,17 @@ impl EvalPlan {
 
 /// Loss, accuracy and memorized windows over the windows starting at `starts`, in batches, with
 /// no graph recorded. Chunks run in parallel and their sums are added in order: the same bits on
-/// any thread count.
+/// any thread count. `per_sample` also sums each window's stored bits clipped at 0 (it costs one
+/// more softmax per target, so only capacity runs ask for it).
 pub fn evaluate(
     model: &Model<f32>,
     params: &ParamSet<f32>,
     bytes: &[u8],
     split: &Split,
     starts: &[usize],
+    per_sample: bool,
 ) -> Evaluation {
-    evaluate_observed(model, params, bytes, split, starts, &|_| {})
+    evaluate_observed(model, params, bytes, split, starts, per_sample, &|_| {})
 }
 
 /// [`evaluate`], calling `done(windows)` as each batch finishes (a progress bar).
@@ -117,13 +123,14 @@ pub fn evaluate_observed(
     bytes: &[u8],
     split: &Split,
     starts: &[usize],
+    per_sample: bool,
     done: &(dyn Fn(usize) + Sync),
 ) -> Evaluation {
     let windows_per_batch = (EVAL_POSITIONS / split.seq_length).max(1);
     let per_chunk: Vec<ChunkSums> = starts
         .par_chunks(windows_per_batch)
         .map(|chunk| {
-            let sums = evaluate_chunk(model, params, bytes, split, chunk);
+            let sums = evaluate_chunk(model, params, bytes, split, chunk, per_sample);
             done(chunk.len());
             sums
         })
@@ -136,6 +143,7 @@ pub fn evaluate_observed(
         t.correct += c.correct;
         t.memorized += c.memorized;
         t.memorized_all_positions += c.memorized_all_positions;
+        t.clipped_bits += c.clipped_bits;
     }
     Evaluation {
         loss: t.loss / t.targets.max(1) as f64,
@@ -144,6 +152,7 @@ pub fn evaluate_observed(
         memorized_all_positions: t.memorized_all_positions,
         windows: starts.len(),
         last_loss: t.last_loss / starts.len().max(1) as f64,
+        memorized_bits_clipped: per_sample.then_some(t.clipped_bits),
     }
 }
 
@@ -157,6 +166,10 @@ struct ChunkSums {
     correct: usize,
     memorized: usize,
     memorized_all_positions: usize,
+    /// Σ over windows of max(0, the window's stored bits), when asked for, and the loss summed
+    /// in f64 from the same per-target cross-entropies.
+    clipped_bits: f64,
+    exact_loss: f64,
 }
 
 /// −ln softmax(row)[t], in f64.
@@ -173,6 +186,11 @@ pub fn memorized_bits(mean_loss_nats: f64, targets: usize) -> f64 {
     targets as f64 * (8.0 - mean_loss_nats / std::f64::consts::LN_2)
 }
 
+/// The bits a sample stores, clipped at 0, from the cross-entropies (nats) of its targets.
+pub fn clipped_sample_bits(ces: impl IntoIterator<Item = f64>) -> f64 {
+    ces.into_iter().map(|ce| 8.0 - ce / std::f64::consts::LN_2).sum::<f64>().max(0.0)
+}
+
 /// The sums of one batch.
 fn evaluate_chunk(
     model: &Model<f32>,
@@ -180,6 +198,7 @@ fn evaluate_chunk(
     bytes: &[u8],
     split: &Split,
     chunk: &[usize],
+    per_sample: bool,
 ) -> ChunkSums {
     let (v, per_window) = (model.config.vocab_size, split.targets_per_window);
     let mut batch = Batch::default();
@@ -190,8 +209,14 @@ fn evaluate_chunk(
     let mut sums = ChunkSums { targets: batch.targets.len(), ..ChunkSums::default() };
     for (w, ts) in batch.targets.chunks(per_window).enumerate() {
         let mut all_right = true;
+        let row_of = |p: usize| &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
+        if per_sample {
+            let ces: Vec<f64> = ts.iter().enumerate().map(|(p, &t)| cross_entropy(row_of(p), t as usize)).collect();
+            sums.exact_loss += ces.iter().sum::<f64>();
+            sums.clipped_bits += clipped_sample_bits(ces);
+        }
         for (p, &t) in ts.iter().enumerate() {
-            let row = &logits[(w * per_window + p) * v..(w * per_window + p + 1) * v];
+            let row = row_of(p);
             let right = argmax(row) == t as usize;
             sums.correct += right as usize;
             all_right &= right;
@@ -204,6 +229,12 @@ fn evaluate_chunk(
         sums.memorized_all_positions += all_right as usize;
     }
     sums.loss = tape.scalar(loss) as f64 * batch.targets.len() as f64;
+    if per_sample {
+        // The clipped and the plain sums must come from the same cross-entropies, or the f32
+        // rounding of the tape's mean (~1e-7 of it) could put the clipped sum below the plain one
+        // when no sample is negative.
+        sums.loss = sums.exact_loss;
+    }
     if per_window == 1 {
         // One target a window: the last position's loss is the loss, to the bit (SPEC §4).
         sums.last_loss = sums.loss;
@@ -299,7 +330,7 @@ pub fn evaluate_checkpoint(path: &Path, req: &EvalRequest<'_>) -> Result<Checkpo
     let available = count.div_ceil(stride);
     let starts = eval_starts(first, count, stride, req.max_windows.unwrap_or(usize::MAX));
     let bar = progress_bar(req.progress, starts.len());
-    let ev = evaluate_observed(&model, &params, corpus.bytes(), &split, &starts, &|n| bar.inc(n as u64));
+    let ev = evaluate_observed(&model, &params, corpus.bytes(), &split, &starts, false, &|n| bar.inc(n as u64));
     bar.finish_and_clear();
     Ok(CheckpointEval {
         accuracy: ev.accuracy,

@@ -142,6 +142,10 @@ pub struct Report {
     /// With `test_fraction`: the test part, read once at the end, at the reported weights.
     #[serde(default)]
     pub test: Option<TestFigures>,
+    /// On random data: as memorized_bits, with each sample's sum clipped at 0 before summing
+    /// (a causal sample is its whole sequence), as Morris et al. count; null on text.
+    #[serde(default)]
+    pub memorized_bits_clipped: Option<f64>,
 }
 
 /// A run's figures on its test part (`--test-fraction`), on which nothing was chosen.

@@ -276,7 +276,9 @@ impl Session {
 
     /// Loss, accuracy and memorized windows over the windows starting at `starts`.
     pub fn evaluate(&self, starts: &[usize]) -> Evaluation {
-        crate::eval::evaluate(&self.model, &self.params, self.corpus.bytes(), &self.split, starts)
+        // Random data is capacity's: its evaluations also sum each sample's clipped stored bits.
+        let per_sample = self.config.random_data;
+        crate::eval::evaluate(&self.model, &self.params, self.corpus.bytes(), &self.split, starts, per_sample)
     }
 }
 

@@ -443,5 +443,6 @@ fn report(
         dataset_bits: random_and_whole.then_some(8.0 * targets as f64),
         best_step: None,
         test: None,
+        memorized_bits_clipped: train.memorized_bits_clipped.filter(|_| random_and_whole),
     }
 }

@@ -1,5 +1,5 @@
-//! The capacity measurement's parts: memorized bits on known probabilities, the random data's
-//! layout, the plateau rule, and the models of the grid.
+//! The capacity measurement's parts: memorized bits on known probabilities (and clipped per
+//! sample), the random data's layout, the plateau rule, and a capacity run's schedule.
 
 use train::config::Plateau;
 use train::data::{Batch, Corpus, Split};
@@ -66,12 +66,17 @@ fn the_plateau_rule() {
     assert!(!rule.reached(&[5.5, 5.5, 5.5]));
 }
 
+/// seed-id4's causal model at L 8, d 8: small enough for a test to train.
+fn small_causal() -> heads::ModelConfig {
+    let mut m = heads::ModelConfig::preset("seed-id4").unwrap();
+    (m.head, m.seq_length, m.d_model, m.d_ff) = (heads::HeadKind::Causal, 8, 8, 12);
+    m
+}
+
 #[test]
 fn a_fresh_model_has_stored_nothing_and_training_stores_bits() {
-    let mut m = train::capacity::model(heads::HeadKind::Causal, 0).unwrap();
-    m.d_ff = 12; // non-default, so the test does not depend on the grid's choice
     let mut c = train::TrainConfig::default_run();
-    c.model = m;
+    c.model = small_causal();
     (c.random_data, c.samples, c.seed, c.lr, c.until_memorized, c.epochs) = (true, Some(40), 3, 1e-2, false, Some(60));
     c.checkpoint_every = 0;
     let dir = tempfile::tempdir().unwrap();
@@ -86,4 +91,57 @@ fn a_fresh_model_has_stored_nothing_and_training_stores_bits() {
     assert!(bits > 0.2 * data && bits <= data, "{bits} of {data}");
     // The report's figure is the full evaluation's.
     assert!((bits - memorized_bits(s.evaluate(&every).loss, 320)).abs() < 1e-6);
+}
+
+#[test]
+fn clipped_bits_sum_each_sample_clipped_at_zero() {
+    // Hand-made cross-entropies (nats) of two samples of 2 targets: the first stores
+    // (8 − 9) + (8 − 6) = 1 bit, the second (8 − 10) + (8 − 7) = −1 → clipped to 0.
+    let ce = |bits: f64| bits * std::f64::consts::LN_2;
+    assert!((train::eval::clipped_sample_bits([ce(9.0), ce(6.0)]) - 1.0).abs() < 1e-12);
+    assert_eq!(train::eval::clipped_sample_bits([ce(10.0), ce(7.0)]), 0.0);
+    // Through the evaluation of a briefly trained model, whose samples store bits of both signs:
+    // the clipped sum is the sum of each sample's own figure clipped at 0, and above the plain sum.
+    let mut c = train::TrainConfig::default_run();
+    c.model = small_causal();
+    (c.random_data, c.samples, c.seed, c.lr, c.until_memorized, c.steps, c.epochs) =
+        (true, Some(300), 5, 1e-2, false, Some(25), None);
+    c.checkpoint_every = 0;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = train::Session::new(c).unwrap();
+    train::train(&mut s, &train::RunDir { path: dir.path().to_path_buf() }, &mut train::Silent, &Default::default())
+        .unwrap();
+    let per_sample: Vec<f64> = (0..300).map(|i| memorized_bits(s.evaluate(&[i]).loss, 8)).collect();
+    let negative = per_sample.iter().filter(|&&b| b < 0.0).count();
+    assert!(negative > 0 && negative < 300, "{negative} of 300 samples below 0: the test needs both signs");
+    let every: Vec<usize> = (0..300).collect();
+    let ev = s.evaluate(&every);
+    let clipped = ev.memorized_bits_clipped.expect("random data evaluates per sample");
+    let expected: f64 = per_sample.iter().map(|b| b.max(0.0)).sum();
+    assert!((clipped - expected).abs() < 1e-3 * expected.abs().max(1.0), "{clipped} against {expected}");
+    assert!(clipped > memorized_bits(ev.loss, 300 * 8), "clipping negatives raises the sum");
+}
+
+#[test]
+fn a_capacity_run_takes_its_whole_budget_with_warmup_and_a_decay_to_zero() {
+    let c = train::capacity::run_config(small_causal(), 20, 0, 3e-3, 400);
+    assert_eq!((c.steps, c.epochs, c.until_memorized, c.until_plateau), (Some(400), None, false, None));
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = train::Session::new(c).unwrap();
+    // Warm-up: rising to the peak at step 20 (5%), then down to 0 at the end.
+    assert!(s.lr_at(0) < s.lr_at(10) && s.lr_at(10) < s.lr_at(19) && (s.lr_at(19) - 3e-3).abs() < 1e-12);
+    assert!(s.lr_at(200) < 3e-3 && s.lr_at(399) < 1e-6);
+    let report = train::train(
+        &mut s,
+        &train::RunDir { path: dir.path().to_path_buf() },
+        &mut train::Silent,
+        &Default::default(),
+    )
+    .unwrap();
+    // 20 samples of a small model are memorized long before 400 steps: it still runs them all.
+    assert_eq!((report.steps, report.stopped), (400, train::Stopped::MaxSteps));
+    // Clipping only raises the sum (both come from the same f64 cross-entropies; 1e-9 covers the
+    // order of summation).
+    let (clipped, plain) = (report.memorized_bits_clipped.unwrap(), report.memorized_bits.unwrap());
+    assert!(clipped >= plain - 1e-9 * plain.abs(), "{clipped} < {plain}");
 }

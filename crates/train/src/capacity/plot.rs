@@ -1,5 +1,7 @@
 //! The capacity plots: memorized bits against dataset bits per head (the shape of Morris et al.'s
 //! figure 1), and capacity against parameters with fitted lines and the published references.
+//! Only certified points make the lines and the fits; an uncertified point is drawn alone, as a
+//! hollow upward triangle: a lower bound (a longer run would store at least as much).
 
 use super::summary::{CapacityReport, Point};
 use crate::error::{Error, Result};
@@ -49,8 +51,10 @@ pub fn curves(r: &CapacityReport, path: &Path) -> Result<()> {
 fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
     let root = SVGBackend::new(path, (1400, 720)).into_drawing_area();
     root.fill(&WHITE)?;
-    let root =
-        root.titled("Memorized bits against dataset bits (random bytes; mean of seeds, 95% CI)", ("sans-serif", 22))?;
+    let root = root.titled(
+        "Memorized bits against dataset bits (random bytes; certified: mean of seeds, 95% CI; △ uncertified, a lower bound)",
+        ("sans-serif", 20),
+    )?;
     let all = || r.heads.values().flat_map(|h| h.points.iter());
     let hi = all().map(|p| p.dataset_bits).fold(10.0, f64::max) * 1.5;
     let lo = all().map(|p| p.dataset_bits.min(p.memorized_bits.max(1.0))).fold(hi, f64::min) / 1.5;
@@ -77,7 +81,14 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
         sizes.dedup();
         for (i, size) in sizes.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
-            let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == *size).collect();
+            let lower = h.points.iter().filter(|p| p.params == *size && !p.is_certified());
+            chart.draw_series(lower.map(|p| {
+                TriangleMarker::new((p.dataset_bits, p.memorized_bits.clamp(lo, hi)), 5, color.stroke_width(1))
+            }))?;
+            let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == *size && p.is_certified()).collect();
+            if mine.is_empty() {
+                continue;
+            }
             let m = mean_points(&mine, |p| p.dataset_bits);
             chart
                 .draw_series(LineSeries::new(m.iter().map(|q| (q.0, q.1)), color.stroke_width(2)))?
@@ -111,7 +122,12 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
     // The legend gets a column of its own, off the data.
     let (plot_area, legend_area) = root.split_horizontally(860);
     let params = || r.heads.values().flat_map(|h| h.points.iter().map(|p| p.params as f64));
-    let (x0, x1) = (params().fold(f64::INFINITY, f64::min) / 1.4, params().fold(10.0, f64::max) * 1.4);
+    // No point yet (a shard waiting for the tuning): a range of its own, as an infinite bound
+    // would never finish placing the log axis's ticks.
+    let (x0, x1) = match params().next() {
+        Some(_) => (params().fold(f64::INFINITY, f64::min) / 1.4, params().fold(10.0, f64::max) * 1.4),
+        None => (1e3, 1e6),
+    };
     let (y0, y1) = (x0 * 0.05, x1 * 8.0);
     let mut chart = ChartBuilder::on(&plot_area)
         .caption("Capacity against parameters (random bytes; mean of seeds, 95% CI)", ("sans-serif", 20))
@@ -137,14 +153,25 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
     }
     for (i, (name, h)) in r.heads.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let caps: Vec<Point> = super::summary::capacity_points(&h.points);
-        let refs: Vec<&Point> = caps.iter().collect();
-        let m = mean_points(&refs, |p| p.params as f64);
+        // Each size's plateau with its interval over seeds; a size without one is left out.
+        let m: Vec<(f64, f64, f64, f64)> = h
+            .sizes
+            .iter()
+            .filter_map(|z| {
+                let c = z.capacity_bits?.max(1.0);
+                let [lo, hi] = z.capacity_ci95.unwrap_or([c, c]);
+                Some((z.params as f64, c, lo.max(1.0), hi.max(1.0)))
+            })
+            .collect();
         chart.draw_series(m.iter().map(|q| ErrorBar::new_vertical(q.0, q.2, q.1, q.3, color.filled(), 8)))?;
         chart.draw_series(m.iter().map(|q| Circle::new((q.0, q.1), 4, color.filled())))?;
-        let (a, b) = (m.first().map_or(x0, |q| q.0), m.last().map_or(x1, |q| q.0));
-        chart.draw_series(LineSeries::new([(a, h.slope * a), (b, h.slope * b)], color.stroke_width(2)))?;
-        legend.push((format!("{name}: {:.2} bits/param", h.slope), color.stroke_width(3)));
+        let Some(slope) = h.slope.filter(|_| !m.is_empty()) else {
+            legend.push((format!("{name}: no certified plateau"), color.stroke_width(1)));
+            continue;
+        };
+        let (a, b) = (m[0].0, m[m.len() - 1].0);
+        chart.draw_series(LineSeries::new([(a, slope * a), (b, slope * b)], color.stroke_width(2)))?;
+        legend.push((format!("{name}: {slope:.2} bits/param"), color.stroke_width(3)));
     }
     for (i, (text, style)) in legend.iter().enumerate() {
         let y = 60 + 26 * i as i32;

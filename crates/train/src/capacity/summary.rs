@@ -1,24 +1,57 @@
-//! What the capacity runs say: capacity per model, bits per parameter per head with a 95%
-//! interval over seeds, and the split of capacity between trunk and head parameters.
+//! What the capacity runs say: the points with their certificates, capacity per model size, bits
+//! per parameter per head with a 95% interval over seeds, and the split of capacity between
+//! trunk and head parameters.
+//!
+//! **The plateau rule** (`capacity_bits` of one head and size), from certified points only:
+//! 1. per dataset size, the mean of memorized bits over seeds and its 95% interval;
+//! 2. the knee is the smallest dataset whose mean is below [`SATURATED_SHARE`] (90%) of its
+//!    dataset bits: there the model stops storing all it is given. That dataset and every larger
+//!    one are *past the knee*;
+//! 3. the plateau needs at least 2 datasets past the knee, each mean within the plateau ±
+//!    max(its 95% half-width, 2% of the plateau) (`flat`); `capacity_bits` is then the mean of
+//!    the past-knee means (per seed: the mean of that seed's past-knee points, for the interval);
+//! 4. otherwise the size has no capacity (null): too few certified points past the knee, or
+//!    bits still changing with the dataset size (`max_at_largest`: still rising at the largest
+//!    dataset means the grid is too small).
+//!
+//! A head's `bits_per_param` is, per seed, the mean over its sizes with a capacity of
+//! capacity / parameters, then the mean over seeds with a 95% interval.
 
+use super::tune::{Choice, Tuned, TuningRun};
 use super::CapacityOptions;
 use crate::results::{bounded, stat, stat_in, Stat};
 use crate::runner::Outcome;
 use heads::HeadKind;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// `capacity --json` (SPEC §4), with the tuning and the fits beside the required fields.
+/// A memorized share below this means the dataset exceeds what the model stores.
+pub const SATURATED_SHARE: f64 = 0.9;
+
+/// `capacity --json` (SPEC §4, §5), with the tuning and the fits beside the required fields.
 #[derive(Clone, Debug, Serialize)]
 pub struct CapacityReport {
     pub heads: BTreeMap<String, HeadCapacity>,
-    /// capacity ≈ α·(trunk parameters) + β·(head parameters), over every head and size.
+    /// capacity ≈ α·(trunk parameters) + β·(head parameters), over every head and size with a
+    /// capacity.
     pub split: Option<SplitFit>,
-    /// Every tuning run: head, learning rate, bits stored.
+    /// Every tuning run: head, size, learning rate, bits stored.
     pub tuning: Vec<TuningRun>,
+    /// The rate chosen per head and size, and whether it is at an end of the rates tried.
+    pub lrs: Vec<Choice>,
     pub quick: bool,
+    pub steps: u64,
+    pub certify: bool,
     /// Wall seconds of the runs summarized (their own times, as run; skipped runs count theirs).
     pub run_seconds: f64,
+    /// Runs trained by this command, and runs found finished and skipped.
+    pub runs_trained: usize,
+    pub runs_skipped: usize,
+    /// Grid runs skipped because another process held them (rerun to gather them).
+    #[serde(default)]
+    pub runs_held: usize,
+    /// A shard whose tuning needs the other shards' runs first: it ran its share and stopped.
+    pub waiting_for_tuning: bool,
     /// Stopped by a signal before the plan's end.
     #[serde(skip)]
     pub interrupted: bool,
@@ -26,40 +59,72 @@ pub struct CapacityReport {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct HeadCapacity {
-    /// Mean over the head's model sizes of capacity_bits / parameters, averaged over seeds.
-    pub bits_per_param: f64,
-    pub ci95: [f64; 2],
-    /// The slope of capacity against parameters through the origin (mean over seeds) and its interval.
-    pub slope: f64,
-    pub slope_ci95: [f64; 2],
-    pub lr: f64,
-    /// Sizes whose largest dataset was (almost) all memorized: their capacity is a lower bound.
-    pub unsaturated_sizes: Vec<usize>,
-    /// Runs that reached the epoch cap before a plateau (their loss was still falling).
-    pub capped_runs: usize,
+    /// Per seed, the mean over sizes with a capacity of capacity_bits / parameters; then the
+    /// mean over seeds (null when no size has a capacity).
+    pub bits_per_param: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    pub bits_per_nonembedding_param: Option<f64>,
+    pub nonembedding_ci95: Option<[f64; 2]>,
+    /// The slope of capacity against parameters through the origin (mean over seeds).
+    pub slope: Option<f64>,
+    /// False under `--quick`, and whenever a point is not certified (or `--certify` was not given).
+    pub converged: bool,
+    pub certified_points: usize,
+    pub sizes: Vec<SizeCapacity>,
     pub points: Vec<Point>,
 }
 
-/// One grid run.
+/// One model size of a head: its plateau (see the module doc).
+#[derive(Clone, Debug, Serialize)]
+pub struct SizeCapacity {
+    pub d_model: usize,
+    pub params: usize,
+    pub nonembedding_params: usize,
+    pub head_params: usize,
+    pub lr: f64,
+    /// The tuned rate is at an end of the rates tried (see `tune`).
+    pub lr_at_edge: bool,
+    pub points: usize,
+    pub certified_points: usize,
+    /// Bits per parameter of the knee dataset (the first past the knee), if any.
+    pub knee_data_bits: Option<f64>,
+    /// Dataset sizes (samples) past the knee, with certified points.
+    pub plateau_n: Vec<usize>,
+    pub flat: bool,
+    pub max_at_largest: bool,
+    pub capacity_bits: Option<f64>,
+    pub capacity_ci95: Option<[f64; 2]>,
+    pub bits_per_param: Option<f64>,
+}
+
+/// One grid point: its 1× run, and its 2× run with `--certify`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Point {
     pub params: usize,
     pub head_params: usize,
+    pub nonembedding_params: usize,
     pub d_model: usize,
     pub n: usize,
     pub seed: u64,
+    pub steps: u64,
+    pub lr: f64,
     pub memorized_bits: f64,
+    pub memorized_bits_clipped: Option<f64>,
     pub dataset_bits: f64,
+    pub bits_per_param: f64,
+    pub bits_per_nonembedding_param: f64,
+    /// The 2× run's memorized bits; null without `--certify` (or while it has not run).
+    pub memorized_bits_2x: Option<f64>,
+    /// |2× − 1×| < 2% of 1×; null without `--certify`.
+    pub certified: Option<bool>,
     pub epochs: f64,
     pub stopped: crate::Stopped,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct TuningRun {
-    pub head: HeadKind,
-    pub lr: f64,
-    pub memorized_bits: Option<f64>,
-    pub dataset_bits: Option<f64>,
+impl Point {
+    pub fn is_certified(&self) -> bool {
+        self.certified == Some(true)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -70,71 +135,176 @@ pub struct SplitFit {
     pub head: Stat,
 }
 
-/// A memorized share at or above this means the dataset did not exceed the model's capacity.
-const SATURATED_SHARE: f64 = 0.9;
+/// Whether a 2× figure certifies a 1× one.
+pub fn certifies(one: f64, two: f64) -> bool {
+    (two - one).abs() < super::CERTIFY_TOLERANCE * one.abs()
+}
 
-fn point(o: &Outcome) -> Option<(HeadKind, Point)> {
-    let r = &o.report;
+/// A grid point from its 1× outcome and, if it ran, its 2× outcome.
+pub fn point(one: &Outcome, two: Option<&Outcome>, certify: bool) -> Option<(HeadKind, Point)> {
+    let r = &one.report;
     let config = crate::RunDir { path: r.run_dir.clone().into() }.read_config()?;
+    let (params, memorized) = (r.params.total as usize, r.memorized_bits?);
+    let nonembedding = (r.params.total - r.params.embeddings) as usize;
+    let two = two.and_then(|t| t.report.memorized_bits);
     Some((
         r.head,
         Point {
-            params: r.params.total as usize,
+            params,
             head_params: r.params.head as usize,
+            nonembedding_params: nonembedding,
             d_model: config.model.d_model,
             n: r.samples,
             seed: r.seed,
-            memorized_bits: r.memorized_bits?,
+            steps: config.steps.unwrap_or(r.steps),
+            lr: config.lr,
+            memorized_bits: memorized,
+            memorized_bits_clipped: r.memorized_bits_clipped,
             dataset_bits: r.dataset_bits?,
+            bits_per_param: memorized / params as f64,
+            bits_per_nonembedding_param: memorized / nonembedding.max(1) as f64,
+            memorized_bits_2x: two.filter(|_| certify),
+            certified: certify.then(|| two.is_some_and(|t| certifies(memorized, t))),
             epochs: r.epochs,
             stopped: r.stopped,
         },
     ))
 }
 
-/// Capacity of each (size, seed): the most bits stored over the dataset sizes.
-fn capacities(points: &[Point]) -> BTreeMap<(usize, u64), (f64, &Point)> {
-    let mut best: BTreeMap<(usize, u64), (f64, &Point)> = BTreeMap::new();
-    for p in points {
-        let e = best.entry((p.params, p.seed)).or_insert((f64::NEG_INFINITY, p));
-        if p.memorized_bits > e.0 {
-            *e = (p.memorized_bits, p);
+/// The report of the runs that ran (all of them, or one shard's).
+pub fn summarize(o: &CapacityOptions, tuned: &Tuned, grid: &[Outcome]) -> CapacityReport {
+    let twice: BTreeMap<String, &Outcome> = grid
+        .iter()
+        .filter(|g| g.report.run_dir.ends_with("-2x"))
+        .map(|g| (g.report.run_dir.trim_end_matches("-2x").to_string(), g))
+        .collect();
+    let mut by_head: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    for g in grid.iter().filter(|g| !g.report.run_dir.ends_with("-2x")) {
+        if let Some((head, p)) = point(g, twice.get(&g.report.run_dir).copied(), o.certify) {
+            by_head.entry(head.name().to_string()).or_default().push(p);
         }
     }
-    best
-}
-
-/// The point that gives each (size, seed) its capacity.
-pub(super) fn capacity_points(points: &[Point]) -> Vec<Point> {
-    capacities(points).into_values().map(|(_, p)| p.clone()).collect()
-}
-
-fn head_capacity(points: Vec<Point>, lr: f64) -> HeadCapacity {
-    let caps = capacities(&points);
-    let seeds: Vec<u64> = caps.keys().map(|k| k.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let (mut ratios, mut slopes) = (Vec::new(), Vec::new());
-    for &seed in &seeds {
-        let mine: Vec<(f64, f64)> = caps.iter().filter(|(k, _)| k.1 == seed).map(|(k, v)| (k.0 as f64, v.0)).collect();
-        ratios.push(mine.iter().map(|(p, c)| c / p).sum::<f64>() / mine.len() as f64);
-        slopes.push(mine.iter().map(|(p, c)| p * c).sum::<f64>() / mine.iter().map(|(p, _)| p * p).sum::<f64>());
-    }
-    // Bits per parameter cannot be negative: its interval is clamped at 0 (results::bounded).
-    let (r, s) = (stat_in(&ratios, bounded::NON_NEGATIVE), stat(&slopes));
-    let largest = |size: usize| points.iter().filter(|p| p.params == size).map(|p| p.n).max();
-    let mut unsaturated: Vec<usize> = points
-        .iter()
-        .filter(|p| Some(p.n) == largest(p.params) && p.memorized_bits >= SATURATED_SHARE * p.dataset_bits)
-        .map(|p| p.params)
+    let heads: BTreeMap<String, HeadCapacity> = by_head
+        .into_iter()
+        .map(|(name, points)| {
+            let lrs: Vec<&Choice> = tuned.choices.iter().filter(|c| c.head.name() == name).collect();
+            (name, head_capacity(points, &lrs, o.quick))
+        })
         .collect();
-    unsaturated.dedup();
-    HeadCapacity {
-        bits_per_param: r.mean,
-        ci95: r.ci95.unwrap_or([r.mean, r.mean]),
-        slope: s.mean,
-        slope_ci95: s.ci95.unwrap_or([s.mean, s.mean]),
+    let run_seconds = grid.iter().map(|t| t.report.wall_seconds).sum();
+    CapacityReport {
+        split: split(&heads),
+        heads,
+        tuning: tuned.runs.clone(),
+        lrs: tuned.choices.clone(),
+        quick: o.quick,
+        steps: o.steps,
+        certify: o.certify,
+        run_seconds,
+        runs_trained: 0,
+        runs_skipped: 0,
+        runs_held: 0,
+        waiting_for_tuning: false,
+        interrupted: false,
+    }
+}
+
+/// Mean over seeds of one dataset's certified points, and its 95% half-width.
+fn dataset_mean(points: &[&Point]) -> (f64, f64) {
+    let s = stat(&points.iter().map(|p| p.memorized_bits).collect::<Vec<_>>());
+    (s.mean, s.ci95.map_or(0.0, |c| (c[1] - c[0]) / 2.0))
+}
+
+/// The plateau of one head and size (the module doc's rule), from its certified points: the
+/// capacity per seed, and the size's summary.
+pub fn plateau(points: &[&Point], lr: f64) -> (SizeCapacity, BTreeMap<u64, f64>) {
+    let first = points[0];
+    let certified: Vec<&Point> = points.iter().copied().filter(|p| p.is_certified()).collect();
+    let ns: BTreeSet<usize> = certified.iter().map(|p| p.n).collect();
+    let at = |n: usize| certified.iter().copied().filter(|p| p.n == n).collect::<Vec<_>>();
+    let knee = ns.iter().copied().find(|&n| {
+        let ps = at(n);
+        dataset_mean(&ps).0 < SATURATED_SHARE * ps[0].dataset_bits
+    });
+    let past: Vec<usize> = ns.iter().copied().filter(|&n| knee.is_some_and(|k| n >= k)).collect();
+    let means: Vec<(f64, f64)> = past.iter().map(|&n| dataset_mean(&at(n))).collect();
+    let plateau = means.iter().map(|m| m.0).sum::<f64>() / means.len().max(1) as f64;
+    let flat = past.len() >= 2 && means.iter().all(|&(m, hw)| (m - plateau).abs() <= hw.max(0.02 * plateau));
+    let max_at_largest = means.len() >= 2 && means.iter().all(|m| m.0 <= means[means.len() - 1].0);
+    let mut per_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for p in certified.iter().filter(|p| past.contains(&p.n)) {
+        per_seed.entry(p.seed).or_default().push(p.memorized_bits);
+    }
+    let per_seed: BTreeMap<u64, f64> = if flat {
+        per_seed.into_iter().map(|(s, v)| (s, v.iter().sum::<f64>() / v.len() as f64)).collect()
+    } else {
+        BTreeMap::new()
+    };
+    let s = stat_in(&per_seed.values().copied().collect::<Vec<_>>(), bounded::NON_NEGATIVE);
+    let size = SizeCapacity {
+        d_model: first.d_model,
+        params: first.params,
+        nonembedding_params: first.nonembedding_params,
+        head_params: first.head_params,
         lr,
-        unsaturated_sizes: unsaturated,
-        capped_runs: points.iter().filter(|p| p.stopped == crate::Stopped::MaxSteps).count(),
+        lr_at_edge: false,
+        points: points.len(),
+        certified_points: certified.len(),
+        knee_data_bits: knee.map(|k| at(k)[0].dataset_bits / first.params as f64),
+        plateau_n: past,
+        flat,
+        max_at_largest,
+        capacity_bits: flat.then_some(s.mean),
+        capacity_ci95: s.ci95.filter(|_| flat),
+        bits_per_param: flat.then(|| s.mean / first.params as f64),
+    };
+    (size, per_seed)
+}
+
+/// One size's capacity for one seed: (seed, parameters, non-embedding parameters, bits).
+type SeedCapacity = (u64, f64, f64, f64);
+
+fn head_capacity(points: Vec<Point>, lrs: &[&Choice], quick: bool) -> HeadCapacity {
+    let params: BTreeSet<usize> = points.iter().map(|p| p.params).collect();
+    let (mut sizes, mut caps): (Vec<SizeCapacity>, Vec<SeedCapacity>) = (Vec::new(), Vec::new());
+    for &size in &params {
+        let mine: Vec<&Point> = points.iter().filter(|p| p.params == size).collect();
+        let choice = lrs.iter().find(|c| c.d_model == mine[0].d_model);
+        let (mut s, per_seed) = plateau(&mine, choice.map_or(mine[0].lr, |c| c.lr));
+        s.lr_at_edge = choice.is_some_and(|c| c.lr_at_edge);
+        caps.extend(per_seed.into_iter().map(|(seed, c)| (seed, s.params as f64, s.nonembedding_params as f64, c)));
+        sizes.push(s);
+    }
+    let seeds: BTreeSet<u64> = caps.iter().map(|c| c.0).collect();
+    let per_seed = |f: &dyn Fn(&SeedCapacity) -> f64| -> Vec<f64> {
+        let mean = |s: u64| {
+            let v: Vec<f64> = caps.iter().filter(|c| c.0 == s).map(f).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        seeds.iter().map(|&s| mean(s)).collect()
+    };
+    let some = |v: Vec<f64>| (!v.is_empty()).then(|| stat(&v));
+    // A capacity cannot be negative: its interval is clamped at 0 (results::bounded).
+    let capacity = |v: Vec<f64>| (!v.is_empty()).then(|| stat_in(&v, bounded::NON_NEGATIVE));
+    let bpp = capacity(per_seed(&|c| c.3 / c.1));
+    let bpn = capacity(per_seed(&|c| c.3 / c.2.max(1.0)));
+    let slopes: Vec<f64> = seeds
+        .iter()
+        .map(|&s| {
+            let mine = caps.iter().filter(|c| c.0 == s);
+            mine.clone().map(|c| c.1 * c.3).sum::<f64>() / mine.map(|c| c.1 * c.1).sum::<f64>()
+        })
+        .collect();
+    let certified = points.iter().filter(|p| p.is_certified()).count();
+    HeadCapacity {
+        bits_per_param: bpp.as_ref().map(|s| s.mean),
+        ci95: bpp.as_ref().and_then(|s| s.ci95),
+        bits_per_nonembedding_param: bpn.as_ref().map(|s| s.mean),
+        nonembedding_ci95: bpn.as_ref().and_then(|s| s.ci95),
+        slope: some(slopes).map(|s| s.mean),
+        converged: !quick && !points.is_empty() && certified == points.len(),
+        certified_points: certified,
+        sizes,
         points,
     }
 }
@@ -149,126 +319,29 @@ fn split_fit(caps: &[(f64, f64, f64)]) -> Option<(f64, f64)> {
     (det.abs() > 1e-9 * stt * shh).then(|| ((stc * shh - shc * sth) / det, (shc * stt - stc * sth) / det))
 }
 
+/// The trunk/head split over the sizes with a capacity, per seed.
 fn split(heads: &BTreeMap<String, HeadCapacity>) -> Option<SplitFit> {
-    let all: Vec<&Point> = heads.values().flat_map(|h| h.points.iter()).collect();
-    let mut seeds: Vec<u64> = all.iter().map(|p| p.seed).collect();
-    seeds.sort();
-    seeds.dedup();
-    let (mut alphas, mut betas) = (Vec::new(), Vec::new());
-    for seed in seeds {
-        let mut caps = Vec::new();
-        for h in heads.values() {
-            let mine: Vec<Point> = h.points.iter().filter(|p| p.seed == seed).cloned().collect();
-            for (_, (c, p)) in capacities(&mine) {
-                caps.push(((p.params - p.head_params) as f64, p.head_params as f64, c));
+    let mut by_seed: BTreeMap<u64, Vec<(f64, f64, f64)>> = BTreeMap::new();
+    for h in heads.values() {
+        for size in &h.sizes {
+            let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == size.params).collect();
+            for (seed, c) in plateau(&mine, size.lr).1 {
+                by_seed.entry(seed).or_default().push((
+                    (size.params - size.head_params) as f64,
+                    size.head_params as f64,
+                    c,
+                ));
             }
         }
-        let (a, b) = split_fit(&caps)?;
+    }
+    let (mut alphas, mut betas) = (Vec::new(), Vec::new());
+    for caps in by_seed.values() {
+        let (a, b) = split_fit(caps)?;
         alphas.push(a);
         betas.push(b);
     }
-    Some(SplitFit { trunk: stat(&alphas), head: stat(&betas) })
-}
-
-/// The report of the runs that ran (all of them, or one shard's).
-pub fn summarize(o: &CapacityOptions, tuning: &[Outcome], lrs: &[(HeadKind, f64)], grid: &[Outcome]) -> CapacityReport {
-    let mut by_head: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-    for (head, p) in grid.iter().filter_map(point) {
-        by_head.entry(head.name().to_string()).or_default().push(p);
-    }
-    let lr_of = |name: &str| lrs.iter().find(|(h, _)| h.name() == name).map_or(f64::NAN, |x| x.1);
-    let heads: BTreeMap<String, HeadCapacity> =
-        by_head.into_iter().map(|(name, points)| (name.clone(), head_capacity(points, lr_of(&name)))).collect();
-    let tuning_runs = tuning
-        .iter()
-        .map(|t| TuningRun {
-            head: t.report.head,
-            lr: super::lr_of(t),
-            memorized_bits: t.report.memorized_bits,
-            dataset_bits: t.report.dataset_bits,
-        })
-        .collect();
-    let run_seconds = tuning.iter().chain(grid).map(|t| t.report.wall_seconds).sum();
-    CapacityReport { split: split(&heads), heads, tuning: tuning_runs, quick: o.quick, run_seconds, interrupted: false }
-}
-
-impl CapacityReport {
-    /// capacity.md: the tables of the report.
-    pub fn markdown(&self) -> String {
-        let mut s = String::from("# Memorization capacity on random bytes\n\n");
-        s += "| head | lr | bits/param (95% CI, 3 seeds) | slope (95% CI) | sizes not saturated | runs at the epoch cap |\n";
-        s += "|---|---|---|---|---|---|\n";
-        for (name, h) in &self.heads {
-            s += &format!(
-                "| {name} | {:e} | {:.2} [{:.2}, {:.2}] | {:.2} [{:.2}, {:.2}] | {} | {} of {} |\n",
-                h.lr,
-                h.bits_per_param,
-                h.ci95[0],
-                h.ci95[1],
-                h.slope,
-                h.slope_ci95[0],
-                h.slope_ci95[1],
-                h.unsaturated_sizes.len(),
-                h.capped_runs,
-                h.points.len()
-            );
-        }
-        if let Some(f) = &self.split {
-            let ci = |x: &Stat| x.ci95.map_or(String::new(), |c| format!(" [{:.2}, {:.2}]", c[0], c[1]));
-            s += &format!(
-                "\nTrunk/head split, capacity ≈ α·trunk + β·head (per seed, then mean and 95% CI): α = {:.2}{} bits per trunk parameter, β = {:.2}{} bits per head parameter.\n",
-                f.trunk.mean, ci(&f.trunk), f.head.mean, ci(&f.head)
-            );
-        }
-        s += &self.capacity_table();
-        s += "\n## Learning-rate tuning (seed 0; the most bits stored wins)\n\n| head | lr | memorized bits | dataset bits |\n|---|---|---|---|\n";
-        for t in &self.tuning {
-            let b = |x: Option<f64>| x.map_or("—".into(), |v| format!("{v:.0}"));
-            s += &format!("| {} | {:e} | {} | {} |\n", t.head, t.lr, b(t.memorized_bits), b(t.dataset_bits));
-        }
-        s
-    }
-
-    /// Capacity per head and size: mean over seeds with its interval.
-    fn capacity_table(&self) -> String {
-        let mut s = String::from("\n## Capacity per model (the most bits stored over the dataset sizes)\n\n");
-        s += "| head | d | params | head params | capacity bits (95% CI) | bits/param |\n|---|---|---|---|---|---|\n";
-        for (name, h) in &self.heads {
-            let caps = capacities(&h.points);
-            let mut sizes: Vec<&Point> = caps.values().map(|v| v.1).collect();
-            sizes.sort_by_key(|p| p.params);
-            sizes.dedup_by_key(|p| p.params);
-            for p in sizes {
-                let c: Vec<f64> = caps.iter().filter(|(k, _)| k.0 == p.params).map(|(_, v)| v.0).collect();
-                let st = stat(&c);
-                let ci = st.ci95.map_or(String::new(), |c| format!(" [{:.0}, {:.0}]", c[0], c[1]));
-                s += &format!(
-                    "| {name} | {} | {} | {} | {:.0}{ci} | {:.2} |\n",
-                    p.d_model,
-                    p.params,
-                    p.head_params,
-                    st.mean,
-                    st.mean / p.params as f64
-                );
-            }
-        }
-        s
-    }
+    (!alphas.is_empty()).then(|| SplitFit { trunk: stat(&alphas), head: stat(&betas) })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_split_fit_recovers_known_rates() {
-        // capacity = 2·trunk + 0.5·head exactly: the fit must give 2 and 0.5 back.
-        let caps: Vec<(f64, f64, f64)> = [(1000.0, 0.0), (3000.0, 500.0), (2000.0, 8000.0), (500.0, 4000.0)]
-            .map(|(t, h)| (t, h, 2.0 * t + 0.5 * h))
-            .to_vec();
-        let (a, b) = split_fit(&caps).unwrap();
-        assert!((a - 2.0).abs() < 1e-9 && (b - 0.5).abs() < 1e-9, "{a} {b}");
-        // Without head parameters the head's rate cannot be told apart.
-        assert!(split_fit(&[(1000.0, 0.0, 10.0), (2000.0, 0.0, 20.0)]).is_none());
-    }
-}
+mod tests;

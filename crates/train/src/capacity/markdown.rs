@@ -1,0 +1,139 @@
+//! capacity.md and the printed table.
+
+use super::summary::{CapacityReport, HeadCapacity};
+use crate::results::Stat;
+
+fn num(x: Option<f64>, digits: usize) -> String {
+    x.map_or("—".into(), |v| format!("{v:.digits$}"))
+}
+
+fn ci(x: Option<[f64; 2]>, digits: usize) -> String {
+    x.map_or(String::new(), |c| format!(" [{:.digits$}, {:.digits$}]", c[0], c[1]))
+}
+
+impl CapacityReport {
+    /// capacity.md: the tables of the report, led by whether the figures are converged.
+    pub fn markdown(&self) -> String {
+        let mut s = String::from("# Memorization capacity on random bytes\n\n");
+        s += &self.status();
+        s += "| head | converged | certified points | bits/param (95% CI over seeds) | bits/non-embedding param | slope |\n";
+        s += "|---|---|---|---|---|---|\n";
+        for (name, h) in &self.heads {
+            s += &format!(
+                "| {name} | {} | {} of {} | {}{} | {}{} | {} |\n",
+                if h.converged { "yes" } else { "**NO**" },
+                h.certified_points,
+                h.points.len(),
+                num(h.bits_per_param, 2),
+                ci(h.ci95, 2),
+                num(h.bits_per_nonembedding_param, 2),
+                ci(h.nonembedding_ci95, 2),
+                num(h.slope, 2),
+            );
+        }
+        if let Some(f) = &self.split {
+            let ci = |x: &Stat| ci(x.ci95, 2);
+            s += &format!(
+                "\nTrunk/head split, capacity ≈ α·trunk + β·head (certified plateaus; per seed, then mean and 95% CI): α = {:.2}{} bits per trunk parameter, β = {:.2}{} bits per head parameter.\n",
+                f.trunk.mean, ci(&f.trunk), f.head.mean, ci(&f.head)
+            );
+        }
+        s += &self.size_table();
+        s += &self.tuning_table();
+        s
+    }
+
+    /// The first lines: what the figures are worth.
+    fn status(&self) -> String {
+        let mut s = String::new();
+        if self.quick {
+            s += &format!(
+                "**NOT CONVERGED (`--quick`)**: {} steps a run, a test of the pipeline. These figures are not capacities; \
+                 every head says `\"converged\": false`.\n\n",
+                self.steps
+            );
+        }
+        let (certified, total): (usize, usize) =
+            self.heads.values().fold((0, 0), |(c, t), h| (c + h.certified_points, t + h.points.len()));
+        s += &if self.certify {
+            format!(
+                "{certified} of {total} points certified (rerun at 2× {} steps, within 2%); only those enter a capacity or a fit.\n\n",
+                self.steps
+            )
+        } else {
+            format!(
+                "{total} points at {} steps, **none certified** (no `--certify`): no capacity is claimed.\n\n",
+                self.steps
+            )
+        };
+        if self.lrs.iter().any(|c| c.lr_at_edge) {
+            s += "**WARNING**: a learning rate at an end of the rates tried (marked `!` below): widen `--lrs`.\n\n";
+        }
+        if self.waiting_for_tuning {
+            s += "This shard ran its share of the tuning and waits for the other shards': run it again once they are done.\n\n";
+        }
+        s
+    }
+
+    fn size_table(&self) -> String {
+        let mut s = String::from("\n## Capacity per model size (the plateau past the knee, certified points)\n\n");
+        s += "The rule: from certified points only, the knee is the smallest dataset whose mean memorized bits \
+              (over seeds) is below 90% of its dataset bits; the plateau needs at least 2 datasets from the knee \
+              on, each mean within max(its 95% interval, 2%) of their mean, and capacity is that mean (per seed: \
+              the mean of the seed's past-knee points). Otherwise the size has no capacity.\n\n";
+        s += "| head | d | params | non-emb params | lr | certified | knee (bits/param) | plateau datasets | capacity bits (95% CI) | bits/param |\n";
+        s += "|---|---|---|---|---|---|---|---|---|---|\n";
+        for (name, h) in &self.heads {
+            s += &sizes_rows(name, h);
+        }
+        s
+    }
+
+    fn tuning_table(&self) -> String {
+        let mut s = format!(
+            "\n## Learning-rate tuning (full budget, knee dataset, seed {}; the most bits stored wins)\n\n",
+            super::TUNE_SEED
+        );
+        s += "| head | d | n | lr | memorized bits | dataset bits |\n|---|---|---|---|---|---|\n";
+        for t in &self.tuning {
+            s += &format!(
+                "| {} | {} | {} | {:e} | {} | {} |\n",
+                t.head,
+                t.d_model,
+                t.n,
+                t.lr,
+                num(t.memorized_bits, 0),
+                num(t.dataset_bits, 0)
+            );
+        }
+        s
+    }
+}
+
+fn sizes_rows(name: &str, h: &HeadCapacity) -> String {
+    let mut s = String::new();
+    for z in &h.sizes {
+        let plateau = if z.flat {
+            format!("{} flat", z.plateau_n.len())
+        } else if z.max_at_largest {
+            format!("{} rising: grid too small", z.plateau_n.len())
+        } else {
+            format!("{} not flat", z.plateau_n.len())
+        };
+        s += &format!(
+            "| {name} | {} | {} | {} | {:e}{} | {} of {} | {} | {plateau} | {}{} | {} |\n",
+            z.d_model,
+            z.params,
+            z.nonembedding_params,
+            z.lr,
+            if z.lr_at_edge { " !" } else { "" },
+            z.certified_points,
+            z.points,
+            num(z.knee_data_bits, 2),
+            num(z.capacity_bits, 0),
+            ci(z.capacity_ci95, 0),
+            num(z.bits_per_param, 2),
+        );
+    }
+    s
+}
