@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 /// steps it sees its data 32× less often: at this budget the default grid certifies causal
 /// points, and the window heads' points stay lower bounds. Certifying them needs ≥ 64K steps,
 /// which the 6-hour budget affords only for a much smaller grid (fewer heads or sizes).
+/// One such point is one command: `overfit capacity --preset seed-id4 --heads causal,last,tied
+/// --data-bits 4 --seeds 0 --steps S --certify` (S = 8192, 16384, 32768: `--certify` adds 2S).
 pub const DEFAULT_STEPS: u64 = 8192;
 
 /// L of the default models: the log's window, so that position 0's short context is 1/32 of a
