@@ -34,6 +34,8 @@ pub struct RunSpec {
 /// A run's result, and whether it was already there.
 #[derive(Clone, Debug)]
 pub struct Outcome {
+    /// The spec's folder (as planned: a finished report's own `run_dir` may name it otherwise).
+    pub dir: PathBuf,
     pub report: Report,
     pub skipped: bool,
 }
@@ -77,7 +79,7 @@ pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Re
         }
     };
     let session = match find(spec) {
-        Found::Finished(report) => return Ok(Some(Outcome { report: *report, skipped: true })),
+        Found::Finished(report) => return Ok(Some(Outcome { dir: spec.dir.clone(), report: *report, skipped: true })),
         Found::Interrupted(ck) => resume_in(&run, *ck, spec.config.clone(), &[])?,
         Found::Nothing => {
             refuse_other_run(&run, &spec.config)?;
@@ -86,7 +88,7 @@ pub fn run(spec: &RunSpec, observer: &mut dyn Observer, stop: &AtomicBool) -> Re
     };
     let report = train_in(&run, session, observer, stop)?;
     drop(lock);
-    Ok(Some(Outcome { report, skipped: false }))
+    Ok(Some(Outcome { dir: spec.dir.clone(), report, skipped: false }))
 }
 
 /// A plan's folder that already holds a run of another config is never overwritten: that run
@@ -311,7 +313,7 @@ pub type ObserverFactory<'a> = dyn Fn(&RunSpec) -> Box<dyn Observer + Send> + Sy
 /// Runs a plan, `jobs` runs at a time, and returns the outcomes in plan order (as far as the plan
 /// got: an interrupt stops it after the running runs save their state; the first error stops it
 /// too, after the running runs finish, and is returned). A run that another process holds is
-/// skipped, named on stderr, and has no outcome: match outcomes to specs by `report.run_dir`.
+/// skipped, named on stderr, and has no outcome: match outcomes to specs by `dir`.
 pub fn run_all(
     specs: &[RunSpec],
     jobs: usize,

@@ -138,7 +138,7 @@ fn execute(
     // Outcomes skip the runs another process holds: match them to their specs by folder.
     let mut outcomes = outcomes.into_iter().peekable();
     for (spec, (i, seed)) in specs.iter().zip(&owner) {
-        let Some(outcome) = outcomes.next_if(|o| o.report.run_dir == spec.dir.display().to_string()) else {
+        let Some(outcome) = outcomes.next_if(|o| o.dir == spec.dir) else {
             continue;
         };
         if outcome.report.stopped == crate::run::Stopped::Interrupted {
