@@ -173,11 +173,17 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
         chart.draw_series(LineSeries::new([(a, slope * a), (b, slope * b)], color.stroke_width(2)))?;
         legend.push((format!("{name}: {slope:.2} bits/param"), color.stroke_width(3)));
     }
+    draw_legend(&legend_area, &legend)?;
+    root.present()?;
+    Ok(())
+}
+
+/// A legend in a column of its own: one line of each style, and its text.
+fn draw_legend(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, legend: &[(String, ShapeStyle)]) -> Draw {
     for (i, (text, style)) in legend.iter().enumerate() {
         let y = 60 + 26 * i as i32;
-        legend_area.draw(&PathElement::new(vec![(8, y), (36, y)], *style))?;
-        legend_area.draw(&Text::new(text.clone(), (42, y - 7), ("sans-serif", 13)))?;
+        area.draw(&PathElement::new(vec![(8, y), (36, y)], *style))?;
+        area.draw(&Text::new(text.clone(), (42, y - 7), ("sans-serif", 13)))?;
     }
-    root.present()?;
     Ok(())
 }
