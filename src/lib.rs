@@ -6,6 +6,9 @@
 
 pub use autograd;
 pub use heads;
+pub use lab;
 pub use layers;
+pub use plot;
 pub use tensor;
 pub use train;
+pub use weights;

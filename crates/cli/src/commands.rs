@@ -2,13 +2,14 @@
 
 use crate::args::*;
 use heads::words::count;
+use lab::results::{self, Results};
+use lab::{compare, sweep};
 use train::console::{err, err_raw, out, out_raw};
 use train::progress::Display;
-use train::results::{self, text, Results};
 use train::runner::{self, RunSpec};
 use train::settings::{self, given};
 use train::system::{on_workers, setup_threads};
-use train::{compare, eval, generate, sweep, weights, Checkpoint, Error, Report, Result, Stopped, TrainConfig};
+use train::{eval, generate, text, Checkpoint, Error, Report, Result, Stopped, TrainConfig};
 
 pub fn run(command: Command) -> Result<u8> {
     match command {
@@ -88,7 +89,7 @@ fn shell_word(w: &str) -> String {
 
 fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
     setup_threads(None)?;
-    let flags = train::capacity::CapacityFlags {
+    let flags = lab::capacity::CapacityFlags {
         preset: a.model.preset.clone(),
         model_flags: given(&[&a.model]),
         heads: a.heads,
@@ -103,9 +104,9 @@ fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
         jobs: a.jobs,
         shard: a.shard,
     };
-    let o = train::capacity::CapacityOptions::new(flags)?;
-    let report = train::capacity::run(&o, &|specs, jobs| train::progress::run_plan(specs, jobs, a.json))?;
-    train::capacity::write(&report, &o.out)?;
+    let o = lab::capacity::CapacityOptions::new(flags)?;
+    let report = lab::capacity::run(&o, &|specs, jobs| train::progress::run_plan(specs, jobs, a.json))?;
+    lab::capacity::write(&report, &o.out)?;
     print_json_or(a.json, &report, || format!("{}\nwritten to {}", report.markdown(), o.out.display()));
     if report.interrupted {
         err(&format!("interrupted: continue with: {}", this_command()));
@@ -260,17 +261,17 @@ fn cmd_bench(a: BenchArgs) -> Result<u8> {
         return Err(Error::usage("--steps", "must be at least 1"));
     }
     let flags = given(&[&a.model, &a.head]);
-    let c = train::bench::config(a.model.preset.as_deref(), flags, a.batch_size, a.micro_batch, a.data.as_deref())?;
+    let c = lab::bench::config(a.model.preset.as_deref(), flags, a.batch_size, a.micro_batch, a.data.as_deref())?;
     if let Some(dir) = &a.dump_parity {
-        let loss = train::bench::dump_parity(TrainConfig { samples: None, ..c }, dir)?;
+        let loss = lab::bench::dump_parity(TrainConfig { samples: None, ..c }, dir)?;
         err(&format!("wrote weights, batch and gradients to {} (loss {loss:.6})", dir.display()));
         return Ok(0);
     }
-    let r = on_workers(|| train::bench::bench(c, a.steps, a.warmup, a.profile))?;
+    let r = on_workers(|| lab::bench::bench(c, a.steps, a.warmup, a.profile))?;
     if let Some(table) = &r.profile {
         err_raw(table);
     }
-    print_json_or(a.json, &r, || text::bench_line(&r));
+    print_json_or(a.json, &r, || lab::bench::bench_line(&r));
     Ok(0)
 }
 
@@ -280,8 +281,8 @@ fn cmd_study(a: StudyArgs) -> Result<u8> {
     let (quiet, shared) = (a.quiet || a.json, a.jobs > 1);
     let factory =
         move |s: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&s.label, quiet, shared)) };
-    let o = train::study::StudyOptions::new(a.data, a.quick, a.out, a.jobs);
-    let done = train::study::run(&o, &factory, stop)?;
+    let o = lab::study::StudyOptions::new(a.data, a.quick, a.out, a.jobs);
+    let done = lab::study::run(&o, &factory, stop)?;
     if a.json {
         out(&serde_json::json!(done).to_string());
     } else if !a.quiet && done.complete() {

@@ -38,4 +38,11 @@ impl Error {
     }
 }
 
+/// A figure that could not be drawn is a run that could not write a file (exit 1).
+impl From<plot::Error> for Error {
+    fn from(e: plot::Error) -> Self {
+        Error::io(format!("drawing {}", e.path.display()), std::io::Error::other(e.message))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,12 +1,11 @@
-//! Training runs: data windows, Adam/AdamW, the loop, run folders, checkpoints, safetensors,
-//! generation and benchmarking; the planners of `compare` and `sweep`, the runner, the progress
-//! display, and the results rendered as text, markdown and JSON. The CLI is a thin layer over
-//! this crate: it parses flags, calls it, and prints.
+//! One training run, start to finish: its config and settings, the data windows, the session (a
+//! model, its optimizer and its data), the trainer's loop, evaluation, checkpoints, the run folder
+//! and its lock, the runner that starts, resumes or skips a run, the progress display, and a run
+//! as text. It uses the model crates below it (`tensor`, `autograd`, `layers`, `heads`) and
+//! `plot` for a run's curves; `weights` (interchange), `lab` (experiments over many runs) and the
+//! `cli` use it.
 
-pub mod bench;
-pub mod capacity;
 pub mod checkpoint;
-pub mod compare;
 pub mod config;
 pub mod console;
 pub mod data;
@@ -17,20 +16,16 @@ pub mod fsutil;
 pub mod generate;
 pub mod lock;
 pub mod optim;
-pub mod plot;
 pub mod progress;
 pub mod provenance;
-pub mod results;
 pub mod run;
 pub mod runner;
 pub mod session;
 pub mod settings;
-pub mod study;
 pub mod summary;
-pub mod sweep;
 pub mod system;
+pub mod text;
 pub mod trainer;
-pub mod weights;
 
 pub use checkpoint::Checkpoint;
 pub use config::TrainConfig;

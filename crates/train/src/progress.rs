@@ -4,10 +4,10 @@
 
 use crate::error::Result;
 use crate::generate::{generate, Sampling};
-use crate::results::text::{log_line, report_line};
 use crate::run::MetricsRow;
 use crate::runner::{self, Outcome, RunSpec};
 use crate::session::Session;
+use crate::text::{log_line, report_line};
 use crate::trainer::Observer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;

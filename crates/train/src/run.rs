@@ -315,6 +315,18 @@ impl RunDir {
             .unwrap_or_default()
     }
 
+    /// metrics.jsonl as the points of a curves plot.
+    pub fn read_curve(&self) -> Vec<plot::Point> {
+        let point = |r: MetricsRow| plot::Point {
+            step: r.step,
+            loss: r.loss,
+            eval_loss: r.eval_loss,
+            val_loss: r.val_loss,
+            accuracy: r.accuracy,
+        };
+        self.read_metrics().into_iter().map(point).collect()
+    }
+
     /// Drops the rows after `step` (a resumed run rewrites what came after its checkpoint).
     pub fn truncate_metrics(&self, step: u64) -> Result<()> {
         let kept: String = self

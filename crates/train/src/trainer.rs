@@ -340,13 +340,10 @@ fn draw_curves(s: &Session, run: &RunDir, p: &mut Progress, force: bool) -> Resu
         return Ok(());
     }
     p.drawn = Some(Instant::now());
-    let rows = run.read_metrics();
+    let points = run.read_curve();
     let title = format!("{} — head {}", run.path.display(), s.config.model.head);
-    crate::plot::curves(
-        &run.file("curves.svg"),
-        &title,
-        &[crate::plot::Series { label: s.config.model.head.name(), rows: &rows }],
-    )
+    let series = [plot::Series { label: s.config.model.head.name(), rows: &points }];
+    Ok(plot::curves(&run.file("curves.svg"), &title, &series)?)
 }
 
 /// The periodic evaluation: the plan's training windows and its validation sample.

@@ -1,0 +1,203 @@
+//! The learning rate of each head and size: tuned under the full step budget on the knee dataset
+//! (the size's dataset closest to [`KNEE_BITS`] bits per parameter), seed [`super::TUNE_SEED`].
+//!
+//! The rate that stored the most bits wins. It must lie strictly inside the rates tried: when it
+//! is the smallest or the largest, one more rate beyond it (the same ratio as its neighbour's) is
+//! tried, up to [`MAX_EXTENSIONS`] times; a rate still at an end is flagged (`lr_at_edge`) in the
+//! JSON, the table and on stderr.
+//!
+//! Sharding: every round of tuning is planned from the finished runs of the rounds before, so
+//! every shard plans the same runs; each shard trains its share of a round, and goes on only when
+//! the whole round is finished (by it or by the other shards, in the same `--out`). A shard that
+//! finds the others' share missing stops with `waiting_for_tuning`; run it again once they have.
+
+use super::grid::{config, data_bits_of, model_dir, samples_for, spec};
+use super::{CapacityOptions, PlanRunner, TUNE_SEED};
+use heads::{HeadKind, ModelConfig};
+use serde::Serialize;
+use train::error::Result;
+use train::runner::{self, Found, RunSpec};
+
+/// The tuning dataset's bits per parameter: above every capacity measured so far (2.0–2.8 in
+/// issue 24's longer runs, 2.7–2.8 for the seed-id4 causal model), so that the rates are compared
+/// on how much they store, not on whether they fit. Tuned at 2.5, a dataset that model stores
+/// whole at every rate from 0.01 up, the tuning took the largest rate that did not diverge (0.09),
+/// and at 2× the steps that rate lost half its bits, so no point past the knee certified
+/// (capacity/seed-id4-causal, REPORT.md).
+pub const KNEE_BITS: f64 = 4.0;
+/// Rates added beyond an end of the range, at most, per head and size.
+pub const MAX_EXTENSIONS: usize = 2;
+
+/// One tuning run's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct TuningRun {
+    pub head: HeadKind,
+    pub d_model: usize,
+    pub params: usize,
+    pub n: usize,
+    pub lr: f64,
+    pub memorized_bits: Option<f64>,
+    pub dataset_bits: Option<f64>,
+}
+
+/// The rate chosen for one head and size.
+#[derive(Clone, Debug, Serialize)]
+pub struct Choice {
+    pub head: HeadKind,
+    #[serde(skip)]
+    pub model: ModelConfig,
+    pub d_model: usize,
+    pub lr: f64,
+    /// Every rate tried, ascending.
+    pub tried: Vec<f64>,
+    /// The chosen rate is still the smallest or largest tried after the extensions.
+    pub lr_at_edge: bool,
+}
+
+/// What tuning gives the grid.
+#[derive(Clone, Debug, Default)]
+pub struct Tuned {
+    pub choices: Vec<Choice>,
+    pub runs: Vec<TuningRun>,
+    /// Every round finished (in this process or in another shard's).
+    pub complete: bool,
+    pub trained: usize,
+    pub skipped: usize,
+}
+
+impl Tuned {
+    /// The rate of a head and size (the only rate, without tuning).
+    pub fn lr(&self, head: HeadKind, m: &ModelConfig) -> f64 {
+        self.choices.iter().find(|c| c.head == head && &c.model == m).map_or(f64::NAN, |c| c.lr)
+    }
+}
+
+/// One head and size being tuned: its knee dataset and the bits each rate stored so far.
+struct Target {
+    head: HeadKind,
+    model: ModelConfig,
+    n: usize,
+    results: Vec<(f64, f64)>,
+}
+
+impl Target {
+    /// The next rate to try, or None when the best is inside the range (or no more may be added).
+    fn next_rate(&self, extensions: usize) -> Option<f64> {
+        let mut r = self.results.clone();
+        r.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let best = (0..r.len()).max_by(|&a, &b| r[a].1.total_cmp(&r[b].1))?;
+        if extensions >= MAX_EXTENSIONS || r.len() < 2 || (best > 0 && best + 1 < r.len()) {
+            return None;
+        }
+        let k = r.len() - 1;
+        Some(if best == 0 { r[0].0 * r[0].0 / r[1].0 } else { r[k].0 * r[k].0 / r[k - 1].0 })
+    }
+
+    fn spec(&self, o: &CapacityOptions, lr: f64) -> RunSpec {
+        let dir = o.out.join("tune").join(self.head.name()).join(model_dir(&self.model));
+        let dir = dir.join(format!("steps{}", o.steps)).join(format!("n{}", self.n)).join(format!("lr{lr:e}"));
+        spec(dir, config(self.model.clone(), self.n, TUNE_SEED, lr, o.steps))
+    }
+}
+
+fn targets(o: &CapacityOptions) -> Result<Vec<Target>> {
+    let mut targets = Vec::new();
+    for &head in &o.heads {
+        let models = o.models.of(head)?;
+        for (i, m) in models.iter().enumerate() {
+            let data = data_bits_of(o, i, models.len());
+            let knee = data.iter().copied().min_by(|a, b| (a - KNEE_BITS).abs().total_cmp(&(b - KNEE_BITS).abs()));
+            let n = samples_for(m, knee.unwrap_or(KNEE_BITS))?;
+            targets.push(Target { head, model: m.clone(), n, results: Vec::new() });
+        }
+    }
+    Ok(targets)
+}
+
+/// Tunes every head and size (or, with one rate given, takes it).
+pub fn tune(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<Tuned> {
+    let mut targets = targets(o)?;
+    let mut tuned = Tuned { complete: true, ..Tuned::default() };
+    let mut pending: Vec<(usize, f64)> = if o.lrs.len() > 1 {
+        (0..targets.len()).flat_map(|t| o.lrs.iter().map(move |&lr| (t, lr))).collect()
+    } else {
+        Vec::new()
+    };
+    for round in 0..=MAX_EXTENSIONS {
+        if pending.is_empty() {
+            break;
+        }
+        let specs: Vec<RunSpec> = pending.iter().map(|&(t, lr)| targets[t].spec(o, lr)).collect();
+        let mine = match o.shard {
+            Some((k, n)) => crate::sweep::shard(specs.clone(), k, n),
+            None => specs.clone(),
+        };
+        let ran = run_plan(&mine, o.jobs)?;
+        tuned.trained += ran.iter().filter(|r| !r.skipped).count();
+        tuned.skipped += ran.iter().filter(|r| r.skipped).count();
+        for (&(t, lr), s) in pending.iter().zip(&specs) {
+            let Found::Finished(report) = runner::find(s) else {
+                tuned.complete = false;
+                continue;
+            };
+            let target = &mut targets[t];
+            tuned.runs.push(TuningRun {
+                head: target.head,
+                d_model: target.model.d_model,
+                params: report.params.total as usize,
+                n: target.n,
+                lr,
+                memorized_bits: report.memorized_bits,
+                dataset_bits: report.dataset_bits,
+            });
+            target.results.push((lr, report.memorized_bits.unwrap_or(f64::NEG_INFINITY)));
+        }
+        if !tuned.complete {
+            return Ok(tuned);
+        }
+        pending = targets.iter().enumerate().filter_map(|(t, x)| x.next_rate(round).map(|lr| (t, lr))).collect();
+    }
+    tuned.choices = targets.iter().map(|t| choice(t, &o.lrs)).collect();
+    for c in tuned.choices.iter().filter(|c| c.lr_at_edge) {
+        eprintln!(
+            "capacity: WARNING {} d_model {}: the best learning rate {:e} is at an end of the rates tried {:?}: widen --lrs",
+            c.head, c.d_model, c.lr, c.tried
+        );
+    }
+    Ok(tuned)
+}
+
+fn choice(t: &Target, lrs: &[f64]) -> Choice {
+    let mut tried: Vec<f64> = t.results.iter().map(|r| r.0).collect();
+    tried.sort_by(f64::total_cmp);
+    let best = t.results.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map_or(lrs[0], |r| r.0);
+    let at_edge = tried.len() > 1 && (best == tried[0] || best == tried[tried.len() - 1]);
+    Choice { head: t.head, model: t.model.clone(), d_model: t.model.d_model, lr: best, tried, lr_at_edge: at_edge }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(results: &[(f64, f64)]) -> Target {
+        let model = ModelConfig::preset(heads::config::DEFAULT_PRESET).unwrap();
+        Target { head: HeadKind::Causal, model, n: 1, results: results.to_vec() }
+    }
+
+    #[test]
+    fn a_best_rate_at_an_end_extends_the_range_by_the_same_ratio() {
+        // Inside: no more rates.
+        assert_eq!(target(&[(1e-3, 5.0), (3e-3, 9.0), (1e-2, 7.0)]).next_rate(0), None);
+        // At the top (given out of order): one more beyond, ×10/3.
+        let up = target(&[(1e-2, 9.0), (1e-3, 5.0), (3e-3, 7.0)]).next_rate(0).unwrap();
+        assert!((up - 1e-2 * 1e-2 / 3e-3).abs() < 1e-12, "{up}");
+        // At the bottom: one more below, ÷3.
+        let down = target(&[(1e-3, 9.0), (3e-3, 5.0), (1e-2, 1.0)]).next_rate(0).unwrap();
+        assert!((down - 1e-3 / 3.0).abs() < 1e-12, "{down}");
+        // After the last extension: flagged, not extended.
+        let t = target(&[(1e-3, 1.0), (3e-3, 5.0), (1e-2, 9.0)]);
+        assert_eq!(t.next_rate(MAX_EXTENSIONS), None);
+        assert!(choice(&t, &[1e-3]).lr_at_edge);
+        assert!(!choice(&target(&[(1e-3, 1.0), (3e-3, 9.0), (1e-2, 5.0)]), &[1e-3]).lr_at_edge);
+    }
+}

@@ -1,0 +1,157 @@
+//! `overfit study`: the research log's questions, answered with seeds and 95% intervals.
+//!
+//! The study is a plan of ordinary run folders, made by `sweep::plan` and run by
+//! `runner::run_all` (so `--jobs` runs several at once, finished runs are skipped and interrupted
+//! ones resumed), in two phases:
+//! 1. `tune`: every head and causal variant at every learning rate of [`budget::LRS`] on the log's
+//!    432 windows; each keeps the rate that memorizes them in the fewest epochs (mean over seeds).
+//! 2. every experiment, each variant at its own rate: `memorize` (the log's runs), `bottleneck-k`,
+//!    `conv-kernel`, `tied-depth`, `combined` (ideas 1+2+3), `length` (flatten against causal as
+//!    L grows) and `generalisation` (growing subsets, held-out bits at the last position).
+//!
+//! Then the statistics over seeds (`results::stat`), the baselines computed from the same bytes
+//! (`baselines`), `results.md`, `results.json` and the figures. [`budget::Budget`] sizes it all.
+
+pub mod baselines;
+pub mod budget;
+mod figures;
+pub mod plan;
+pub mod stats;
+mod tables;
+
+use serde::Serialize;
+use stats::{CellRuns, Done};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use train::error::{Error, Result};
+use train::runner::{self, ObserverFactory};
+
+/// What to study, and where.
+#[derive(Clone, Debug)]
+pub struct StudyOptions {
+    /// The text (None: the embedded corpus).
+    pub data: Option<PathBuf>,
+    /// Every experiment in miniature (the test of the study).
+    pub quick: bool,
+    pub out: PathBuf,
+    /// Runs at once.
+    pub jobs: usize,
+}
+
+impl StudyOptions {
+    /// `out` defaults to `study/<the data file's stem>` (`embedded` without a file), with
+    /// `-quick` appended for a quick study.
+    pub fn new(data: Option<PathBuf>, quick: bool, out: Option<PathBuf>, jobs: usize) -> StudyOptions {
+        let stem = data.as_ref().and_then(|p| p.file_stem()).map_or("embedded".into(), |s| s.to_string_lossy());
+        let default = Path::new("study").join(if quick { format!("{stem}-quick") } else { stem.to_string() });
+        StudyOptions { data, quick, out: out.unwrap_or(default), jobs }
+    }
+}
+
+/// One run of the study, as `study --json` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunDone {
+    pub experiment: &'static str,
+    pub cell: String,
+    pub seed: u64,
+    pub dir: PathBuf,
+    pub skipped: bool,
+}
+
+/// What a study did: every run done, of how many planned so far (an interrupted study has
+/// fewer; the same command continues it).
+#[derive(Clone, Debug, Serialize)]
+pub struct Finished {
+    pub out: PathBuf,
+    pub planned: usize,
+    pub runs: Vec<RunDone>,
+}
+
+impl Finished {
+    pub fn complete(&self) -> bool {
+        self.runs.len() == self.planned
+    }
+    fn add(&mut self, planned: usize, cells: &[CellRuns]) {
+        self.planned += planned;
+        for c in cells {
+            self.runs.extend(c.runs.iter().map(|d| RunDone {
+                experiment: c.cell.experiment.name(),
+                cell: c.cell.name.clone(),
+                seed: d.seed,
+                dir: d.dir.clone(),
+                skipped: d.skipped,
+            }));
+        }
+    }
+}
+
+/// Runs the study (or what is left of it) and writes its results into `o.out`.
+pub fn run(o: &StudyOptions, observer: &ObserverFactory<'_>, stop: &AtomicBool) -> Result<Finished> {
+    let budget = budget::Budget::of(o.quick);
+    let data = baselines::Data::open(o.data.as_deref())?;
+    let l = heads::ModelConfig::default().seq_length;
+    if data.windows_at(l, None) < budget.windows {
+        return Err(Error::input(&data.info.path, format!("is too short for the study's {} windows", budget.windows)));
+    }
+    let mut finished = Finished { out: o.out.clone(), planned: 0, runs: Vec::new() };
+    let tuning = plan::tuning(&budget, o);
+    let (planned, tuned) = execute(&tuning, o, observer, stop)?;
+    finished.add(planned, &tuned);
+    if !finished.complete() {
+        return Ok(finished);
+    }
+    let lrs: Vec<(&str, f64)> =
+        plan::VARIANTS.iter().map(|v| (v.name, stats::choose_lr(&tuned, *v).unwrap_or(1e-3))).collect();
+    let lr = |name: &str| lrs.iter().find(|(n, _)| *n == name).map_or(1e-3, |p| p.1);
+    let cells = plan::experiments(&budget, o, &lr, &|l, val| data.windows_at(l, val));
+    let (planned, mut done) = execute(&cells, o, observer, stop)?;
+    finished.add(planned, &done);
+    for c in &mut done {
+        for d in &mut c.runs {
+            d.val_last_bits = stats::val_last_bits(c.cell.variant, d)?;
+        }
+    }
+    let study = tables::Study::new(&budget, &data, &tuned, &done, &lrs)?;
+    tables::write(o, &study)?;
+    figures::draw(&o.out, &study)?;
+    Ok(finished)
+}
+
+/// Runs the cells' runs (`jobs` at a time) and returns how many were planned, and each cell with
+/// the runs that finished.
+fn execute(
+    cells: &[plan::Cell],
+    o: &StudyOptions,
+    observer: &ObserverFactory<'_>,
+    stop: &AtomicBool,
+) -> Result<(usize, Vec<CellRuns>)> {
+    let mut specs = Vec::new();
+    let mut owner = Vec::new();
+    for (i, c) in cells.iter().enumerate() {
+        for (spec, seed) in c.specs(o)?.into_iter().zip(&c.seeds) {
+            owner.push((i, *seed));
+            specs.push(spec);
+        }
+    }
+    let outcomes = runner::run_all(&specs, o.jobs, observer, stop)?;
+    let mut out: Vec<CellRuns> = cells.iter().map(|c| CellRuns { cell: c.clone(), runs: Vec::new() }).collect();
+    // Outcomes skip the runs another process holds: match them to their specs by folder.
+    let mut outcomes = outcomes.into_iter().peekable();
+    for (spec, (i, seed)) in specs.iter().zip(&owner) {
+        let Some(outcome) = outcomes.next_if(|o| o.dir == spec.dir) else {
+            continue;
+        };
+        if outcome.report.stopped == train::run::Stopped::Interrupted {
+            continue;
+        }
+        out[*i].runs.push(Done {
+            seed: *seed,
+            dir: spec.dir.clone(),
+            skipped: outcome.skipped,
+            config: spec.config.clone(),
+            report: outcome.report,
+            val_last_bits: None,
+        });
+    }
+    Ok((specs.len(), out))
+}
