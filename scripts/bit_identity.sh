@@ -3,7 +3,7 @@
 # before and after, then `diff -r` the two output folders.
 #   scripts/bit_identity.sh BINARY OUT
 # It writes OUT/{train,compare,sweep,study,capacity}/ and OUT/help/ (every --help), then OUT/digest:
-# one line per metrics.jsonl, report.json, capacity.json and exported weights, hashed with the
+# one line per metrics.jsonl, report.json, capacity.json, figure and exported weights, hashed with the
 # wall-clock fields removed (times, dates, host, commit, paths are not behaviour).
 set -euo pipefail
 out=$(realpath -m "$2")
@@ -34,7 +34,7 @@ strip='walk(if type == "object" then with_entries(select(.key | test("time|secon
   for f in $(find . -name metrics.jsonl | sort); do
     echo "$(jq -cS "$strip" "$f" | sha256sum | cut -c1-16) $f"
   done
-  for f in $(find . -name '*.safetensors' | sort); do
+  for f in $(find . \( -name '*.safetensors' -o -name '*.svg' \) | sort); do
     echo "$(sha256sum < "$f" | cut -c1-16) $f"
   done
 } > digest

@@ -12,7 +12,7 @@ spread above 10% marks the row with "!" and the script exits with status 1 at th
 
 "% of peak" divides the step's FLOPs (PyTorch's FlopCounterMode on the same model: matmuls and
 attention, forward and backward) by overfit's step time and by the machine's f32 FMA peak on
---threads cores, which `cargo bench --bench peak` measures (run here unless --peak-gflops is given).
+--threads cores, which `cargo bench -p tensor --bench peak` measures (run here unless --peak-gflops is given).
 """
 import argparse
 import json
@@ -37,15 +37,15 @@ def run(cmd):
 
 
 def measured_peak(threads):
-    """GFLOP/s of the f32 FMA peak on `threads` cores, from `cargo bench --bench peak`."""
-    out = subprocess.run(["cargo", "bench", "--bench", "peak"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    """GFLOP/s of the f32 FMA peak on `threads` cores, from `cargo bench -p tensor --bench peak`."""
+    out = subprocess.run(["cargo", "bench", "-p", "tensor", "--bench", "peak"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     best = {}
     for line in out.splitlines():  # "... f32 peak: 115 GFLOP/s on 1 thread, 230 on 2"
         if "peak:" in line:
             one = float(line.split("peak:")[1].split("GFLOP/s")[0])
             many, cores = line.rsplit(",", 1)[1].split(" on ")
             best = {1: max(best.get(1, 0), one), int(cores): max(best.get(int(cores), 0), float(many))}
-    return best.get(threads) or sys.exit(f"cargo bench --bench peak gave no figure for {threads} threads:\n{out}")
+    return best.get(threads) or sys.exit(f"cargo bench -p tensor --bench peak gave no figure for {threads} threads:\n{out}")
 
 
 def spread(xs):

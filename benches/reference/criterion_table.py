@@ -1,6 +1,6 @@
 """Prints criterion's saved results (target/criterion) as a table: benchmark, mean time, GFLOP/s.
 
-Run after `cargo bench --bench matmul`:  python3 benches/reference/criterion_table.py [filter]
+Run after `cargo bench -p tensor --bench matmul`:  python3 benches/reference/criterion_table.py [filter]
 """
 import json
 import pathlib

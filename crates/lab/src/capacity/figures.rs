@@ -3,7 +3,7 @@
 //! Only certified points make the lines and the fits; an uncertified point is drawn alone, as a
 //! hollow upward triangle: a lower bound (a longer run would store at least as much).
 
-use super::summary::{CapacityReport, Point};
+use super::summary::{CapacityReport, HeadCapacity, Point, SizeCapacity};
 use crate::results::stat;
 use plot::COLORS;
 use plotters::prelude::*;
@@ -76,10 +76,7 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
             .y_label_formatter(&si)
             .draw()?;
         chart.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.3).stroke_width(1)))?;
-        let mut sizes: Vec<usize> = h.points.iter().map(|p| p.params).collect();
-        sizes.sort();
-        sizes.dedup();
-        for (i, size) in sizes.iter().enumerate() {
+        for (i, size) in sizes(&h.points).iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let lower = h.points.iter().filter(|p| p.params == *size && !p.is_certified());
             chart.draw_series(lower.map(|p| {
@@ -114,6 +111,24 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
 /// and the 3.6 (Morris et al.) and 2.0 (Allen-Zhu & Li) bits/parameter references dashed.
 pub fn against_params(r: &CapacityReport, path: &Path) -> Result<()> {
     drawn(path, draw_against_params(r, path))
+}
+
+/// Each size's plateau (params, capacity, interval over seeds); a size without one is left out.
+fn plateaus(h: &HeadCapacity) -> Vec<(f64, f64, f64, f64)> {
+    let point = |z: &SizeCapacity| {
+        let c = z.capacity_bits?.max(1.0);
+        let [lo, hi] = z.capacity_ci95.unwrap_or([c, c]);
+        Some((z.params as f64, c, lo.max(1.0), hi.max(1.0)))
+    };
+    h.sizes.iter().filter_map(point).collect()
+}
+
+/// The model sizes (parameters) of a head's points, ascending.
+fn sizes(points: &[Point]) -> Vec<usize> {
+    let mut sizes: Vec<usize> = points.iter().map(|p| p.params).collect();
+    sizes.sort();
+    sizes.dedup();
+    sizes
 }
 
 fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
@@ -153,16 +168,7 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
     }
     for (i, (name, h)) in r.heads.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        // Each size's plateau with its interval over seeds; a size without one is left out.
-        let m: Vec<(f64, f64, f64, f64)> = h
-            .sizes
-            .iter()
-            .filter_map(|z| {
-                let c = z.capacity_bits?.max(1.0);
-                let [lo, hi] = z.capacity_ci95.unwrap_or([c, c]);
-                Some((z.params as f64, c, lo.max(1.0), hi.max(1.0)))
-            })
-            .collect();
+        let m = plateaus(h);
         chart.draw_series(m.iter().map(|q| ErrorBar::new_vertical(q.0, q.2, q.1, q.3, color.filled(), 8)))?;
         chart.draw_series(m.iter().map(|q| Circle::new((q.0, q.1), 4, color.filled())))?;
         let Some(slope) = h.slope.filter(|_| !m.is_empty()) else {

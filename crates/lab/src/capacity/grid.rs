@@ -1,6 +1,5 @@
 //! The models, datasets and run configs of the capacity grid, and its plan.
 
-use super::tune::Tuned;
 use super::{CapacityOptions, DATA_BITS, LARGEST_DATA_BITS, LARGEST_SEEDS, SEEDS};
 use heads::{HeadKind, ModelConfig};
 use std::path::{Path, PathBuf};
@@ -199,14 +198,15 @@ pub fn data_bits_of(o: &CapacityOptions, i: usize, count: usize) -> Vec<f64> {
     dims(o, i, count).0
 }
 
-/// head × size × dataset size × seed (× 1×, 2× with `--certify`), each size at its tuned rate,
+/// head × size × dataset size × seed (× 1×, 2× with `--certify`), each size at its tuned rate
+/// (`lr_of`, from the tuning),
 /// in this order; then this shard's share.
-pub fn plan(o: &CapacityOptions, tuned: &Tuned) -> Result<Vec<RunSpec>> {
+pub fn plan(o: &CapacityOptions, lr_of: impl Fn(HeadKind, &ModelConfig) -> f64) -> Result<Vec<RunSpec>> {
     let mut specs = Vec::new();
     for &head in &o.heads {
         let models = o.models.of(head)?;
         for (i, m) in models.iter().enumerate() {
-            let lr = tuned.lr(head, m);
+            let lr = lr_of(head, m);
             let (data, seeds) = dims(o, i, models.len());
             for &bpp in &data {
                 let n = samples_for(m, bpp)?;

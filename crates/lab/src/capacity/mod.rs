@@ -170,7 +170,7 @@ pub fn run(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<CapacityRep
         (r.interrupted, r.waiting_for_tuning) = (o.shard.is_none(), o.shard.is_some());
         return Ok(r);
     }
-    let grid_specs = grid::plan(o, &tuned)?;
+    let grid_specs = grid::plan(o, |head, m| tuned.lr(head, m))?;
     let grid = run_plan(&grid_specs, o.jobs)?;
     let interrupted = runner::interrupted() || grid.iter().any(|g| g.report.stopped == train::Stopped::Interrupted);
     let mut r = summarize(o, &tuned, &grid);

@@ -1,18 +1,18 @@
 //! Matrix products at the shapes overfit's models use, and square sgemm for comparison with numpy.
 //!
 //! Throughput is counted in floating-point operations (2·m·n·k per product), so criterion's
-//! "elem/s" column reads as FLOP/s. Run: `cargo bench --bench matmul`.
+//! "elem/s" column reads as FLOP/s. Run: `cargo bench -p tensor --bench matmul`.
 //! The numpy side of BENCHMARKS.md: `python3 benches/reference/numpy_matmul.py`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use overfit::tensor::matmul::{gemm, gemm_in_tasks, matmul_forward, Mat};
-use overfit::tensor::Tensor;
 use rand::{Rng, SeedableRng};
+use tensor::matmul::{gemm, gemm_in_tasks, matmul_forward, Mat};
+use tensor::Tensor;
 
 fn rand_tensor(shape: &[usize]) -> Tensor<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let n = shape.iter().product();
-    overfit::tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
+    tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
 }
 
 /// `c = a·b` through the `gemm` crate on one thread; strides as (row, column) like
@@ -234,7 +234,7 @@ type Products = Vec<(usize, usize, usize)>;
 /// Every head's dense products at the three presets, forward and backward (as the `linear` op runs
 /// them: y = x·Wᵀ + b, then dx, dW, db), batch 32. (m, in, out) per product.
 fn every_head(c: &mut Criterion) {
-    use overfit::tensor::linear::{linear_backward, linear_forward};
+    use tensor::linear::{linear_backward, linear_forward};
     let mut g = c.benchmark_group("heads");
     for (preset, l, d) in [("seed-id4", 32, 16), ("small", 64, 64), ("medium", 128, 128)] {
         let (b, v, k, r, kernel) = (32, 257, 16, d / 8, 3);

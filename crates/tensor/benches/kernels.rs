@@ -1,14 +1,14 @@
 //! The non-matmul kernels at the shapes of one seed-id4 / small micro-batch (16 windows).
-//! Run: `cargo bench --bench kernels`.
+//! Run: `cargo bench -p tensor --bench kernels`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use overfit::tensor::{elementwise, norm, softmax, Tensor};
 use rand::{Rng, SeedableRng};
+use tensor::{elementwise, norm, softmax, Tensor};
 
 fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let n = shape.iter().product();
-    overfit::tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-3.0f32..3.0)).collect())
+    tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-3.0f32..3.0)).collect())
 }
 
 fn kernels(c: &mut Criterion) {

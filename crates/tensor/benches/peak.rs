@@ -1,6 +1,6 @@
 //! This machine's f32 peak, measured: a loop of independent fused multiply-adds that never touches
 //! memory, on one thread and on every core. It bounds what any sgemm here can reach.
-//! Run: `cargo bench --bench peak`.
+//! Run: `cargo bench -p tensor --bench peak`.
 
 use std::time::Instant;
 

@@ -1,15 +1,15 @@
 //! Fused multi-head attention, forward and backward, at the three presets' shapes (batch 16, one
-//! micro-batch). Run: `cargo bench --bench attention`.
+//! micro-batch). Run: `cargo bench -p tensor --bench attention`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use overfit::tensor::attention::{attention_backward, attention_forward};
-use overfit::tensor::Tensor;
 use rand::{Rng, SeedableRng};
+use tensor::attention::{attention_backward, attention_forward};
+use tensor::Tensor;
 
 fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let n = shape.iter().product();
-    overfit::tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
+    tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect())
 }
 
 fn attention(c: &mut Criterion) {
