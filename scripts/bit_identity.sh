@@ -34,7 +34,8 @@ strip='walk(if type == "object" then with_entries(select(.key | test("time|secon
   for f in $(find . -name metrics.jsonl | sort); do
     echo "$(jq -cS "$strip" "$f" | sha256sum | cut -c1-16) $f"
   done
-  for f in $(find . \( -name '*.safetensors' -o -name '*.svg' \) | sort); do
+  # study/length.svg plots milliseconds per step: a time, so left out.
+  for f in $(find . \( -name '*.safetensors' -o -name '*.svg' \) ! -name length.svg | sort); do
     echo "$(sha256sum < "$f" | cut -c1-16) $f"
   done
 } > digest
