@@ -1,6 +1,7 @@
 //! Run folders (SPEC §3): `runs/id-N/` with config.json, summary.txt, metrics.jsonl,
 //! checkpoint.bin, report.json and curves.svg.
 
+use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -249,6 +250,39 @@ impl RunDir {
 
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
+    }
+
+    /// checkpoint.bin: the state a resume continues from, written atomically.
+    pub fn save_checkpoint(&self, ck: &Checkpoint) -> Result<()> {
+        ck.save(&self.file("checkpoint.bin"))
+    }
+
+    /// best.bin: the weights of the best validation loss so far (early stopping).
+    pub fn save_best(&self, ck: &Checkpoint) -> Result<()> {
+        ck.save(&self.file("best.bin"))
+    }
+
+    pub fn load_best(&self) -> Result<Checkpoint> {
+        Checkpoint::load(&self.file("best.bin"))
+    }
+
+    /// summary.txt: the model's table of layers and parameters (once: a resume keeps it).
+    pub fn write_summary(&self, model: &heads::ModelConfig) -> Result<()> {
+        if self.file("summary.txt").exists() {
+            return Ok(());
+        }
+        self.write("summary.txt", crate::summary::Summary::of(model)?.table().as_bytes())
+    }
+
+    /// curves.svg, from metrics.jsonl.
+    pub fn draw_curves(&self, title: &str, label: &str) -> Result<()> {
+        let points = self.read_curve();
+        Ok(plot::curves(&self.file("curves.svg"), title, &[plot::Series { label, rows: &points }])?)
+    }
+
+    /// Forgets the rows of a run that never reached its first checkpoint.
+    pub fn remove_metrics(&self) {
+        let _ = std::fs::remove_file(self.file("metrics.jsonl"));
     }
 
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {

@@ -17,7 +17,6 @@ use crate::provenance::Provenance;
 use crate::run::{Record, Report, Resumed, RunDir, Stopped};
 use crate::session::Session;
 use crate::settings::{self, Change, Sources};
-use crate::summary::Summary;
 use crate::trainer::Observer;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -97,7 +96,7 @@ fn refuse_other_run(run: &RunDir, config: &TrainConfig) -> Result<()> {
     let Some(theirs) = run.read_config() else { return Ok(()) };
     if &theirs == config {
         // This very run, killed before its first checkpoint: nothing to keep but its first rows.
-        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+        run.remove_metrics();
         return Ok(());
     }
     let (a, b) =
@@ -124,7 +123,7 @@ pub fn start_in(run: &RunDir, mut session: Session) -> Result<Session> {
     let record =
         Record { provenance: Some(provenance.clone()), history: vec![], data_fingerprint: Some(session.fingerprint) };
     run.write_config(&session.config, &record)?;
-    run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
+    run.write_summary(&session.config.model)?;
     session.provenance = Some(provenance);
     Ok(session)
 }
@@ -145,9 +144,7 @@ pub fn resume_in(run: &RunDir, ck: Checkpoint, config: TrainConfig, changes: &[C
     record.provenance = Some(provenance.clone());
     record.data_fingerprint = Some(session.fingerprint);
     run.write_config(&session.config, &record)?;
-    if !run.file("summary.txt").exists() {
-        run.write("summary.txt", Summary::of(&session.config.model)?.table().as_bytes())?;
-    }
+    run.write_summary(&session.config.model)?;
     run.truncate_metrics(step)?;
     session.provenance = Some(provenance);
     Ok(session)

@@ -130,7 +130,7 @@ fn watch_val(s: &Session, run: &RunDir, p: &mut Progress, val: Option<f64>) -> R
     let Some(patience) = s.config.early_stop else { return Ok(false) };
     let best = better_val(p.best_val, val, s.step);
     if best != p.best_val {
-        s.checkpoint().save(&run.file("best.bin"))?;
+        run.save_best(&s.checkpoint())?;
         p.best_val = best;
     }
     Ok(p.best_val.is_some_and(|(_, at)| s.step - at >= patience))
@@ -175,7 +175,7 @@ pub fn train(s: &mut Session, run: &RunDir, observer: &mut dyn Observer, stop: &
             break stopped;
         }
         if s.config.checkpoint_every > 0 && s.step.is_multiple_of(s.config.checkpoint_every) {
-            s.checkpoint().save(&run.file("checkpoint.bin"))?;
+            run.save_checkpoint(&s.checkpoint())?;
         }
     };
     finish(s, run, &plan, p, stopped)
@@ -340,10 +340,8 @@ fn draw_curves(s: &Session, run: &RunDir, p: &mut Progress, force: bool) -> Resu
         return Ok(());
     }
     p.drawn = Some(Instant::now());
-    let points = run.read_curve();
     let title = format!("{} — head {}", run.path.display(), s.config.model.head);
-    let series = [plot::Series { label: s.config.model.head.name(), rows: &points }];
-    Ok(plot::curves(&run.file("curves.svg"), &title, &series)?)
+    run.draw_curves(&title, s.config.model.head.name())
 }
 
 /// The periodic evaluation: the plan's training windows and its validation sample.
@@ -357,7 +355,7 @@ fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, mut p: Progress, stopp
     s.wall_seconds = p.wall();
     // A diverged run keeps its last good checkpoint; every other stop saves the state it reached.
     if stopped != Stopped::Diverged {
-        s.checkpoint().save(&run.file("checkpoint.bin"))?;
+        run.save_checkpoint(&s.checkpoint())?;
     }
     let t0 = Instant::now();
     let best_step = restore_best(s, run, &p)?;
@@ -384,7 +382,7 @@ fn finish(s: &mut Session, run: &RunDir, plan: &EvalPlan, mut p: Progress, stopp
 fn restore_best(s: &mut Session, run: &RunDir, p: &Progress) -> Result<Option<u64>> {
     let Some((_, step)) = p.best_val.filter(|_| s.config.early_stop.is_some()) else { return Ok(None) };
     if step != s.step {
-        let best = crate::Checkpoint::load(&run.file("best.bin"))?;
+        let best = run.load_best()?;
         crate::Checkpoint::restore_into(&best.params, &mut s.params, &run.file("best.bin").display().to_string())?;
     }
     Ok(Some(step))
