@@ -13,8 +13,17 @@ fn overfit(dir: &Path, args: &[&str]) -> Output {
 
 const VARIANTS: [&str; 10] =
     ["flatten", "bottleneck", "td-dense", "conv", "tied", "rnn", "last", "causal", "causal-untied", "causal-last"];
-const EXPERIMENTS: [&str; 7] =
-    ["memorize", "bottleneck-k", "conv-kernel", "tied-depth", "combined", "length", "generalisation"];
+const EXPERIMENTS: [&str; 9] = [
+    "memorize",
+    "bottleneck-k",
+    "conv-kernel",
+    "tied-depth",
+    "combined",
+    "length",
+    "generalisation",
+    "equal-steps",
+    "matched",
+];
 const FIGURES: [&str; 8] = [
     "tune.svg",
     "memorize.svg",
@@ -99,17 +108,39 @@ fn check_cells(results: &Value) {
     let wide = cells(results, "combined").into_iter().find(|c| c["cell"] == "N=2,d=32,L=16").unwrap();
     assert_eq!(wide["trunk"], "seed-id4 with seq_length=16, d_model=32, num_blocks=2, d_ff=32");
     for c in cells(results, "generalisation") {
-        let bits = mean(&c["val_last_bits_per_byte"]);
+        let bits = mean(&c["test_last_bits_per_byte"]);
         assert!(bits > 0.5 && bits < 20.0, "{}: {bits}", c["cell"]);
+        for r in c["runs"].as_array().unwrap() {
+            let stopped = r["stopped"].as_str().unwrap();
+            assert!(["early_stopped", "max_steps"].contains(&stopped), "{}: {stopped}", c["cell"]);
+            assert!(r["best_step"].as_u64().unwrap() <= r["steps"].as_u64().unwrap(), "{r}");
+        }
     }
+    check_gen_tuning(results);
     // One block: `last` and `causal --loss-positions last` are the same function, trained alike.
     let loss = |v: &str| mean(&cells(results, "memorize").iter().find(|c| c["variant"] == v).unwrap()["final_loss"]);
     assert_eq!(loss("last"), loss("causal-last"));
     assert_ne!(loss("last"), loss("causal"));
 }
 
+/// The rate of every generalisation variant was tuned for validation loss and lies strictly inside
+/// the rates tried (or the tuning says it is still at an end).
+fn check_gen_tuning(results: &Value) {
+    let chosen = results["gen_learning_rates"].as_object().unwrap();
+    assert_eq!(chosen.len(), VARIANTS.len() - 1, "every variant but causal-last");
+    for (v, c) in chosen {
+        let tried: Vec<f64> = c["tried"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let lr = c["lr"].as_f64().unwrap();
+        let inside = tried.first().unwrap() < &lr && &lr < tried.last().unwrap();
+        assert!(inside || !c["beyond"].is_null(), "{v}: {lr} at an end of {tried:?} without a flag");
+        let runs = results["gen_tuning"].as_array().unwrap().iter().filter(|t| t["variant"] == v.as_str()).count();
+        assert_eq!(runs, tried.len(), "{v}: one tuning cell per rate tried");
+    }
+}
+
 fn check_baselines(results: &Value) {
-    let sizes = results["budget"]["sizes"].as_array().unwrap().len();
+    let sizes = cells(results, "generalisation").into_iter().map(|c| c["x"].as_f64().unwrap() as u64);
+    let sizes = sizes.collect::<std::collections::BTreeSet<_>>().len();
     let max_order = results["budget"]["max_order"].as_u64().unwrap() as usize;
     let baselines = results["baselines"].as_array().unwrap();
     assert_eq!(baselines.len(), sizes);
@@ -117,7 +148,10 @@ fn check_baselines(results: &Value) {
         let orders = b["bits_by_order"].as_array().unwrap();
         assert_eq!(orders.len(), max_order);
         let best = b["best_bits"].as_f64().unwrap();
-        assert!(best <= orders[0].as_f64().unwrap() && best > 0.5, "{b}");
+        let fewest = orders.iter().map(|x| x.as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+        assert!(best == fewest && best > 0.5, "the order is chosen on validation: {b}");
+        let test = b["test_bits"].as_f64().unwrap();
+        assert!(test > 0.5 && test < 9.0 && b["test_targets"].as_u64().unwrap() > 0, "{b}");
         let entropy = b["train_entropy"].as_f64().unwrap();
         assert!(entropy > 1.0 && entropy <= 8.0, "{b}");
     }

@@ -1,12 +1,13 @@
 //! What the models are measured against, computed from the same bytes: the data's checksum, how
 //! many windows can be memorized at all (a context followed by different bytes can be right only
 //! once), the entropy of the training bytes, and unigram and n-gram predictors trained on each
-//! training subset and scored on the validation targets the models are scored on.
+//! training subset, their order chosen on the validation targets and reported on the test
+//! targets the models are reported on.
 
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
-use train::data::{Corpus, Split};
+use train::data::{eval_starts, Corpus, Split};
 use train::error::Result;
 use train::provenance::DataInfo;
 
@@ -30,14 +31,15 @@ impl Data {
         self.corpus.bytes()
     }
 
-    /// Training windows at window length `l`, with a held-out tail of `val` or without.
-    pub fn windows_at(&self, l: usize, val: Option<f64>) -> usize {
-        Split::new(self.bytes().len(), l, false, None, val, "").map_or(0, |s| s.train_windows)
+    /// Training windows at window length `l`, with (validation, test) tails held out or without.
+    pub fn windows_at(&self, l: usize, held_out: Option<(f64, f64)>) -> usize {
+        let (val, test) = held_out.map_or((None, None), |(v, t)| (Some(v), Some(t)));
+        Split::with_test(self.bytes().len(), l, false, None, (val, test), "").map_or(0, |s| s.train_windows)
     }
 
     /// The split a window head's run with these settings uses.
-    pub fn split(&self, l: usize, samples: usize, val: f64) -> Result<Split> {
-        Split::new(self.bytes().len(), l, false, Some(samples), Some(val), &self.corpus.name())
+    pub fn split(&self, l: usize, samples: usize, val: f64, test: f64) -> Result<Split> {
+        Split::with_test(self.bytes().len(), l, false, Some(samples), (Some(val), Some(test)), &self.corpus.name())
     }
 }
 
@@ -128,7 +130,8 @@ impl NGram {
     }
 }
 
-/// The baselines of one training subset, on the validation targets the window heads are scored on.
+/// The baselines of one training subset: the n-gram order is chosen on the validation targets
+/// and reported on the test targets the heads are reported on.
 #[derive(Clone, Debug, Serialize)]
 pub struct Baseline {
     pub windows: usize,
@@ -137,35 +140,43 @@ pub struct Baseline {
     /// Entropy of the training bytes' own unigram distribution (bits/byte).
     pub train_entropy: f64,
     /// Validation bits/byte of the add-one unigram (order 1) and each longer order.
+    /// Validation bits/byte of each order (1 = unigram), on every validation window's last target.
     pub bits_by_order: Vec<f64>,
-    /// The order with the fewest validation bits (chosen on these very bytes: flattering).
+    /// The order with the fewest validation bits, and its validation bits.
     pub best_order: usize,
     pub best_bits: f64,
-    /// The best order's bits on every L-th of these targets only, as a per-position head's own
-    /// last-position figure reads them.
-    pub best_bits_every_l: f64,
+    /// The chosen order's bits on the test targets: every test window's last target, the targets
+    /// every head's test figure reads.
+    pub test_bits: f64,
     pub val_targets: usize,
+    pub test_targets: usize,
 }
 
-/// Baselines trained on the first `windows` windows' bytes, scored on the validation targets.
-pub fn baseline(data: &Data, l: usize, windows: usize, val: f64, max_order: usize) -> Result<Baseline> {
-    let split = data.split(l, windows, val)?;
+/// Baselines trained on the first `windows` windows' bytes: the order chosen on the validation
+/// targets, reported on the test targets (both as the runs read them: every window, up to
+/// `FINAL_EVAL_MAX` evenly spaced ones).
+pub fn baseline(data: &Data, l: usize, windows: usize, held_out: (f64, f64), max_order: usize) -> Result<Baseline> {
+    let split = data.split(l, windows, held_out.0, held_out.1)?;
     let bytes = data.bytes();
     let train = &bytes[..windows + l];
     let model = NGram::train(train, max_order);
-    let targets = || (0..split.val_windows).map(|j| split.val_start + j + l);
-    let bits_by_order: Vec<f64> = (1..=max_order).map(|n| model.bits(n, bytes, targets())).collect();
+    let cap = train::eval::FINAL_EVAL_MAX;
+    let val = eval_starts(split.val_start, split.val_windows, 1, cap);
+    let test = eval_starts(split.test_start, split.test_windows, 1, cap);
+    let targets = |starts: &[usize]| starts.iter().map(|&s| s + l).collect::<Vec<_>>();
+    let (val, test) = (targets(&val), targets(&test));
+    let bits_by_order: Vec<f64> = (1..=max_order).map(|n| model.bits(n, bytes, val.iter().copied())).collect();
     let (best, best_bits) =
         bits_by_order.iter().enumerate().fold((0, f64::INFINITY), |a, (i, &b)| if b < a.1 { (i, b) } else { a });
-    let every_l = targets().step_by(l);
     Ok(Baseline {
         windows,
         train_bytes: train.len(),
         train_entropy: entropy(train),
-        best_bits_every_l: model.bits(best + 1, bytes, every_l),
+        test_bits: model.bits(best + 1, bytes, test.iter().copied()),
         bits_by_order,
         best_order: best + 1,
         best_bits,
-        val_targets: split.val_windows,
+        val_targets: val.len(),
+        test_targets: test.len(),
     })
 }

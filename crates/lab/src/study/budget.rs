@@ -37,18 +37,30 @@ pub struct Budget {
     pub lengths: Vec<usize>,
     pub length_seeds: Vec<u64>,
     pub length_epochs: u64,
-    /// Training subsets (windows) of the generalisation experiment, its seeds, its step budget
-    /// (the same for every subset), the held-out tail, and how often and on how many windows the
-    /// periodic evaluation runs.
+    /// The generalisation experiment. Three splits of the text: the first N windows train, a
+    /// validation tail chooses (the learning rate, the early stop, the n-gram order) and a test
+    /// tail, read once at the end of each run, reports. N grows geometrically (`sizes`, then every
+    /// training window the text has).
     pub sizes: Vec<usize>,
     /// Variants the generalisation experiment leaves out: `causal --loss-positions last` is `last`
     /// with one block (the same function and the same init: heads/tests/equivalences.rs).
     pub gen_leaves_out: Vec<&'static str>,
     pub gen_seeds: Vec<u64>,
-    pub gen_steps: u64,
     pub val_fraction: f64,
+    pub test_fraction: f64,
+    /// Every run stops early after `gen_patience` steps without a better validation loss and
+    /// reports from its best weights; `gen_max_steps` caps it (a capped run is reported as such).
+    pub gen_max_steps: u64,
+    pub gen_patience: u64,
     pub eval_every: u64,
     pub eval_windows: usize,
+    /// Rates tuned for validation loss at the largest N, on these seeds (extended past an end).
+    pub gen_lrs: Vec<f64>,
+    pub gen_tune_seeds: Vec<u64>,
+    /// The speed view: every head after this many steps, whatever its validation loss.
+    pub equal_steps: u64,
+    /// One comparison at a matched total parameter count, at the largest N: (variant, d_model).
+    pub matched: Vec<(&'static str, usize)>,
     /// The longest n-gram of the baselines.
     pub max_order: usize,
 }
@@ -87,13 +99,20 @@ impl Budget {
             lengths: vec![32, 64, 128, 256, 512],
             length_seeds: (0..3).collect(),
             length_epochs: 20,
-            sizes: vec![432, 1728, 6912, 27648, 55296],
+            sizes: vec![1728, 6912, 27648, 110592, 442368],
             gen_leaves_out: vec!["causal-last"],
-            gen_seeds: (0..5).collect(),
-            gen_steps: 800,
-            val_fraction: 0.03,
-            eval_every: 200,
-            eval_windows: 1024,
+            gen_seeds: (0..3).collect(),
+            val_fraction: 0.05,
+            test_fraction: 0.05,
+            gen_max_steps: 40_000,
+            gen_patience: 4_000,
+            eval_every: 500,
+            eval_windows: 2048,
+            gen_lrs: vec![1e-3, 3e-3, 1e-2, 3e-2],
+            gen_tune_seeds: vec![200, 201],
+            equal_steps: 2_000,
+            // About 34K parameters each: flatten narrowed to d 4, the others widened.
+            matched: vec![("flatten", 4), ("tied", 26), ("causal", 56), ("last", 56)],
             max_order: 6,
         }
     }
@@ -119,10 +138,16 @@ impl Budget {
             sizes: vec![108, 432],
             gen_leaves_out: vec!["causal-last"],
             gen_seeds: vec![0, 1],
-            gen_steps: 30,
-            val_fraction: 0.25,
+            val_fraction: 0.15,
+            test_fraction: 0.15,
+            gen_max_steps: 60,
+            gen_patience: 20,
             eval_every: 10,
             eval_windows: 256,
+            gen_lrs: vec![1e-3, 1e-2],
+            gen_tune_seeds: vec![200],
+            equal_steps: 20,
+            matched: vec![("flatten", 4), ("causal", 56)],
             max_order: 4,
         }
     }

@@ -206,40 +206,39 @@ fn length(out: &Path, s: &Study<'_>) -> Result<()> {
     Ok(figure(&out.join("length.svg"), &title, &[params, memorized, ms])?)
 }
 
-/// Validation bits of every head over the subsets at or above `from` windows, with the computed
-/// baselines: the unigram and the best n-gram of each subset.
-fn validation(s: &Study<'_>, from: usize, y: Axis) -> Panel {
+/// Test bits of every head (at its best validation weights) over the subsets at or above `from`
+/// windows, with the computed baselines: the unigram and the n-gram of the order chosen on
+/// validation, both read on the same test targets.
+fn test_bits(s: &Study<'_>, from: usize, y: Axis) -> Panel {
     let sizes: Vec<f64> = s.baselines.iter().map(|b| b.windows as f64).filter(|&n| n >= from as f64).collect();
     let cells = || s.of(Experiment::Generalisation).filter(|c| c.cell.x >= from as f64);
     let mut val: Vec<Points> = VARIANTS
         .iter()
-        .map(|v| series(cells().filter(|c| c.cell.variant == *v), v.name, |c| c.stat(|d| d.val_last_bits)))
+        .map(|v| series(cells().filter(|c| c.cell.variant == *v), v.name, |c| c.stat(|d| d.test_last_bits)))
         .collect();
-    for (label, best) in [("unigram (computed)", false), ("best n-gram (computed)", true)] {
-        let at = |b: &super::baselines::Baseline| if best { b.best_bits } else { b.bits_by_order[0] };
-        let pts = s.baselines.iter().filter(|b| b.windows >= from).map(|b| (b.windows as f64, at(b), None));
-        let mut p = Points::new(label, pts.collect());
-        p.dashed = true;
-        val.push(p);
-    }
+    let pts = s.baselines.iter().filter(|b| b.windows >= from).map(|b| (b.windows as f64, b.test_bits, None));
+    let mut p = Points::new("n-gram, order chosen on validation (computed)", pts.collect());
+    p.dashed = true;
+    val.push(p);
     Panel::new(Axis::log("training windows").with_ticks(sizes), y, val)
 }
 
 fn generalisation(out: &Path, s: &Study<'_>) -> Result<()> {
     let b = s.budget;
-    let mut all = validation(s, 0, Axis::log("validation bits/byte, last position"));
+    let mut all = test_bits(s, 0, Axis::log("test bits/byte, last position"));
     all.hlines.push(rule("8 bits: uniform over bytes", 8.0));
     let third = s.baselines.get(s.baselines.len().saturating_sub(3)).map_or(0, |b| b.windows);
-    let zoom = validation(s, third, Axis::linear("the same, the largest subsets"));
+    let zoom = test_bits(s, third, Axis::linear("the same, the largest subsets"));
     let x = Axis::log("training windows").with_ticks(s.baselines.iter().map(|b| b.windows as f64).collect());
-    let by = VARIANTS
-        .iter()
-        .map(|v| series(s.of(Experiment::Generalisation).filter(|c| c.cell.variant == *v), v.name, fraction));
-    let memorized = Panel::new(x, Axis::fraction("training windows memorized (fraction)"), by.collect());
+    let by = VARIANTS.iter().map(|v| {
+        let steps = |c: &CellRuns| c.stat(|d| d.report.best_step.map(|x| x as f64));
+        series(s.of(Experiment::Generalisation).filter(|c| c.cell.variant == *v), v.name, steps)
+    });
+    let best = Panel::new(x, Axis::log("step of the best validation loss"), by.collect());
     let title = format!(
-        "Memorize or generalise ({} steps whatever the subset): mean and 95% interval over {} seeds",
-        b.gen_steps,
+        "Generalisation, early-stopped on validation (≤ {} steps), read on test: mean and 95% interval over {} seeds",
+        b.gen_max_steps,
         b.gen_seeds.len()
     );
-    Ok(figure(&out.join("generalisation.svg"), &title, &[all, zoom, memorized])?)
+    Ok(figure(&out.join("generalisation.svg"), &title, &[all, zoom, best])?)
 }

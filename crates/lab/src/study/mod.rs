@@ -20,7 +20,7 @@ pub mod stats;
 mod tables;
 
 use serde::Serialize;
-use stats::{CellRuns, Done};
+use stats::{CellRuns, Done, GenChoice};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use train::error::{Error, Result};
@@ -94,27 +94,72 @@ pub fn run(o: &StudyOptions, observer: &ObserverFactory<'_>, stop: &AtomicBool) 
         return Err(Error::input(&data.info.path, format!("is too short for the study's {} windows", budget.windows)));
     }
     let mut finished = Finished { out: o.out.clone(), planned: 0, runs: Vec::new() };
-    let tuning = plan::tuning(&budget, o);
-    let (planned, tuned) = execute(&tuning, o, observer, stop)?;
+    let windows_at = |l: usize, held: Option<(f64, f64)>| data.windows_at(l, held);
+    // Phase 1: the rates, to memorize (`tune`) and for validation loss (`gen-tune`), together.
+    let mut phase1 = plan::tuning(&budget, o);
+    phase1.extend(plan::gen_tuning(&budget, o, &|_| budget.gen_lrs.clone(), &windows_at));
+    let (planned, tuned) = execute(&phase1, o, observer, stop)?;
     finished.add(planned, &tuned);
+    let (mut gen_tuned, tuned): (Vec<CellRuns>, Vec<CellRuns>) =
+        tuned.into_iter().partition(|c| c.cell.experiment == plan::Experiment::GenTune);
+    if finished.complete() {
+        extend_gen_tuning(&budget, o, observer, stop, &windows_at, &mut gen_tuned, &mut finished)?;
+    }
     if !finished.complete() {
         return Ok(finished);
     }
     let lrs: Vec<(&str, f64)> =
         plan::VARIANTS.iter().map(|v| (v.name, stats::choose_lr(&tuned, *v).unwrap_or(1e-3))).collect();
     let lr = |name: &str| lrs.iter().find(|(n, _)| *n == name).map_or(1e-3, |p| p.1);
-    let cells = plan::experiments(&budget, o, &lr, &|l, val| data.windows_at(l, val));
+    let gen: Vec<(&str, GenChoice)> =
+        plan::VARIANTS.iter().filter_map(|v| Some((v.name, stats::choose_gen_lr(&gen_tuned, *v)?))).collect();
+    let gen_lr = |name: &str| gen.iter().find(|(n, _)| *n == name).map_or(lr(name), |p| p.1.lr);
+    let cells = plan::experiments(&budget, o, &lr, &gen_lr, &windows_at);
     let (planned, mut done) = execute(&cells, o, observer, stop)?;
     finished.add(planned, &done);
     for c in &mut done {
         for d in &mut c.runs {
-            d.val_last_bits = stats::val_last_bits(c.cell.variant, d)?;
+            d.test_last_bits = stats::test_last_bits(c.cell.variant, d)?;
         }
     }
-    let study = tables::Study::new(&budget, &data, &tuned, &done, &lrs)?;
+    let tuning = tables::Tuning { memorize: &tuned, lrs: &lrs, gen: &gen_tuned, gen_lrs: &gen };
+    let study = tables::Study::new(&budget, &data, tuning, &done)?;
     tables::write(o, &study)?;
     figures::draw(&o.out, &study)?;
     Ok(finished)
+}
+
+/// Rates added beyond an end of the generalisation tuning's range, at most, per variant.
+const MAX_EXTENSIONS: usize = 2;
+
+/// While a variant's best validation rate is the smallest or largest tried, tries one more
+/// beyond it (up to [`MAX_EXTENSIONS`] rounds), so that the chosen rate lies inside the range.
+fn extend_gen_tuning(
+    budget: &budget::Budget,
+    o: &StudyOptions,
+    observer: &ObserverFactory<'_>,
+    stop: &AtomicBool,
+    windows_at: plan::WindowsAt<'_>,
+    gen_tuned: &mut Vec<CellRuns>,
+    finished: &mut Finished,
+) -> Result<()> {
+    for _ in 0..MAX_EXTENSIONS {
+        let beyond = |name: &str| {
+            let v = plan::Variant::named(name).expect("a study variant");
+            stats::choose_gen_lr(gen_tuned, v).and_then(|c| c.beyond).into_iter().collect::<Vec<f64>>()
+        };
+        let cells = plan::gen_tuning(budget, o, &beyond, windows_at);
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let (planned, more) = execute(&cells, o, observer, stop)?;
+        finished.add(planned, &more);
+        gen_tuned.extend(more);
+        if !finished.complete() {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Runs the cells' runs (`jobs` at a time) and returns how many were planned, and each cell with
@@ -150,7 +195,7 @@ fn execute(
             skipped: outcome.skipped,
             config: spec.config.clone(),
             report: outcome.report,
-            val_last_bits: None,
+            test_last_bits: None,
         });
     }
     Ok((specs.len(), out))

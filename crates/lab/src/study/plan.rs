@@ -79,8 +79,11 @@ impl Variant {
 #[serde(rename_all = "kebab-case")]
 pub enum Experiment {
     Tune,
+    GenTune,
     Length,
     Generalisation,
+    EqualSteps,
+    Matched,
     Combined,
     Memorize,
     TiedDepth,
@@ -92,6 +95,9 @@ impl Experiment {
     pub fn name(self) -> &'static str {
         match self {
             Experiment::Tune => "tune",
+            Experiment::GenTune => "gen-tune",
+            Experiment::EqualSteps => "equal-steps",
+            Experiment::Matched => "matched",
             Experiment::Length => "length",
             Experiment::Generalisation => "generalisation",
             Experiment::Combined => "combined",
@@ -165,17 +171,22 @@ pub fn tuning(b: &Budget, o: &StudyOptions) -> Vec<Cell> {
     cells
 }
 
-/// Phase 2: every experiment, each variant at its tuned learning rate. `windows_at(L, val)` is
-/// the number of training windows the data offers at window length L (with the validation split
-/// or not): sizes that do not fit are left out.
+/// The training windows the data offers at window length L, without a held-out part or with
+/// (validation, test) fractions held out.
+pub type WindowsAt<'a> = &'a dyn Fn(usize, Option<(f64, f64)>) -> usize;
+
+/// Phase 2: every experiment, each variant at its tuned learning rate (`lr` to memorize, `gen_lr`
+/// for validation loss). Sizes that do not fit the data (`windows_at`) are left out.
 pub fn experiments(
     b: &Budget,
     o: &StudyOptions,
     lr: &dyn Fn(&str) -> f64,
-    windows_at: &dyn Fn(usize, Option<f64>) -> usize,
+    gen_lr: &dyn Fn(&str) -> f64,
+    windows_at: WindowsAt<'_>,
 ) -> Vec<Cell> {
     let mut cells = length(b, o, lr, windows_at);
-    cells.extend(generalisation(b, o, lr, windows_at));
+    cells.extend(generalisation(b, o, gen_lr, windows_at));
+    cells.extend(matched(b, o, gen_lr, windows_at));
     cells.extend(combined(b, o));
     let s = &b.seeds;
     for v in VARIANTS {
@@ -233,12 +244,7 @@ fn combined(b: &Budget, o: &StudyOptions) -> Vec<Cell> {
 
 /// Flatten against causal as the window grows (the longest first), each at the rate tuned at
 /// L = 32 (the folder names the rate: a rate is not known to carry over to every L).
-fn length(
-    b: &Budget,
-    o: &StudyOptions,
-    lr: &dyn Fn(&str) -> f64,
-    windows_at: &dyn Fn(usize, Option<f64>) -> usize,
-) -> Vec<Cell> {
+fn length(b: &Budget, o: &StudyOptions, lr: &dyn Fn(&str) -> f64, windows_at: WindowsAt<'_>) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &l in b.lengths.iter().rev().filter(|&&l| windows_at(l, None) >= b.windows) {
         for name in ["flatten", "causal"] {
@@ -260,30 +266,85 @@ fn length(
     cells
 }
 
-/// Every variant on growing subsets with a fixed validation tail, a fixed step budget (the
-/// largest subsets first).
-fn generalisation(
+/// The training subsets of the generalisation experiment: `b.sizes` that fit, then every
+/// training window the text has.
+pub fn gen_sizes(b: &Budget, windows_at: WindowsAt<'_>) -> Vec<usize> {
+    let l = heads::ModelConfig::default().seq_length;
+    let all = windows_at(l, Some((b.val_fraction, b.test_fraction)));
+    let mut sizes: Vec<usize> = b.sizes.iter().copied().filter(|&n| n < all).collect();
+    sizes.push(all);
+    sizes
+}
+
+/// The flags of a generalisation run on the first `n` windows: three splits, early stopping on
+/// validation loss with the budget's patience, a cap of `steps`.
+fn held_out(b: &Budget, n: usize, steps: u64, early_stop: bool) -> Vec<(&'static str, Value)> {
+    let mut f = vec![
+        ("samples", n.into()),
+        ("val_fraction", b.val_fraction.into()),
+        ("test_fraction", b.test_fraction.into()),
+        ("steps", steps.into()),
+        ("until_memorized", false.into()),
+        ("eval_every", b.eval_every.into()),
+        ("eval_windows", b.eval_windows.into()),
+    ];
+    if early_stop {
+        f.push(("early_stop", b.gen_patience.into()));
+    }
+    f
+}
+
+fn gen_variants(b: &Budget) -> impl Iterator<Item = &'static Variant> + '_ {
+    VARIANTS.iter().rev().filter(|v| !b.gen_leaves_out.contains(&v.name))
+}
+
+/// Phase 1 of the generalisation experiment: every variant at every rate of `lrs`, at the
+/// largest N, early-stopped; the rate with the best validation loss wins.
+pub fn gen_tuning(
     b: &Budget,
     o: &StudyOptions,
-    lr: &dyn Fn(&str) -> f64,
-    windows_at: &dyn Fn(usize, Option<f64>) -> usize,
+    lrs: &dyn Fn(&str) -> Vec<f64>,
+    windows_at: WindowsAt<'_>,
 ) -> Vec<Cell> {
-    let l = heads::ModelConfig::default().seq_length;
-    let fits = |n: &&usize| **n <= windows_at(l, Some(b.val_fraction));
+    let n = *gen_sizes(b, windows_at).last().expect("at least one size");
     let mut cells = Vec::new();
-    for &n in b.sizes.iter().rev().filter(fits) {
-        for v in VARIANTS.iter().rev().filter(|v| !b.gen_leaves_out.contains(&v.name)) {
-            let extra = [
-                ("samples", n.into()),
-                ("val_fraction", b.val_fraction.into()),
-                ("steps", b.gen_steps.into()),
-                ("until_memorized", false.into()),
-                ("eval_every", b.eval_every.into()),
-                ("eval_windows", b.eval_windows.into()),
-            ];
-            let (name, f) = (format!("{}/windows={n}", v.name), flags(o, *v, lr(v.name), &extra));
-            cells.push(cell(Experiment::Generalisation, name, *v, n as f64, lr(v.name), f, &b.gen_seeds));
+    for v in gen_variants(b) {
+        for lr in lrs(v.name) {
+            let f = flags(o, *v, lr, &held_out(b, n, b.gen_max_steps, true));
+            cells.push(cell(Experiment::GenTune, format!("{}/lr={lr}", v.name), *v, lr, lr, f, &b.gen_tune_seeds));
         }
     }
     cells
+}
+
+/// Every variant on growing subsets (the largest first): early-stopped at its validation-tuned
+/// rate (`generalisation`), and the same for exactly `equal_steps` steps (`equal-steps`).
+fn generalisation(b: &Budget, o: &StudyOptions, lr: &dyn Fn(&str) -> f64, windows_at: WindowsAt<'_>) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for &n in gen_sizes(b, windows_at).iter().rev() {
+        for v in gen_variants(b) {
+            let (rate, name) = (lr(v.name), format!("{}/windows={n}", v.name));
+            let f = flags(o, *v, rate, &held_out(b, n, b.gen_max_steps, true));
+            cells.push(cell(Experiment::Generalisation, name.clone(), *v, n as f64, rate, f, &b.gen_seeds));
+            let f = flags(o, *v, rate, &held_out(b, n, b.equal_steps, false));
+            cells.push(cell(Experiment::EqualSteps, name, *v, n as f64, rate, f, &b.gen_seeds));
+        }
+    }
+    cells
+}
+
+/// At the largest N, heads at about the same total parameter count (`b.matched`: flatten made
+/// narrower, the others wider), each at the rate tuned at seed-id4's width.
+fn matched(b: &Budget, o: &StudyOptions, lr: &dyn Fn(&str) -> f64, windows_at: WindowsAt<'_>) -> Vec<Cell> {
+    let n = *gen_sizes(b, windows_at).last().expect("at least one size");
+    b.matched
+        .iter()
+        .filter_map(|&(name, d)| {
+            let v = Variant::named(name)?;
+            let mut extra = held_out(b, n, b.gen_max_steps, true);
+            extra.extend([("d_model", d.into()), ("d_ff", d.into())]);
+            let f = flags(o, v, lr(name), &extra);
+            Some(cell(Experiment::Matched, format!("{name}/d={d}"), v, d as f64, lr(name), f, &b.gen_seeds))
+        })
+        .collect()
 }

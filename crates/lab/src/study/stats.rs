@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use train::checkpoint::Checkpoint;
 use train::config::TrainConfig;
+use train::data::Split;
 use train::error::{Error, Result};
 use train::run::{MetricsRow, Report, RunDir};
 use train::session::Session;
@@ -22,10 +23,11 @@ pub struct Done {
     pub config: TrainConfig,
     #[serde(skip)]
     pub report: Report,
-    /// Validation bits/byte of the last position on every validation window (stride 1), the
-    /// windows a window head is scored on: `last_bits_per_byte` itself for a window head, measured
-    /// again by the study for a head trained on every position (whose own pass reads every L-th).
-    pub val_last_bits: Option<f64>,
+    /// Test bits/byte of the last position on every test window (stride 1), the windows a window
+    /// head is scored on, at the weights the run reports (its best validation loss's):
+    /// `test.last_bits_per_byte` itself for a window head, measured again by the study for a head
+    /// trained on every position (whose own pass reads every L-th).
+    pub test_last_bits: Option<f64>,
 }
 
 /// A cell and its runs (fewer than its seeds when the study was interrupted).
@@ -141,31 +143,71 @@ pub fn choose_lr(tuned: &[CellRuns], v: Variant) -> Option<f64> {
         .map(|c| c.cell.lr)
 }
 
-/// The study's last-position validation figure of a run (see [`Done::val_last_bits`]); a
-/// measurement is kept in the run folder (`study-eval.json`), so a rerun does not repeat it.
-pub fn val_last_bits(v: Variant, d: &Done) -> Result<Option<f64>> {
-    if d.report.val_windows == 0 || diverged(d) {
-        return Ok(None);
-    }
+/// The study's last-position test figure of a run (see [`Done::test_last_bits`]), measured at the
+/// weights its report is from: best.bin when it stopped early on validation loss.
+pub fn test_last_bits(v: Variant, d: &Done) -> Result<Option<f64>> {
+    let Some(test) = d.report.test.as_ref().filter(|_| !diverged(d)) else { return Ok(None) };
     if !v.per_position() {
-        return Ok(Some(d.report.last_bits_per_byte));
+        return Ok(Some(test.last_bits_per_byte));
     }
+    let weights = if d.report.best_step.is_some_and(|b| b != d.report.steps) { "best.bin" } else { "checkpoint.bin" };
+    last_bits_again(d, "test_last_bits", weights, |s| (s.test_start, s.test_windows))
+}
+
+/// A per-position run's bits at the last position of every window of one part (stride 1, as a
+/// window head reads them), from the weights in `file`; cached under `key` in study-eval.json.
+fn last_bits_again(d: &Done, key: &str, file: &str, part: impl Fn(&Split) -> (usize, usize)) -> Result<Option<f64>> {
     let cache = d.dir.join("study-eval.json");
-    let read = std::fs::read_to_string(&cache).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    if let Some(bits) = read.as_ref().and_then(|v| v["val_last_bits"].as_f64()) {
+    let mut saved: serde_json::Map<String, serde_json::Value> =
+        std::fs::read_to_string(&cache).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    if let Some(bits) = saved.get(key).and_then(|v| v.as_f64()) {
         return Ok(Some(bits));
     }
-    let path = d.dir.join("checkpoint.bin");
+    let path = d.dir.join(file);
     let what = path.display().to_string();
     let ck = Checkpoint::load(&path)?;
     if ck.config != d.config {
         return Err(Error::input(&what, "is not the checkpoint of this run's config"));
     }
     let session = Session::resume(ck, d.config.clone(), &what)?;
-    let s = &session.split;
-    let starts = train::data::eval_starts(s.val_start, s.val_windows, 1, train::eval::FINAL_EVAL_MAX);
+    let (first, count) = part(&session.split);
+    let starts = train::data::eval_starts(first, count, 1, train::eval::FINAL_EVAL_MAX);
     let bits = session.evaluate(&starts).last_loss / std::f64::consts::LN_2;
-    let json = serde_json::json!({ "val_last_bits": bits, "windows": starts.len() });
-    train::fsutil::write_atomic(&cache, (json.to_string() + "\n").as_bytes())?;
+    saved.insert(key.into(), bits.into());
+    saved.insert(format!("{key}_windows"), starts.len().into());
+    let json = serde_json::Value::Object(saved).to_string() + "\n";
+    train::fsutil::write_atomic(&cache, json.as_bytes())?;
     Ok(Some(bits))
+}
+
+/// The generalisation tuning's choice for one variant: the rate of the lowest mean validation
+/// loss over seeds (each run's loss at its best weights); with every rate tried, ascending, and
+/// the next rate to try when the best is at an end of them (the ratio of its neighbour), if any.
+pub fn choose_gen_lr(tuned: &[CellRuns], v: Variant) -> Option<GenChoice> {
+    let mut cells: Vec<&CellRuns> = tuned.iter().filter(|c| c.cell.variant == v && !c.runs.is_empty()).collect();
+    cells.sort_by(|a, b| a.cell.lr.total_cmp(&b.cell.lr));
+    let loss = |c: &CellRuns| c.stat(|d| (!diverged(d)).then_some(d.report.val_loss?)).mean;
+    let score = |c: &&CellRuns| if loss(c).is_finite() { loss(c) } else { f64::INFINITY };
+    let (i, best) = cells.iter().enumerate().min_by(|a, b| score(a.1).total_cmp(&score(b.1)))?;
+    let tried: Vec<f64> = cells.iter().map(|c| c.cell.lr).collect();
+    let n = tried.len();
+    let beyond = match i {
+        _ if n < 2 => None,
+        0 => Some(tried[0] * tried[0] / tried[1]),
+        i if i == n - 1 => Some(tried[n - 1] * tried[n - 1] / tried[n - 2]),
+        _ => None,
+    };
+    // Two significant digits, so that 1e-3²/1e-2 is the rate 0.0001 and not 9.999999999999999e-5.
+    let beyond = beyond.and_then(|x| format!("{x:.1e}").parse().ok());
+    Some(GenChoice { lr: best.cell.lr, val_loss: loss(best), tried, beyond })
+}
+
+/// What the generalisation tuning chose for a variant.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenChoice {
+    pub lr: f64,
+    pub val_loss: f64,
+    pub tried: Vec<f64>,
+    /// The rate to try next when the best is the smallest or largest tried.
+    pub beyond: Option<f64>,
 }

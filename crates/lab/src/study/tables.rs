@@ -5,44 +5,52 @@
 use super::baselines::{self, Baseline, Data};
 use super::budget::Budget;
 use super::plan::{Experiment, VARIANTS};
-use super::stats::{self, CellRuns};
+use super::stats::{self, CellRuns, GenChoice};
 use super::StudyOptions;
 use crate::results::Stat;
 use serde::Serialize;
 use train::error::Result;
 use train::provenance::DataInfo;
 
+/// What the study's two tunings chose: rates to memorize (`tune`) and for validation loss
+/// (`gen-tune`), with their runs.
+pub struct Tuning<'a> {
+    pub memorize: &'a [CellRuns],
+    pub lrs: &'a [(&'static str, f64)],
+    pub gen: &'a [CellRuns],
+    pub gen_lrs: &'a [(&'static str, GenChoice)],
+}
+
 /// Everything the tables and figures read.
 #[derive(Serialize)]
 pub struct Study<'a> {
     pub data: DataInfo,
     pub budget: &'a Budget,
-    /// The learning rate each variant was given by the tuning.
+    /// The learning rate each variant was given by the memorization tuning.
     pub lrs: Vec<(&'static str, f64)>,
     pub tuning: &'a [CellRuns],
+    /// The generalisation tuning: its runs and each variant's choice.
+    pub gen_tuning: &'a [CellRuns],
+    pub gen_lrs: Vec<(&'static str, GenChoice)>,
     pub cells: &'a [CellRuns],
-    /// Per generalisation subset: unigram and n-gram baselines on the same validation targets.
+    /// Per generalisation subset: unigram and n-gram baselines, chosen on validation, on the test
+    /// targets.
     pub baselines: Vec<Baseline>,
     /// (L, windows, the most of them any model can memorize).
     pub ambiguity_caps: Vec<(usize, usize, usize)>,
 }
 
 impl<'a> Study<'a> {
-    pub fn new(
-        budget: &'a Budget,
-        data: &Data,
-        tuning: &'a [CellRuns],
-        cells: &'a [CellRuns],
-        lrs: &[(&'static str, f64)],
-    ) -> Result<Study<'a>> {
+    pub fn new(budget: &'a Budget, data: &Data, tuning: Tuning<'a>, cells: &'a [CellRuns]) -> Result<Study<'a>> {
         let l = heads::ModelConfig::default().seq_length;
         let sizes = cells.iter().filter(|c| c.cell.experiment == Experiment::Generalisation).map(|c| c.cell.x as usize);
         let mut sizes: Vec<usize> = sizes.collect();
         sizes.sort();
         sizes.dedup();
+        let held_out = (budget.val_fraction, budget.test_fraction);
         let baselines = sizes
             .iter()
-            .map(|&n| baselines::baseline(data, l, n, budget.val_fraction, budget.max_order))
+            .map(|&n| baselines::baseline(data, l, n, held_out, budget.max_order))
             .collect::<Result<Vec<_>>>()?;
         let mut lengths: Vec<usize> =
             cells.iter().filter_map(|c| c.runs.first()).map(|d| d.config.model.seq_length).collect();
@@ -54,8 +62,10 @@ impl<'a> Study<'a> {
         Ok(Study {
             data: data.info.clone(),
             budget,
-            lrs: lrs.to_vec(),
-            tuning,
+            lrs: tuning.lrs.to_vec(),
+            tuning: tuning.memorize,
+            gen_tuning: tuning.gen,
+            gen_lrs: tuning.gen_lrs.to_vec(),
             cells,
             baselines,
             ambiguity_caps: caps.collect(),
@@ -437,58 +447,153 @@ fn length(s: &Study<'_>) -> String {
 
 fn generalisation(s: &Study<'_>) -> Vec<String> {
     let b = s.budget;
-    let orders: Vec<String> =
-        (1..=b.max_order).map(|n| if n == 1 { "unigram".into() } else { format!("{n}-gram") }).collect();
-    let mut head: Vec<&str> = vec!["training windows", "training bytes", "their entropy"];
-    head.extend(orders.iter().map(|o| o.as_str()));
-    head.extend(["best (order)", "best, every L-th target"]);
-    let mut md = format!(
-        "\n## Generalisation: growing subsets (experiment `generalisation`)\n\nThe first N windows \
-         train; the last {:.0}% of the file is held out. Every run takes {} steps of batch 32, \
-         whatever N (the same compute: far past memorization for small N, not converged for large N); \
-         each head at its tuned lr; seeds {:?}. Validation figure: bits/byte of the prediction after a \
-         whole window (the last position) on every validation window, the same targets for every \
-         head and baseline. Left out: {:?}, the same function as `last` with one block (the same \
-         runs, bit for bit, in the other experiments).\n\n### Baselines, computed from each training subset\n\nInterpolated \
-         absolute discounting (D = 0.75) down to an add-one unigram; the best order is chosen on the \
-         validation targets themselves (which flatters it). Bits/byte on the validation targets:\n\n{}",
+    let md = format!(
+        "\n## Generalisation: growing subsets (experiments `gen-tune`, `generalisation`, `equal-steps`, \
+         `matched`)\n\nThree splits of the text: the first N windows train (N from {} to every \
+         training window), the next {:.0}% of the file is the validation part and the last {:.0}% the \
+         test part. Everything is chosen on validation: each head's learning rate (for validation \
+         loss, at the largest N, seeds {:?}), when a run stops (after {} steps without a better \
+         validation loss, at most {} steps; a run that hit the cap first is counted as capped) and \
+         the n-gram's order. Every figure below is read once, on the test part, at the weights of \
+         the run's best validation loss: bits/byte of the prediction after a whole window (the last \
+         position) on every test window, the same targets for every head and baseline. Seeds {:?}. \
+         Left out: {:?}, the same function as `last` with one block.\n",
+        thousands(b.sizes.first().copied().unwrap_or(0) as u64),
         b.val_fraction * 100.0,
-        b.gen_steps,
+        b.test_fraction * 100.0,
+        b.gen_tune_seeds,
+        b.gen_patience,
+        b.gen_max_steps,
         b.gen_seeds,
         b.gen_leaves_out,
+    );
+    vec![
+        md,
+        gen_tuning(s),
+        gen_baselines(s),
+        by_size(s, Experiment::Generalisation, "Test bits/byte at convergence (best validation weights)", &|c| {
+            c.stat(|d| d.test_last_bits)
+        }),
+        by_size(
+            s,
+            Experiment::EqualSteps,
+            &format!("Test bits/byte after {} steps (the speed view)", b.equal_steps),
+            &|c| c.stat(|d| d.test_last_bits),
+        ),
+        by_size_digits(s, Experiment::Generalisation, "Step of the best validation loss", 0, &|c| {
+            c.stat(|d| d.report.best_step.map(|x| x as f64))
+        }),
+        matched(s),
+    ]
+}
+
+/// The generalisation tuning: every rate's mean validation loss, and the choice.
+fn gen_tuning(s: &Study<'_>) -> String {
+    let mut md = format!(
+        "\n### Learning rates for validation loss (`gen-tune`)\n\nMean validation loss (nats, at \
+         each run's best weights) over seeds {:?}, at the largest N; a rate at an end of the range \
+         is extended past it (at most twice). A causal head's loss is over every position, so \
+         compare rates within a row, not across rows.\n\n{}",
+        s.budget.gen_tune_seeds,
+        table(&["head", "rate: validation loss", "chosen", "inside the range"])
+    );
+    for (name, choice) in &s.gen_lrs {
+        let losses: Vec<String> = choice
+            .tried
+            .iter()
+            .map(|&lr| {
+                let c = s.gen_tuning.iter().find(|c| c.cell.variant.name == *name && c.cell.lr == lr);
+                let loss = c.map(|c| c.stat(|d| (!stats::diverged(d)).then_some(d.report.val_loss?)).mean);
+                format!("{lr}: {}", loss.filter(|l| l.is_finite()).map_or("diverged".into(), |l| num(l, 4)))
+            })
+            .collect();
+        let inside = if choice.beyond.is_none() { "yes" } else { "no (at an end after the extensions)" };
+        md.push_str(&row(vec![name.to_string(), losses.join(", "), choice.lr.to_string(), inside.into()]));
+    }
+    md
+}
+
+/// The n-gram baselines of each subset: validation bits per order, the order chosen on them, and
+/// its test bits.
+fn gen_baselines(s: &Study<'_>) -> String {
+    let orders: Vec<String> =
+        (1..=s.budget.max_order).map(|n| if n == 1 { "unigram".into() } else { format!("{n}-gram") }).collect();
+    let mut head: Vec<&str> = vec!["training windows", "training bytes", "their entropy"];
+    head.extend(orders.iter().map(|o| o.as_str()));
+    head.extend(["order chosen on validation", "its test bits/byte"]);
+    let mut md = format!(
+        "\n### Baselines, computed from each training subset\n\nInterpolated absolute discounting \
+         (D = 0.75) down to an add-one unigram. Validation bits/byte per order; the order with the \
+         fewest is read once on the test targets.\n\n{}",
         table(&head)
     );
     for base in &s.baselines {
         let mut cells =
             vec![thousands(base.windows as u64), thousands(base.train_bytes as u64), num(base.train_entropy, 3)];
         cells.extend(base.bits_by_order.iter().map(|b| num(*b, 3)));
-        cells.push(format!("{} ({})", num(base.best_bits, 3), base.best_order));
-        cells.push(num(base.best_bits_every_l, 3));
+        cells.push(base.best_order.to_string());
+        cells.push(num(base.test_bits, 3));
         md.push_str(&row(cells));
     }
-    vec![
-        md,
-        by_size(s, "Validation bits/byte at the last position", &|c| c.stat(|d| d.val_last_bits)),
-        by_size(s, "Training windows memorized at the end (fraction)", &|c| c.fraction()),
-        by_size(s, "Training loss at the end (bits, all targets of the evaluated windows)", &|c| {
-            c.stat(stats::train_bits)
-        }),
-    ]
+    md
 }
 
-/// One figure of the generalisation runs, heads down, subset sizes across.
-fn by_size(s: &Study<'_>, title: &str, f: &dyn Fn(&CellRuns) -> Stat) -> String {
+/// Runs of a cell that the step cap stopped before early stopping fired.
+fn capped_runs(c: &CellRuns) -> usize {
+    c.runs.iter().filter(|d| d.report.stopped == train::run::Stopped::MaxSteps && d.config.early_stop.is_some()).count()
+}
+
+/// One figure of experiment `e`'s runs, heads down, subset sizes across (3 decimals).
+fn by_size(s: &Study<'_>, e: Experiment, title: &str, f: &dyn Fn(&CellRuns) -> Stat) -> String {
+    by_size_digits(s, e, title, 3, f)
+}
+
+fn by_size_digits(s: &Study<'_>, e: Experiment, title: &str, digits: usize, f: &dyn Fn(&CellRuns) -> Stat) -> String {
     let sizes: Vec<String> = s.baselines.iter().map(|b| format!("N = {}", thousands(b.windows as u64))).collect();
     let mut head: Vec<&str> = vec!["head", "lr"];
     head.extend(sizes.iter().map(|s| s.as_str()));
     let mut md = format!("\n### {title}\n\n{}", table(&head));
     for v in VARIANTS.iter().filter(|v| !s.budget.gen_leaves_out.contains(&v.name)) {
-        let mut cells = vec![v.flags.to_string(), s.lr(v.name).to_string()];
+        let of = |n: usize| s.of(e).find(|c| c.cell.variant == *v && c.cell.x as usize == n);
+        let lr = s.baselines.first().and_then(|b| of(b.windows)).map_or("–".into(), |c| c.cell.lr.to_string());
+        let mut cells = vec![v.flags.to_string(), lr];
         for b in &s.baselines {
-            let c = s.of(Experiment::Generalisation).find(|c| c.cell.variant == *v && c.cell.x as usize == b.windows);
-            cells.push(c.map_or("–".into(), |c| format!("{} (n={})", ci(&f(c), 3), c.runs.len())));
+            cells.push(of(b.windows).map_or("–".into(), |c| {
+                let capped = match capped_runs(c) {
+                    0 => String::new(),
+                    k => format!(", {k} capped"),
+                };
+                format!("{} (n={}{capped})", ci(&f(c), digits), c.runs.len())
+            }));
         }
         md.push_str(&row(cells));
+    }
+    md
+}
+
+/// The heads at a matched total parameter count, at the largest N.
+fn matched(s: &Study<'_>) -> String {
+    let n = s.baselines.last().map_or(0, |b| b.windows);
+    let mut md = format!(
+        "\n### At a matched parameter count (`matched`, N = {})\n\nFlatten made narrower and the \
+         others wider, to about the same total; each at the rate tuned for validation loss at \
+         seed-id4's width.\n\n{}",
+        thousands(n as u64),
+        table(&["head", "d_model", "parameters", "test bits/byte", "best step"])
+    );
+    for c in s.of(Experiment::Matched) {
+        let params = c.first().map_or("–".into(), |r| thousands(r.params.total));
+        let capped = match capped_runs(c) {
+            0 => String::new(),
+            k => format!(", {k} capped"),
+        };
+        md.push_str(&row(vec![
+            c.cell.variant.flags.to_string(),
+            (c.cell.x as usize).to_string(),
+            params,
+            format!("{} (n={}{capped})", ci(&c.stat(|d| d.test_last_bits), 3), c.runs.len()),
+            ci(&c.stat(|d| d.report.best_step.map(|x| x as f64)), 0),
+        ]));
     }
     md
 }
@@ -516,13 +621,13 @@ fn json(s: &Study<'_>) -> serde_json::Value {
             "memorized_fraction": c.fraction(),
             "final_loss": c.stat(|d| (!stats::diverged(d)).then_some(d.report.final_loss)),
             "runs_diverged": stats::diverged_runs(&c.runs),
-            "val_last_bits_per_byte": c.stat(|d| d.val_last_bits),
+            "test_last_bits_per_byte": c.stat(|d| d.test_last_bits),
             "runs": c.runs.iter().map(|d| serde_json::json!({
                 "seed": d.seed, "dir": d.dir, "skipped": d.skipped,
                 "epochs_to_memorize": d.report.epochs_to_memorize, "epochs": d.report.epochs,
                 "steps": d.report.steps, "stopped": d.report.stopped, "memorized": d.report.memorized, "memorized_of": d.report.memorized_of,
                 "final_loss": d.report.final_loss, "last_bits_per_byte": d.report.last_bits_per_byte,
-                "val_last_bits_per_byte": d.val_last_bits, "wall_seconds": d.report.wall_seconds,
+                "test_last_bits_per_byte": d.test_last_bits, "best_step": d.report.best_step, "wall_seconds": d.report.wall_seconds,
             })).collect::<Vec<_>>(),
         })
     };
@@ -531,6 +636,8 @@ fn json(s: &Study<'_>) -> serde_json::Value {
         "budget": s.budget,
         "learning_rates": s.lrs.iter().map(|(n, lr)| (n.to_string(), *lr)).collect::<std::collections::BTreeMap<_, _>>(),
         "tuning": s.tuning.iter().map(cell).collect::<Vec<_>>(),
+        "gen_tuning": s.gen_tuning.iter().map(cell).collect::<Vec<_>>(),
+        "gen_learning_rates": s.gen_lrs.iter().map(|(n, c)| (n.to_string(), c)).collect::<std::collections::BTreeMap<_, _>>(),
         "cells": s.cells.iter().map(cell).collect::<Vec<_>>(),
         "baselines": s.baselines,
         "ambiguity_caps": s.ambiguity_caps.iter().map(|(l, n, cap)| serde_json::json!({"seq_length": l, "windows": n, "cap": cap})).collect::<Vec<_>>(),
