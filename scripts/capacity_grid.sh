@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 24's capacity grid at saturation, one model size per command (each size has its own step
-# budget, the same for every head). Resumable: rerun it and every finished run is skipped; shard it
+# budget, the same for every head), smallest first, then one command that reports them all. Resumable: rerun it and every finished run is skipped; shard it
 # across machines with SHARD=k/n. Wall time per command goes to $OUT/wall.log.
 #   scripts/capacity_grid.sh [BINARY]      (JOBS=2 SHARD=1/2 OUT=capacity/main)
 #
@@ -25,3 +25,7 @@ point 4 65536 causal,last,tied
 point 8 131072 causal,last,tied
 point 12 196608 causal,last,tied
 point 16 262144 causal,last,tied
+# Every size in one report (capacity.json, capacity.md, the plots, the fits across sizes): every
+# run is finished by now, so this trains nothing.
+"$bin" capacity --heads causal,last,tied --sizes 4,8,12,16 --steps-per-size 65536,131072,196608,262144 \
+  --data-bits 1,2,3,4,6 --seeds 0,1 --certify --jobs "$jobs" --out "$out" > "$out/all.txt" || true

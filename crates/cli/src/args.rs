@@ -212,6 +212,10 @@ pub struct CapacityArgs {
     /// Optimizer steps of every run (5% warm-up, cosine decay to 0; no plateau stop) [default: 8192]
     #[arg(long, value_name = "N")]
     pub steps: Option<u64>,
+    /// Optimizer steps per size of --sizes, in its order (a window head's dataset grows with the
+    /// model, so larger sizes need more steps) [default: --steps for every size]
+    #[arg(long, value_delimiter = ',', value_name = "N,…")]
+    pub steps_per_size: Option<Vec<u64>>,
     /// Learning rates tuned per head and size on the knee dataset (one value: no tuning) [default:
     /// 1e-3,3e-3,1e-2,3e-2, extended when the best is at an end]
     #[arg(long, value_delimiter = ',', value_name = "LR,…")]

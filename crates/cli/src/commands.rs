@@ -96,6 +96,7 @@ fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
         sizes: a.sizes,
         data_bits: a.data_bits,
         steps: a.steps,
+        steps_per_size: a.steps_per_size,
         lrs: a.lrs,
         seeds: a.seeds,
         certify: a.certify,

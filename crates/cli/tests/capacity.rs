@@ -138,6 +138,25 @@ fn certify_pairs_every_point_with_its_2x_run() {
 }
 
 #[test]
+fn each_size_takes_its_own_step_budget_and_one_command_reports_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let args =
+        ["--preset", "seed-id4", "--heads", "last", "--sizes", "4,8", "--steps-per-size", "30,50", "--lrs", "1e-2"];
+    let v = capacity(dir.path(), &[&args[..], &["--data-bits", "2", "--seeds", "0"]].concat());
+    let points = v["heads"]["last"]["points"].as_array().unwrap();
+    let steps: Vec<(u64, u64)> = points.iter().map(|p| (int(p, "d_model"), int(p, "steps"))).collect();
+    assert_eq!(steps, [(4, 30), (8, 50)]);
+    assert_eq!(v["steps_per_size"], serde_json::json!([[4, 30], [8, 50]]));
+    let runs = reports(&dir.path().join("capacity/grid"));
+    for (run, _) in &runs {
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(run).unwrap()).unwrap();
+        let want = if run.to_string_lossy().contains("-d4-") { 30 } else { 50 };
+        assert_eq!(int(&report, "steps"), want, "{}", run.display());
+    }
+    assert_eq!(runs.len(), 2);
+}
+
+#[test]
 fn bad_values_exit_2_naming_their_flag() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
@@ -158,6 +177,9 @@ fn bad_values_exit_2_naming_their_flag() {
         (&["--shard", "3/2"], "--shard"),
         (&["--heads", "flaten"], "--heads"),
         (&["--d-model", "0"], "--d-model"),
+        (&["--steps-per-size", "10,20"], "--steps-per-size"),
+        (&["--sizes", "8,16", "--steps-per-size", "10"], "--steps-per-size"),
+        (&["--sizes", "8,16", "--steps-per-size", "10,0"], "--steps-per-size"),
     ];
     for (args, flag) in cases {
         let mut all = args.to_vec();

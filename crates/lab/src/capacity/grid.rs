@@ -206,17 +206,17 @@ pub fn plan(o: &CapacityOptions, lr_of: impl Fn(HeadKind, &ModelConfig) -> f64) 
     for &head in &o.heads {
         let models = o.models.of(head)?;
         for (i, m) in models.iter().enumerate() {
-            let lr = lr_of(head, m);
+            let (lr, steps) = (lr_of(head, m), o.steps_for(m));
             let (data, seeds) = dims(o, i, models.len());
             for &bpp in &data {
                 let n = samples_for(m, bpp)?;
-                let dir = o.out.join("grid").join(head.name()).join(model_dir(m)).join(format!("steps{}", o.steps));
+                let dir = o.out.join("grid").join(head.name()).join(model_dir(m)).join(format!("steps{steps}"));
                 let dir = dir.join(format!("lr{lr:e}")).join(format!("n{n}"));
                 for &seed in &seeds {
                     let one = dir.join(format!("seed{seed}"));
-                    specs.push(spec(one.clone(), config(m.clone(), n, seed, lr, o.steps)));
+                    specs.push(spec(one.clone(), config(m.clone(), n, seed, lr, steps)));
                     if o.certify {
-                        specs.push(spec(twice_dir(&one), config(m.clone(), n, seed, lr, 2 * o.steps)));
+                        specs.push(spec(twice_dir(&one), config(m.clone(), n, seed, lr, 2 * steps)));
                     }
                 }
             }

@@ -43,6 +43,15 @@ impl CapacityReport {
         s
     }
 
+    /// The step budget in words: one for every run, or one per size.
+    fn budget(&self) -> String {
+        if self.steps_per_size.is_empty() {
+            return self.steps.to_string();
+        }
+        let each: Vec<String> = self.steps_per_size.iter().map(|(d, s)| format!("{s} at d {d}")).collect();
+        format!("the size's steps ({})", each.join(", "))
+    }
+
     /// The first lines: what the figures are worth.
     fn status(&self) -> String {
         let mut s = String::new();
@@ -58,12 +67,12 @@ impl CapacityReport {
         s += &if self.certify {
             format!(
                 "{certified} of {total} points certified (rerun at 2× {} steps, within 2%); only those enter a capacity or a fit.\n\n",
-                self.steps
+                self.budget()
             )
         } else {
             format!(
                 "{total} points at {} steps, **none certified** (no `--certify`): no capacity is claimed.\n\n",
-                self.steps
+                self.budget()
             )
         };
         if self.lrs.iter().any(|c| c.lr_at_edge) {

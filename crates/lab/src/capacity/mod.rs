@@ -70,6 +70,7 @@ pub struct CapacityFlags {
     pub sizes: Option<Vec<usize>>,
     pub data_bits: Option<Vec<f64>>,
     pub steps: Option<u64>,
+    pub steps_per_size: Option<Vec<u64>>,
     pub lrs: Option<Vec<f64>>,
     pub seeds: Option<Vec<u64>>,
     pub certify: bool,
@@ -87,6 +88,8 @@ pub struct CapacityOptions {
     /// None: the default grid's (fewer at the largest size).
     pub data_bits: Option<Vec<f64>>,
     pub steps: u64,
+    /// `--steps-per-size`: (d_model, steps) of each size of `--sizes`; empty: `steps` everywhere.
+    pub steps_per_size: Vec<(usize, u64)>,
     pub lrs: Vec<f64>,
     /// None: the default grid's (fewer at the largest size).
     pub seeds: Option<Vec<u64>>,
@@ -119,7 +122,25 @@ fn positive(x: f64) -> bool {
     x.is_finite() && x > 0.0
 }
 
+/// `--steps-per-size` against `--sizes`: one budget per size, each at least 1.
+fn per_size(steps: Option<&[u64]>, sizes: Option<&[usize]>) -> Result<Vec<(usize, u64)>> {
+    let Some(steps) = steps else { return Ok(Vec::new()) };
+    let flag = "--steps-per-size";
+    let Some(sizes) = sizes.filter(|s| s.len() == steps.len()) else {
+        return Err(Error::usage(flag, "gives one step budget per size of --sizes, in its order"));
+    };
+    if steps.contains(&0) {
+        return Err(Error::usage(flag, "every budget must be at least 1"));
+    }
+    Ok(sizes.iter().copied().zip(steps.iter().copied()).collect())
+}
+
 impl CapacityOptions {
+    /// The step budget of every run of a model: its size's `--steps-per-size`, else `--steps`.
+    pub fn steps_for(&self, m: &heads::ModelConfig) -> u64 {
+        self.steps_per_size.iter().find(|(d, _)| *d == m.d_model).map_or(self.steps, |(_, s)| *s)
+    }
+
     /// Every flag checked (exit 2 naming it); what is not given takes the full grid's default, or
     /// `--quick`'s.
     pub fn new(f: CapacityFlags) -> Result<Self> {
@@ -135,6 +156,7 @@ impl CapacityOptions {
             checked("--data-bits", f.data_bits.clone(), (positive, "bits per parameter are finite and > 0"))?;
         let lrs = checked("--lrs", f.lrs.clone(), (positive, "a learning rate is finite and > 0"))?;
         let seeds = checked("--seeds", f.seeds.clone(), (|_| true, ""))?;
+        let steps_per_size = per_size(f.steps_per_size.as_deref(), sizes.as_deref())?;
         let models = Models::from_flags(f.preset.as_deref(), &f.model_flags, sizes, f.quick)?;
         let quick = f.quick;
         let out = f.out.unwrap_or_else(|| (if quick { "capacity-quick" } else { "capacity" }).into());
@@ -143,6 +165,7 @@ impl CapacityOptions {
             models,
             data_bits: data_bits.or(quick.then(|| QUICK_DATA_BITS.to_vec())),
             steps: f.steps.unwrap_or(if quick { QUICK_STEPS } else { DEFAULT_STEPS }),
+            steps_per_size,
             lrs: lrs.unwrap_or_else(|| if quick { QUICK_LRS.to_vec() } else { LRS.to_vec() }),
             seeds,
             certify: f.certify,

@@ -41,6 +41,9 @@ pub struct CapacityReport {
     pub lrs: Vec<Choice>,
     pub quick: bool,
     pub steps: u64,
+    /// (d_model, steps) per size under `--steps-per-size`, which override `steps`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps_per_size: Vec<(usize, u64)>,
     pub certify: bool,
     /// Wall seconds of the runs summarized (their own times, as run; skipped runs count theirs).
     pub run_seconds: f64,
@@ -199,6 +202,7 @@ pub fn summarize(o: &CapacityOptions, tuned: &Tuned, grid: &[Outcome]) -> Capaci
         lrs: tuned.choices.clone(),
         quick: o.quick,
         steps: o.steps,
+        steps_per_size: o.steps_per_size.clone(),
         certify: o.certify,
         run_seconds,
         runs_trained: 0,

@@ -95,8 +95,9 @@ impl Target {
 
     fn spec(&self, o: &CapacityOptions, lr: f64) -> RunSpec {
         let dir = o.out.join("tune").join(self.head.name()).join(model_dir(&self.model));
-        let dir = dir.join(format!("steps{}", o.steps)).join(format!("n{}", self.n)).join(format!("lr{lr:e}"));
-        spec(dir, config(self.model.clone(), self.n, TUNE_SEED, lr, o.steps))
+        let steps = o.steps_for(&self.model);
+        let dir = dir.join(format!("steps{steps}")).join(format!("n{}", self.n)).join(format!("lr{lr:e}"));
+        spec(dir, config(self.model.clone(), self.n, TUNE_SEED, lr, steps))
     }
 }
 
