@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 24's capacity grid at saturation, one model size per command (each size has its own step
-# budget, the same for every head), smallest first, then one command that reports them all. Resumable: rerun it and every finished run is skipped; shard it
-# across machines with SHARD=k/n. Wall time per command goes to $OUT/wall.log.
+# budget, the same for every head), smallest first, then one command that reports them all.
+# Resumable: rerun it and every finished run is skipped; shard it across machines with SHARD=k/n.
+# Wall time per command goes to $OUT/wall.log.
 #   scripts/capacity_grid.sh [BINARY]      (JOBS=2 SHARD=1/2 OUT=capacity/main)
 #
 # Why these budgets: a window head sees one target per sample, so at 4 bits/parameter its dataset
