@@ -426,4 +426,8 @@ pub struct StudyArgs {
     /// Print one JSON object (every run of the study, and whether it is complete) on stdout
     #[arg(long)]
     pub json: bool,
+    /// Run only shard K of N of each phase; a phase goes on once every shard's share is finished
+    /// [default: from SLURM_ARRAY_TASK_* in a Slurm array job]
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }

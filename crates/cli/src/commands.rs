@@ -282,12 +282,22 @@ fn cmd_study(a: StudyArgs) -> Result<u8> {
     let (quiet, shared) = (a.quiet || a.json, a.jobs > 1);
     let factory =
         move |s: &RunSpec| -> Box<dyn train::Observer + Send> { Box::new(Display::new(&s.label, quiet, shared)) };
-    let o = lab::study::StudyOptions::new(a.data, a.quick, a.out, a.jobs);
+    let shard = sweep::shard_of(a.shard.as_deref())?;
+    let o = lab::study::StudyOptions::new(a.data, a.quick, a.out, a.jobs, shard);
     let done = lab::study::run(&o, &factory, stop)?;
     if a.json {
         out(&serde_json::json!(done).to_string());
     } else if !a.quiet && done.complete() {
         out_raw(&std::fs::read_to_string(o.out.join("results.md")).unwrap_or_default());
+    }
+    if done.waiting {
+        let planned = count(done.planned as u64, "run");
+        err(&format!(
+            "this shard's share of the phase is done ({} of {planned} finished); run it again once the other shards have finished theirs: {}",
+            done.runs.len(),
+            this_command()
+        ));
+        return Ok(0);
     }
     if !done.complete() {
         let planned = count(done.planned as u64, "run");

@@ -73,6 +73,43 @@ fn the_quick_study_covers_every_head_and_experiment_with_statistics_and_resumes(
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len() as u64, v["planned"].as_u64().unwrap());
     assert!(runs.iter().all(|r| r["skipped"] == true));
+
+    sharded_gives_the_whole(dir.path(), &results);
+}
+
+/// The same study in two shards, each run again until both say it is complete: the same
+/// results.json as the whole, times and folders aside.
+fn sharded_gives_the_whole(dir: &Path, whole: &Value) {
+    let mut done = [false, false];
+    for round in 0..8 {
+        let k = round % 2;
+        let shard = format!("{}/2", k + 1);
+        let out = overfit(dir, &["study", "--quick", "--json", "--jobs", "2", "--shard", &shard, "--out", "sharded"]);
+        assert!(out.status.success(), "shard {shard}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        done[k] = v["runs"].as_array().unwrap().len() as u64 == v["planned"].as_u64().unwrap();
+        assert_eq!(v["waiting"], Value::Bool(!done[k]), "shard {shard}: {v}");
+        if done == [true, true] {
+            break;
+        }
+    }
+    assert_eq!(done, [true, true], "two shards, run in turn, finish the study");
+    let sharded: Value = serde_json::from_slice(&std::fs::read(dir.join("sharded/results.json")).unwrap()).unwrap();
+    assert_eq!(without_times(sharded), without_times(whole.clone()));
+}
+
+fn without_times(mut v: Value) -> Value {
+    match &mut v {
+        Value::Object(m) => {
+            m.retain(|k, _| !["dir", "skipped", "wall_seconds", "ms_per_step"].contains(&k.as_str()));
+            for x in m.values_mut() {
+                *x = without_times(x.take());
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| *x = without_times(x.take())),
+        _ => {}
+    }
+    v
 }
 
 fn check_data_and_tuning(results: &Value) {

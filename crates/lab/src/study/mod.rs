@@ -36,15 +36,24 @@ pub struct StudyOptions {
     pub out: PathBuf,
     /// Runs at once.
     pub jobs: usize,
+    /// Run only shard K of N (1-based) of each phase; a phase goes on once every shard's share of
+    /// it is finished, in the same `out`.
+    pub shard: Option<(usize, usize)>,
 }
 
 impl StudyOptions {
     /// `out` defaults to `study/<the data file's stem>` (`embedded` without a file), with
     /// `-quick` appended for a quick study.
-    pub fn new(data: Option<PathBuf>, quick: bool, out: Option<PathBuf>, jobs: usize) -> StudyOptions {
+    pub fn new(
+        data: Option<PathBuf>,
+        quick: bool,
+        out: Option<PathBuf>,
+        jobs: usize,
+        shard: Option<(usize, usize)>,
+    ) -> StudyOptions {
         let stem = data.as_ref().and_then(|p| p.file_stem()).map_or("embedded".into(), |s| s.to_string_lossy());
         let default = Path::new("study").join(if quick { format!("{stem}-quick") } else { stem.to_string() });
-        StudyOptions { data, quick, out: out.unwrap_or(default), jobs }
+        StudyOptions { data, quick, out: out.unwrap_or(default), jobs, shard }
     }
 }
 
@@ -65,6 +74,9 @@ pub struct Finished {
     pub out: PathBuf,
     pub planned: usize,
     pub runs: Vec<RunDone>,
+    /// A shard that finished its share of a phase and waits for the other shards' (run it again
+    /// once they have).
+    pub waiting: bool,
 }
 
 impl Finished {
@@ -93,7 +105,7 @@ pub fn run(o: &StudyOptions, observer: &ObserverFactory<'_>, stop: &AtomicBool) 
     if data.windows_at(l, None) < budget.windows {
         return Err(Error::input(&data.info.path, format!("is too short for the study's {} windows", budget.windows)));
     }
-    let mut finished = Finished { out: o.out.clone(), planned: 0, runs: Vec::new() };
+    let mut finished = Finished { out: o.out.clone(), planned: 0, runs: Vec::new(), waiting: false };
     let windows_at = |l: usize, held: Option<(f64, f64)>| data.windows_at(l, held);
     // Phase 1: the rates, to memorize (`tune`) and for validation loss (`gen-tune`), together.
     let mut phase1 = plan::tuning(&budget, o);
@@ -106,6 +118,7 @@ pub fn run(o: &StudyOptions, observer: &ObserverFactory<'_>, stop: &AtomicBool) 
         extend_gen_tuning(&budget, o, observer, stop, &windows_at, &mut gen_tuned, &mut finished)?;
     }
     if !finished.complete() {
+        finished.waiting = o.shard.is_some() && !runner::interrupted();
         return Ok(finished);
     }
     let lrs: Vec<(&str, f64)> =
@@ -117,6 +130,10 @@ pub fn run(o: &StudyOptions, observer: &ObserverFactory<'_>, stop: &AtomicBool) 
     let cells = plan::experiments(&budget, o, &lr, &gen_lr, &windows_at);
     let (planned, mut done) = execute(&cells, o, observer, stop)?;
     finished.add(planned, &done);
+    if !finished.complete() {
+        finished.waiting = o.shard.is_some() && !runner::interrupted();
+        return Ok(finished);
+    }
     for c in &mut done {
         for d in &mut c.runs {
             d.test_last_bits = stats::test_last_bits(c.cell.variant, d)?;
@@ -162,8 +179,9 @@ fn extend_gen_tuning(
     Ok(())
 }
 
-/// Runs the cells' runs (`jobs` at a time) and returns how many were planned, and each cell with
-/// the runs that finished.
+/// Runs the cells' runs (`jobs` at a time; only this shard's share under `--shard`) and returns
+/// how many were planned, and each cell with its finished runs: this process's, and under
+/// `--shard` the other shards' read from their folders.
 fn execute(
     cells: &[plan::Cell],
     o: &StudyOptions,
@@ -178,23 +196,33 @@ fn execute(
             specs.push(spec);
         }
     }
-    let outcomes = runner::run_all(&specs, o.jobs, observer, stop)?;
+    let mine = match o.shard {
+        Some((k, n)) => crate::sweep::shard(specs.clone(), k, n),
+        None => specs.clone(),
+    };
+    // Outcomes leave out the runs another process holds: they are matched to specs by folder.
+    let mut outcomes: std::collections::HashMap<PathBuf, runner::Outcome> =
+        runner::run_all(&mine, o.jobs, observer, stop)?.into_iter().map(|r| (r.dir.clone(), r)).collect();
     let mut out: Vec<CellRuns> = cells.iter().map(|c| CellRuns { cell: c.clone(), runs: Vec::new() }).collect();
-    // Outcomes skip the runs another process holds: match them to their specs by folder.
-    let mut outcomes = outcomes.into_iter().peekable();
     for (spec, (i, seed)) in specs.iter().zip(&owner) {
-        let Some(outcome) = outcomes.next_if(|o| o.dir == spec.dir) else {
-            continue;
+        let (report, skipped) = match outcomes.remove(&spec.dir) {
+            Some(r) => (r.report, r.skipped),
+            None if o.shard.is_some() => match runner::find(spec) {
+                runner::Found::Finished(r) => (*r, true),
+                _ => continue,
+            },
+            None => continue,
         };
-        if outcome.report.stopped == train::run::Stopped::Interrupted {
+        if report.stopped == train::run::Stopped::Interrupted {
             continue;
         }
+        let dir = spec.dir.clone();
         out[*i].runs.push(Done {
             seed: *seed,
-            dir: spec.dir.clone(),
-            skipped: outcome.skipped,
+            dir,
+            skipped,
             config: spec.config.clone(),
-            report: outcome.report,
+            report,
             test_last_bits: None,
         });
     }
