@@ -157,6 +157,22 @@ fn each_size_takes_its_own_step_budget_and_one_command_reports_them_all() {
 }
 
 #[test]
+fn under_certify_a_rate_is_tuned_on_the_lower_of_its_1x_and_2x_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--quick", "--heads", "last", "--sizes", "8", "--data-bits", "4", "--seeds", "0", "--certify"];
+    let v = capacity(dir.path(), &args);
+    let tuning = v["tuning"].as_array().unwrap();
+    assert!(tuning.len() >= 3, "{tuning:?}");
+    let score = |t: &Value| num(t, "memorized_bits").min(num(t, "memorized_bits_2x"));
+    let best = tuning.iter().max_by(|a, b| score(a).total_cmp(&score(b))).unwrap();
+    let chosen = num(&v["lrs"][0], "lr");
+    assert_eq!(num(best, "lr"), chosen, "the rate of the best lower bound wins: {tuning:?}");
+    let twice = reports(&dir.path().join("capacity-quick/tune"));
+    let twice = twice.keys().filter(|p| p.parent().unwrap().to_string_lossy().ends_with("-2x")).count();
+    assert_eq!(twice, tuning.len(), "every tuned rate ran at 2× too");
+}
+
+#[test]
 fn bad_values_exit_2_naming_their_flag() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[

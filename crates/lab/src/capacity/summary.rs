@@ -138,9 +138,10 @@ pub struct SplitFit {
     pub head: Stat,
 }
 
-/// Whether a 2× figure certifies a 1× one.
+/// Whether a 2× figure certifies a 1× one. Negative memorized bits (a model worse than uniform
+/// on its own training data: the run diverged) never certify, however close the two are.
 pub fn certifies(one: f64, two: f64) -> bool {
-    (two - one).abs() < super::CERTIFY_TOLERANCE * one.abs()
+    one >= 0.0 && two >= 0.0 && (two - one).abs() < super::CERTIFY_TOLERANCE * one
 }
 
 /// A grid point from its 1× outcome and, if it ran, its 2× outcome.

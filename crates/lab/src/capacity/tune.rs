@@ -1,7 +1,9 @@
 //! The learning rate of each head and size: tuned under the full step budget on the knee dataset
 //! (the size's dataset closest to [`KNEE_BITS`] bits per parameter), seed [`super::TUNE_SEED`].
 //!
-//! The rate that stored the most bits wins. It must lie strictly inside the rates tried: when it
+//! The rate that stored the most bits wins; under `--certify` every rate also runs at 2× the steps
+//! and is scored on the lower of its two figures, because a rate chosen at 1× alone diverged at 2×
+//! and on other seeds (d 4: capacity/PROBES.md). It must lie strictly inside the rates tried: when it
 //! is the smallest or the largest, one more rate beyond it (the same ratio as its neighbour's) is
 //! tried, up to [`MAX_EXTENSIONS`] times; a rate still at an end is flagged (`lr_at_edge`) in the
 //! JSON, the table and on stderr.
@@ -11,7 +13,7 @@
 //! the whole round is finished (by it or by the other shards, in the same `--out`). A shard that
 //! finds the others' share missing stops with `waiting_for_tuning`; run it again once they have.
 
-use super::grid::{config, data_bits_of, model_dir, samples_for, spec};
+use super::grid::{config, data_bits_of, model_dir, samples_for, spec, twice_dir};
 use super::{CapacityOptions, PlanRunner, TUNE_SEED};
 use heads::{HeadKind, ModelConfig};
 use serde::Serialize;
@@ -37,6 +39,8 @@ pub struct TuningRun {
     pub n: usize,
     pub lr: f64,
     pub memorized_bits: Option<f64>,
+    /// The same rate at 2× the steps (under `--certify`): a rate is scored on the lower of the two.
+    pub memorized_bits_2x: Option<f64>,
     pub dataset_bits: Option<f64>,
 }
 
@@ -93,11 +97,15 @@ impl Target {
         Some(if best == 0 { r[0].0 * r[0].0 / r[1].0 } else { r[k].0 * r[k].0 / r[k - 1].0 })
     }
 
-    fn spec(&self, o: &CapacityOptions, lr: f64) -> RunSpec {
+    /// The tuning run of one rate, at the size's step budget or (`twice`) at 2× it.
+    fn spec(&self, o: &CapacityOptions, lr: f64, twice: bool) -> RunSpec {
         let dir = o.out.join("tune").join(self.head.name()).join(model_dir(&self.model));
         let steps = o.steps_for(&self.model);
         let dir = dir.join(format!("steps{steps}")).join(format!("n{}", self.n)).join(format!("lr{lr:e}"));
-        spec(dir, config(self.model.clone(), self.n, TUNE_SEED, lr, steps))
+        match twice {
+            false => spec(dir, config(self.model.clone(), self.n, TUNE_SEED, lr, steps)),
+            true => spec(twice_dir(&dir), config(self.model.clone(), self.n, TUNE_SEED, lr, 2 * steps)),
+        }
     }
 }
 
@@ -128,7 +136,14 @@ pub fn tune(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<Tuned> {
         if pending.is_empty() {
             break;
         }
-        let specs: Vec<RunSpec> = pending.iter().map(|&(t, lr)| targets[t].spec(o, lr)).collect();
+        // Under --certify a rate also runs at 2× the steps and is scored on the lower of the two:
+        // a rate that stores the most at 1× but diverges at 2× (or on another seed) must not win.
+        let budgets: &[bool] = if o.certify { &[false, true] } else { &[false] };
+        let specs: Vec<RunSpec> = pending
+            .iter()
+            .flat_map(|&(t, lr)| budgets.iter().map(move |&twice| (t, lr, twice)))
+            .map(|(t, lr, twice)| targets[t].spec(o, lr, twice))
+            .collect();
         let mine = match o.shard {
             Some((k, n)) => crate::sweep::shard(specs.clone(), k, n),
             None => specs.clone(),
@@ -136,23 +151,7 @@ pub fn tune(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<Tuned> {
         let ran = run_plan(&mine, o.jobs)?;
         tuned.trained += ran.iter().filter(|r| !r.skipped).count();
         tuned.skipped += ran.iter().filter(|r| r.skipped).count();
-        for (&(t, lr), s) in pending.iter().zip(&specs) {
-            let Found::Finished(report) = runner::find(s) else {
-                tuned.complete = false;
-                continue;
-            };
-            let target = &mut targets[t];
-            tuned.runs.push(TuningRun {
-                head: target.head,
-                d_model: target.model.d_model,
-                params: report.params.total as usize,
-                n: target.n,
-                lr,
-                memorized_bits: report.memorized_bits,
-                dataset_bits: report.dataset_bits,
-            });
-            target.results.push((lr, report.memorized_bits.unwrap_or(f64::NEG_INFINITY)));
-        }
+        record(&pending, &specs, budgets.len(), &mut targets, &mut tuned);
         if !tuned.complete {
             return Ok(tuned);
         }
@@ -166,6 +165,39 @@ pub fn tune(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<Tuned> {
         );
     }
     Ok(tuned)
+}
+
+/// Reads one round's finished tuning runs into their targets (each rate: its 1× run, and its 2×
+/// run under `--certify`); a run not finished (another shard's share) leaves `tuned` incomplete.
+fn record(pending: &[(usize, f64)], specs: &[RunSpec], per_rate: usize, targets: &mut [Target], tuned: &mut Tuned) {
+    for (&(t, lr), s) in pending.iter().zip(specs.chunks(per_rate)) {
+        let reports: Vec<Found> = s.iter().map(runner::find).collect();
+        let [Found::Finished(one), rest @ ..] = &reports[..] else {
+            tuned.complete = false;
+            continue;
+        };
+        let two = match rest {
+            [] => None,
+            [Found::Finished(two)] => Some(two.memorized_bits),
+            _ => {
+                tuned.complete = false;
+                continue;
+            }
+        };
+        let target = &mut targets[t];
+        tuned.runs.push(TuningRun {
+            head: target.head,
+            d_model: target.model.d_model,
+            params: one.params.total as usize,
+            n: target.n,
+            lr,
+            memorized_bits: one.memorized_bits,
+            memorized_bits_2x: two.flatten(),
+            dataset_bits: one.dataset_bits,
+        });
+        let bits = |b: Option<f64>| b.unwrap_or(f64::NEG_INFINITY);
+        target.results.push((lr, two.map_or(bits(one.memorized_bits), |t| bits(one.memorized_bits).min(bits(t)))));
+    }
 }
 
 fn choice(t: &Target, lrs: &[f64]) -> Choice {

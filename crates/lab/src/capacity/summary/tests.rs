@@ -27,6 +27,9 @@ fn pt(n: usize, seed: u64, data: f64, bits: f64, two: f64) -> Point {
 fn a_point_is_certified_only_within_two_percent() {
     assert!(certifies(1000.0, 1019.9) && certifies(1000.0, 980.1));
     assert!(!certifies(1000.0, 1020.0) && !certifies(1000.0, 979.0) && !certifies(1000.0, 1500.0));
+    // Diverged runs (worse than uniform on their own data) never certify: seen at d 4 with a
+    // causal rate of 0.27, -27,540 bits at 1x and -27,671 at 2x (capacity/PROBES.md).
+    assert!(!certifies(-27_540.0, -27_671.0) && !certifies(1000.0, -5.0) && !certifies(-5.0, -5.0));
 }
 
 /// Saturated at 1 bit/param, a plateau near 1,500 bits past it: 2 seeds × 4 dataset sizes.
