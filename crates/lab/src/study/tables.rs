@@ -543,6 +543,14 @@ fn capped_runs(c: &CellRuns) -> usize {
     c.runs.iter().filter(|d| d.report.stopped == train::run::Stopped::MaxSteps && d.config.early_stop.is_some()).count()
 }
 
+/// A figure with its runs and, when the step cap ended some before early stopping did, how many.
+fn with_n(c: &CellRuns, figure: &str) -> String {
+    match capped_runs(c) {
+        0 => format!("{figure} (n={})", c.runs.len()),
+        k => format!("{figure} (n={}, {k} capped)", c.runs.len()),
+    }
+}
+
 /// One figure of experiment `e`'s runs, heads down, subset sizes across (3 decimals).
 fn by_size(s: &Study<'_>, e: Experiment, title: &str, f: &dyn Fn(&CellRuns) -> Stat) -> String {
     by_size_digits(s, e, title, 3, f)
@@ -558,13 +566,7 @@ fn by_size_digits(s: &Study<'_>, e: Experiment, title: &str, digits: usize, f: &
         let lr = s.baselines.first().and_then(|b| of(b.windows)).map_or("–".into(), |c| c.cell.lr.to_string());
         let mut cells = vec![v.flags.to_string(), lr];
         for b in &s.baselines {
-            cells.push(of(b.windows).map_or("–".into(), |c| {
-                let capped = match capped_runs(c) {
-                    0 => String::new(),
-                    k => format!(", {k} capped"),
-                };
-                format!("{} (n={}{capped})", ci(&f(c), digits), c.runs.len())
-            }));
+            cells.push(of(b.windows).map_or("–".into(), |c| with_n(c, &ci(&f(c), digits))));
         }
         md.push_str(&row(cells));
     }
@@ -583,15 +585,11 @@ fn matched(s: &Study<'_>) -> String {
     );
     for c in s.of(Experiment::Matched) {
         let params = c.first().map_or("–".into(), |r| thousands(r.params.total));
-        let capped = match capped_runs(c) {
-            0 => String::new(),
-            k => format!(", {k} capped"),
-        };
         md.push_str(&row(vec![
             c.cell.variant.flags.to_string(),
             (c.cell.x as usize).to_string(),
             params,
-            format!("{} (n={}{capped})", ci(&c.stat(|d| d.test_last_bits), 3), c.runs.len()),
+            with_n(c, &ci(&c.stat(|d| d.test_last_bits), 3)),
             ci(&c.stat(|d| d.report.best_step.map(|x| x as f64)), 0),
         ]));
     }
