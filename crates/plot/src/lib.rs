@@ -27,7 +27,9 @@ impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-fn drawn(path: &Path, d: Drawn) -> Result<()> {
+/// A drawing's outcome as this crate's error, naming the figure: for figures drawn with
+/// `plotters` outside this crate too.
+pub fn drawn(path: &Path, d: Drawn) -> Result<()> {
     d.map_err(|e| Error { path: path.to_path_buf(), message: e.to_string() })
 }
 
@@ -104,7 +106,7 @@ impl StepAxis {
     }
 }
 
-type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
+pub type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
 type Drawing<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// How a legend entry shows its series.

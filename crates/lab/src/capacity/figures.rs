@@ -8,7 +8,7 @@ use crate::results::stat;
 use plot::COLORS;
 use plotters::prelude::*;
 use std::path::Path;
-use train::error::{Error, Result};
+use train::error::Result;
 
 /// 2000 → "2k", 1500000 → "1.5M": log-axis ticks that stay short.
 fn si(x: &f64) -> String {
@@ -21,11 +21,7 @@ fn si(x: &f64) -> String {
     format!("{v:.digits$}{unit}")
 }
 
-type Draw = std::result::Result<(), Box<dyn std::error::Error>>;
-
-fn drawn(path: &Path, r: Draw) -> Result<()> {
-    r.map_err(|e| Error::io(format!("drawing {}", path.display()), std::io::Error::other(e.to_string())))
-}
+use plot::Drawn as Draw;
 
 /// Mean over seeds, with the 95% interval, of each (x, y) group: `key` picks x.
 fn mean_points(points: &[&Point], x: impl Fn(&Point) -> f64) -> Vec<(f64, f64, f64, f64)> {
@@ -45,7 +41,7 @@ fn mean_points(points: &[&Point], x: impl Fn(&Point) -> f64) -> Vec<(f64, f64, f
 /// One panel per head: memorized bits against dataset bits (log–log), a line per model size,
 /// the diagonal where everything is memorized.
 pub fn curves(r: &CapacityReport, path: &Path) -> Result<()> {
-    drawn(path, draw_curves(r, path))
+    Ok(plot::drawn(path, draw_curves(r, path))?)
 }
 
 fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
@@ -110,7 +106,7 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
 /// Capacity against parameters (log–log), a colour per head with its fitted bits/parameter line,
 /// and the 3.6 (Morris et al.) and 2.0 (Allen-Zhu & Li) bits/parameter references dashed.
 pub fn against_params(r: &CapacityReport, path: &Path) -> Result<()> {
-    drawn(path, draw_against_params(r, path))
+    Ok(plot::drawn(path, draw_against_params(r, path))?)
 }
 
 /// Each size's plateau (params, capacity, interval over seeds); a size without one is left out.
