@@ -205,8 +205,8 @@ impl<F: Float> Tape<'_, F> {
                 sink.add(*logits, softmax::cross_entropy_backward(probs, targets, dloss));
             }
             Op::CausalMask(x) => sink.add(*x, attention::causal_mask_backward(g)),
-            Op::Attention { q, k, v, heads, probs } => {
-                let (dq, dk, dv) = attention::attention_backward(val(*q), val(*k), val(*v), probs, *heads, g);
+            Op::Attention { q, k, v, heads, causal, probs } => {
+                let (dq, dk, dv) = attention::attention_backward(val(*q), val(*k), val(*v), probs, *heads, *causal, g);
                 sink.add(*q, dq);
                 sink.add(*k, dk);
                 sink.add(*v, dv);

@@ -82,6 +82,7 @@ pub enum Op<F> {
         k: Var,
         v: Var,
         heads: usize,
+        causal: bool,
         probs: Tensor<F>,
     },
     // Lookup and shapes.

@@ -295,7 +295,7 @@ impl<'p, F: Float> Tape<'p, F> {
         );
         let (y, probs) = attention::attention_forward(self.value(q), self.value(k), self.value(v), heads, causal);
         let probs = if self.record { probs } else { tensor::zeros(&[0]) };
-        self.record_op(y, Op::Attention { q, k, v, heads, probs }, &[q, k, v])
+        self.record_op(y, Op::Attention { q, k, v, heads, causal, probs }, &[q, k, v])
     }
 
     // ---- lookup and shapes ----------------------------------------------------------------------

@@ -224,10 +224,29 @@ fn fused_attention_full_and_causal() {
     }
 }
 
+/// The tiny products' register blocks (8 rows × 8 columns): 19 positions are two whole blocks of
+/// rows and three single rows, and 6 features a head fill part of one block of columns.
+#[test]
+fn fused_attention_across_the_tiny_products_blocks() {
+    assert!(tensor::attention::uses_tiny(19, 6));
+    for causal in [false, true] {
+        let x = |seed| rand_tensor(&[2, 19, 12], seed);
+        check(&[x(66), x(67), x(68)], move |t, v| t.attention(v[0], v[1], v[2], 2, causal));
+    }
+}
+
 #[test]
 fn fused_attention_equals_attention_from_primitives() {
+    // Both kernels of the per-head products: the tiny ones (two shapes) and the general gemm.
+    assert!(tensor::attention::uses_tiny(19, 6) && !tensor::attention::uses_tiny(9, 8));
+    assert!(!tensor::attention::uses_tiny(9, 40));
+    for (b, l, d, h) in [(2, 5, 6, 3), (2, 19, 12, 2), (2, 9, 16, 2), (2, 9, 80, 2)] {
+        fused_attention_equals_primitives_at(b, l, d, h);
+    }
+}
+
+fn fused_attention_equals_primitives_at(b: usize, l: usize, d: usize, h: usize) {
     // Split heads with reshape + permute, scores by batched matmul, mask, softmax, weighted sum.
-    let (b, l, d, h) = (2, 5, 6, 3);
     let dh = d / h;
     for causal in [false, true] {
         let (q, k, v) = (rand_tensor(&[b, l, d], 62), rand_tensor(&[b, l, d], 63), rand_tensor(&[b, l, d], 64));

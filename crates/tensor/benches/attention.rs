@@ -1,4 +1,4 @@
-//! Fused multi-head attention, forward and backward, at the three presets' shapes (batch 16, one
+//! Fused multi-head attention, forward and backward, at the three presets' shapes and two capacity sizes (batch 16, one
 //! micro-batch). Run: `cargo bench -p tensor --bench attention`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -14,7 +14,13 @@ fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f32> {
 
 fn attention(c: &mut Criterion) {
     let mut g = c.benchmark_group("attention");
-    for (preset, l, d, h) in [("seed-id4", 32, 16, 2), ("small", 64, 64, 4), ("medium", 128, 128, 4)] {
+    for (preset, l, d, h) in [
+        ("L32 d8", 32, 8, 2),
+        ("seed-id4", 32, 16, 2),
+        ("L32 d64", 32, 64, 2),
+        ("small", 64, 64, 4),
+        ("medium", 128, 128, 4),
+    ] {
         let b = 16;
         let (q, k, v, dout) = (
             rand_tensor(&[b, l, d], 1),
@@ -29,7 +35,7 @@ fn attention(c: &mut Criterion) {
             g.bench_function(id, |bench| {
                 bench.iter(|| {
                     let (o, p) = attention_forward(&q, &k, &v, h, causal);
-                    let grads = attention_backward(&q, &k, &v, &p, h, &dout);
+                    let grads = attention_backward(&q, &k, &v, &p, h, causal, &dout);
                     (o, grads)
                 })
             });

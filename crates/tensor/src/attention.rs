@@ -4,8 +4,9 @@
 //! Head j of q, k and v is features `j·d/h .. (j+1)·d/h` (SPEC §1). Work is parallel over
 //! (batch item, head) pairs in fixed groups; each pair writes only its own rows/columns.
 
-use crate::matmul::{gemm_strided, gemm_strided_scaled, Mat};
+use crate::matmul::{gemm_strided_scaled, Mat};
 use crate::softmax::softmax_row;
+use crate::tiny::{Band, Tiny};
 use crate::{Float, SendPtr, Tensor};
 use rayon::prelude::*;
 
@@ -54,6 +55,43 @@ fn mask_future<F: Float>(s: &mut [F], l: usize) {
     }
 }
 
+/// The per-head products' kernel: [`Tiny`] for heads small enough to sit in L1, else the general
+/// gemm. Chosen by the shape alone, so the bits never depend on anything else.
+enum Products<F> {
+    Tiny(Tiny<F>),
+    Gemm,
+}
+
+/// Whether attention of `l` positions and `dh` features a head uses the tiny products: where they
+/// measured faster on one thread (`cargo bench -p tensor --bench attention`, BENCHMARKS.md). They
+/// win at d/h = 4, 6 and 32 and at L ≥ 64 with d/h = 16 (5–31%); with d/h = 8 half of each 16-lane
+/// register block is padding, and the gemm crate's kernel is 4–20% faster, as it is at d/h = 16, L = 32.
+pub fn uses_tiny(l: usize, dh: usize) -> bool {
+    let gemm_fits = dh == 8 || (dh == 16 && l <= 32);
+    l <= 128 && dh <= 32 && !gemm_fits
+}
+
+impl<F: Float> Products<F> {
+    fn for_shape(dm: &Dims) -> Self {
+        if uses_tiny(dm.l, dm.dh) {
+            Products::Tiny(Tiny::new())
+        } else {
+            Products::Gemm
+        }
+    }
+    /// `C = alpha·a·b` on `band` (the gemm computes all of C; outside the band the operands' zeros
+    /// make it zero or the caller ignores it).
+    ///
+    /// # Safety
+    /// As [`Tiny::product`].
+    unsafe fn product(&mut self, alpha: F, a: Mat<F>, b: Mat<F>, c: *mut F, rsc: usize, band: Band) {
+        match self {
+            Products::Tiny(t) => t.product(alpha, a, b, c, rsc, band),
+            Products::Gemm => gemm_strided_scaled(alpha, a, b, F::zero(), c, rsc, 1),
+        }
+    }
+}
+
 // q, k, v are [B, L, d]; out is [B, L, d]; probs (saved for backward) is [B, h, L, L]
 pub fn attention_forward<F: Float>(
     q: &Tensor<F>,
@@ -67,11 +105,13 @@ pub fn attention_forward<F: Float>(
     let Dims { b, l, d, h, dh } = dm;
     let (qs, ks, vs) = (crate::contiguous(q), crate::contiguous(k), crate::contiguous(v));
     let scale = F::one() / F::of(dh as f64).sqrt();
+    let band = |band| Band::causal_or_full(causal, band);
     let mut probs = crate::zeros::<F>(&[b, h, l, l]);
     let mut out = crate::zeros::<F>(&[b, l, d]);
     let out_ptr = SendPtr(crate::buf_mut(&mut out).as_mut_ptr());
     let per = dm.pairs_per_task();
     let task = |(task, chunk): (usize, &mut [F])| {
+        let mut products = Products::for_shape(&dm);
         for (i, p) in chunk.chunks_mut(l * l).enumerate() {
             let pair = task * per + i;
             let (bi, j) = (pair / h, pair % h);
@@ -79,7 +119,7 @@ pub fn attention_forward<F: Float>(
             // SAFETY: p is this pair's own [L, L] block; the output view is this pair's head
             // columns of its batch item, written by no other pair.
             unsafe {
-                gemm_strided_scaled(scale, qh, kh.t(), F::zero(), p.as_mut_ptr(), l, 1); // S = Q·Kᵀ·scale
+                products.product(scale, qh, kh.t(), p.as_mut_ptr(), l, band(Band::ColsUpTo)); // S = Q·Kᵀ·scale
                 if causal {
                     // Row t sees positions 0..=t: its softmax over those alone, the rest exactly 0
                     // (what a softmax over −∞ gives), without computing their exponentials.
@@ -92,7 +132,8 @@ pub fn attention_forward<F: Float>(
                     p.chunks_mut(l).for_each(softmax_row);
                 }
                 let pm = Mat::new(&*p, l, l);
-                gemm_strided(pm, vh, F::zero(), out_ptr.get().add(dm.head_offset(bi, j)), d, 1);
+                let o = out_ptr.get().add(dm.head_offset(bi, j));
+                products.product(F::one(), pm, vh, o, d, band(Band::InnerUpTo));
                 // O = P·V
             }
         }
@@ -108,13 +149,15 @@ pub fn attention_forward<F: Float>(
 
 /// Returns (dq, dk, dv), each [B, L, d]. With P the saved probabilities and dO the output gradient:
 /// dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale, dQ = dS·K, dK = dSᵀ·Q.
-/// Masked entries have P = 0, so they pass no gradient.
+/// Masked entries have P = 0, so they pass no gradient; `causal` (as in the forward) lets the
+/// products skip them.
 pub fn attention_backward<F: Float>(
     q: &Tensor<F>,
     k: &Tensor<F>,
     v: &Tensor<F>,
     probs: &Tensor<F>,
     heads: usize,
+    causal: bool,
     dout: &Tensor<F>,
 ) -> (Tensor<F>, Tensor<F>, Tensor<F>) {
     let dm = dims(q, heads);
@@ -129,6 +172,7 @@ pub fn attention_backward<F: Float>(
         crate::contiguous(dout),
     );
     let scale = F::one() / F::of(dm.dh as f64).sqrt();
+    let band = |band| Band::causal_or_full(causal, band);
     let mut dq = crate::zeros::<F>(&[b, l, d]);
     let mut dk = crate::zeros::<F>(&[b, l, d]);
     let mut dv = crate::zeros::<F>(&[b, l, d]);
@@ -141,6 +185,7 @@ pub fn attention_backward<F: Float>(
     let tasks = (b * h).div_ceil(per);
     let run = |task: usize| {
         let mut ds = vec![F::zero(); l * l];
+        let mut products = Products::for_shape(&dm);
         for pair in task * per..((task + 1) * per).min(b * h) {
             let (bi, j) = (pair / h, pair % h);
             let (qh, kh, vh, doh) =
@@ -150,17 +195,16 @@ pub fn attention_backward<F: Float>(
             let off = dm.head_offset(bi, j);
             // SAFETY: each pair writes only its own head columns of its own batch item.
             unsafe {
-                gemm_strided(pm.t(), doh, F::zero(), dvp.get().add(off), d, 1); // dV = Pᵀ·dO
-                gemm_strided(doh, vh.t(), F::zero(), ds.as_mut_ptr(), l, 1); // dP = dO·Vᵀ
+                products.product(F::one(), pm.t(), doh, dvp.get().add(off), d, band(Band::InnerFrom)); // dV = Pᵀ·dO
+                products.product(F::one(), doh, vh.t(), ds.as_mut_ptr(), l, band(Band::ColsUpTo));
+                // dP = dO·Vᵀ
             }
-            for (dsr, pr) in ds.chunks_mut(l).zip(p.chunks(l)) {
-                let dot = crate::lanes::dot(dsr, pr);
-                dsr.iter_mut().zip(pr).for_each(|(g, &p)| *g = p * (*g - dot) * scale);
-            }
+            softmax_grad_rows(&mut ds, p, l, causal, scale);
             let dsm = Mat::new(&ds, l, l);
             unsafe {
-                gemm_strided(dsm, kh, F::zero(), dqp.get().add(off), d, 1); // dQ = dS·K
-                gemm_strided(dsm.t(), qh, F::zero(), dkp.get().add(off), d, 1); // dK = dSᵀ·Q
+                products.product(F::one(), dsm, kh, dqp.get().add(off), d, band(Band::InnerUpTo)); // dQ = dS·K
+                products.product(F::one(), dsm.t(), qh, dkp.get().add(off), d, band(Band::InnerFrom));
+                // dK = dSᵀ·Q
             }
         }
     };
@@ -170,6 +214,19 @@ pub fn attention_backward<F: Float>(
         (0..tasks).for_each(run);
     }
     (dq, dk, dv)
+}
+
+/// dP → dS in place, row by row: dS = P ⊙ (dP − Σ dP ⊙ P) · scale. A causal row t reads only
+/// positions 0..=t (the products left the rest of dP unwritten) and is exactly 0 past them.
+fn softmax_grad_rows<F: Float>(ds: &mut [F], p: &[F], l: usize, causal: bool, scale: F) {
+    for (t, (dsr, pr)) in ds.chunks_mut(l).zip(p.chunks(l)).enumerate() {
+        let seen = if causal { t + 1 } else { l };
+        let (dsr, unseen) = dsr.split_at_mut(seen);
+        let pr = &pr[..seen];
+        let dot = crate::lanes::dot(dsr, pr);
+        dsr.iter_mut().zip(pr).for_each(|(g, &p)| *g = p * (*g - dot) * scale);
+        unseen.fill(F::zero());
+    }
 }
 
 /// Reference: the definition with explicit loops and f64 sums. Returns the attention output.

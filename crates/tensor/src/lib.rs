@@ -21,6 +21,7 @@ pub mod norm;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub mod tiny;
 
 pub use float::Float;
 pub use ndarray;

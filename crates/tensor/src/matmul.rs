@@ -51,7 +51,7 @@ impl<'a, F: Float> Mat<'a, F> {
     }
     /// Panics unless every element of the view lies inside `data` (checked arithmetic: a view
     /// whose extent overflows is out of bounds too).
-    fn check(&self) {
+    pub(crate) fn check(&self) {
         if self.rows > 0 && self.cols > 0 {
             let last = (self.rows - 1)
                 .checked_mul(self.rs)

@@ -74,11 +74,55 @@ fn conv1d_matches_reference_including_both_sequence_ends() {
 
 #[test]
 fn attention_matches_reference() {
-    for causal in [false, true] {
-        let (q, k, v) = (rand_tensor(&[4, 32, 16], 8), rand_tensor(&[4, 32, 16], 9), rand_tensor(&[4, 32, 16], 10));
-        let (fast, _) = tensor::attention::attention_forward(&q, &k, &v, 2, causal);
-        let slow = tensor::attention::attention_reference(&q, &k, &v, 2, causal);
-        assert!(max_rel(&fast, &slow) < 1e-5);
+    // The gemm's products (d/h = 8) and the tiny ones (d/h = 6 and 16 at L = 64).
+    assert!(!tensor::attention::uses_tiny(32, 8) && tensor::attention::uses_tiny(32, 6));
+    assert!(tensor::attention::uses_tiny(64, 16));
+    for (b, l, d, h) in [(4, 32, 16, 2), (4, 32, 24, 4), (3, 64, 32, 2)] {
+        for causal in [false, true] {
+            let x = |seed| rand_tensor(&[b, l, d], seed);
+            let (q, k, v) = (x(8), x(9), x(10));
+            let (fast, _) = tensor::attention::attention_forward(&q, &k, &v, h, causal);
+            let slow = tensor::attention::attention_reference(&q, &k, &v, h, causal);
+            assert!(max_rel(&fast, &slow) < 1e-5, "b {b} l {l} d {d} h {h} causal {causal}");
+        }
+    }
+}
+
+/// The tiny products against a plain triple loop, on strided views (a transposed A, a transposed
+/// B, an output row stride wider than a row), alpha ≠ 1, a shape with whole and partial register
+/// blocks (19 rows, 21 columns), and every band. Outside its band A is zero, as P and dS are in a
+/// causal attention; ColsUpTo leaves the entries it does not own untouched.
+#[test]
+fn tiny_products_match_a_triple_loop_on_every_band() {
+    use tensor::matmul::Mat;
+    use tensor::tiny::{Band, Tiny};
+    let (m, k, n, alpha, rsc) = (19usize, 19usize, 21usize, 0.7f32, 25usize);
+    let b_t: Vec<f32> = rand_tensor(&[n, k], 31).iter().copied().collect(); // B stored transposed
+    for band in [Band::Full, Band::ColsUpTo, Band::InnerUpTo, Band::InnerFrom] {
+        let in_band = |i: usize, p: usize| match band {
+            Band::InnerUpTo => p <= i,
+            Band::InnerFrom => p >= i,
+            _ => true,
+        };
+        // A stored transposed (column-major), zero outside the band.
+        let mut a_t: Vec<f32> = rand_tensor(&[k, m], 32).iter().copied().collect();
+        (0..m).for_each(|i| (0..k).filter(|&p| !in_band(i, p)).for_each(|p| a_t[p * m + i] = 0.0));
+        let a = Mat { data: &a_t, rows: m, cols: k, rs: 1, cs: m, offset: 0 };
+        let b = Mat { data: &b_t, rows: k, cols: n, rs: 1, cs: k, offset: 0 };
+        let mut c = vec![f32::NAN; m * rsc];
+        unsafe { Tiny::new().product(alpha, a, b, c.as_mut_ptr(), rsc, band) };
+        for i in 0..m {
+            for j in 0..rsc {
+                let got = c[i * rsc + j];
+                if j >= n || (band == Band::ColsUpTo && j > i) {
+                    assert!(got.is_nan(), "{band:?}: ({i}, {j}) is outside C's band but was written");
+                    continue;
+                }
+                let want: f64 =
+                    (0..k).map(|p| a_t[p * m + i] as f64 * b_t[j * k + p] as f64).sum::<f64>() * alpha as f64;
+                assert!((got as f64 - want).abs() < 1e-5, "{band:?}: ({i}, {j}) {got} against {want}");
+            }
+        }
     }
 }
 
@@ -105,14 +149,19 @@ fn results_are_bit_identical_on_any_thread_count() {
     let a = rand_tensor(&[300, 640], 11);
     let b = rand_tensor(&[640, 257], 12);
     let (q, k, v) = (rand_tensor(&[32, 32, 16], 13), rand_tensor(&[32, 32, 16], 14), rand_tensor(&[32, 32, 16], 15));
+    // Attention on the tiny products (d/h = 6), large enough to be split across threads.
+    let (q6, k6, v6) = (rand_tensor(&[32, 40, 24], 16), rand_tensor(&[32, 40, 24], 17), rand_tensor(&[32, 40, 24], 18));
+    assert!(tensor::attention::uses_tiny(40, 6));
     let targets: Vec<u32> = (0..300).map(|i| (i * 7 % 257) as u32).collect();
     let run = || {
         let c = tensor::matmul::matmul_forward(&a, false, &b, false);
         let (da, db) = tensor::matmul::matmul_backward(&a, false, &b, false, &c);
         let (o, p) = tensor::attention::attention_forward(&q, &k, &v, 2, true);
-        let (dq, dk, dv) = tensor::attention::attention_backward(&q, &k, &v, &p, 2, &o);
+        let (dq, dk, dv) = tensor::attention::attention_backward(&q, &k, &v, &p, 2, true, &o);
+        let (o6, p6) = tensor::attention::attention_forward(&q6, &k6, &v6, 4, true);
+        let grads6 = tensor::attention::attention_backward(&q6, &k6, &v6, &p6, 4, true, &o6);
         let (loss, _) = tensor::softmax::cross_entropy_forward(&c, &targets);
-        (c, da, db, o, dq, dk, dv, loss.to_bits())
+        (c, da, db, o, dq, dk, dv, (o6, grads6), loss.to_bits())
     };
     let one = in_pool(1, run);
     for threads in [2, 3, 8] {
