@@ -69,6 +69,18 @@ fn quick_json_conforms_to_section_5_says_not_converged_and_a_rerun_trains_nothin
             let (params, nonemb, head) = (int(p, "params"), int(p, "nonembedding_params"), int(p, "head_params"));
             assert!(nonemb < params && nonemb >= head, "{name}: {p}");
             assert!(p["memorized_bits_2x"].is_null() && p["certified"].is_null(), "no --certify: both null: {p}");
+            // Bits per position, recomputed from the final weights: L of them for causal, summing
+            // over the samples to the memorized bits of the training evaluation; none for a window head.
+            match p["bits_by_position"].as_array() {
+                Some(by) if name == "causal" => {
+                    assert_eq!(by.len(), 32, "{p}");
+                    assert!(by.iter().all(|b| b.as_f64().unwrap() <= 8.0), "{p}");
+                    let total = by.iter().map(|b| b.as_f64().unwrap()).sum::<f64>() * n;
+                    assert!((total - bits).abs() < 1e-6 * bits.abs().max(1.0), "{name}: {total} against {bits}");
+                }
+                None if name != "causal" => {}
+                other => panic!("{name}: bits_by_position {other:?}"),
+            }
         }
     }
     let out = dir.path().join("capacity-quick");

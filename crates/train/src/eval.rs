@@ -156,6 +156,29 @@ pub fn evaluate_observed(
     }
 }
 
+/// At each position of a window, Σ over the windows starting at `starts` of 8 − CE bits: what a
+/// model stores of random targets, position by position (one entry for a window head). A causal
+/// model's first positions see too little of their sequence to tell it from the others (issue 24).
+/// Summed in chunk order, like [`evaluate`]: the same bits on any thread count.
+pub fn bits_by_position(
+    model: &Model<f32>,
+    params: &ParamSet<f32>,
+    bytes: &[u8],
+    split: &Split,
+    starts: &[usize],
+) -> Vec<f64> {
+    let windows_per_batch = (EVAL_POSITIONS / split.seq_length).max(1);
+    let chunks: Vec<Vec<f64>> = starts
+        .par_chunks(windows_per_batch)
+        .map(|chunk| evaluate_chunk(model, params, bytes, split, chunk, true).position_bits)
+        .collect();
+    let mut total = vec![0.0; split.targets_per_window];
+    for c in chunks {
+        total.iter_mut().zip(&c).for_each(|(t, b)| *t += b);
+    }
+    total
+}
+
 /// What one batch of an evaluation adds up.
 #[derive(Default)]
 struct ChunkSums {
@@ -170,6 +193,8 @@ struct ChunkSums {
     /// in f64 from the same per-target cross-entropies.
     clipped_bits: f64,
     exact_loss: f64,
+    /// Σ over windows of 8 − CE bits at each position, when asked for.
+    position_bits: Vec<f64>,
 }
 
 /// −ln softmax(row)[t], in f64.
@@ -213,6 +238,8 @@ fn evaluate_chunk(
         if per_sample {
             let ces: Vec<f64> = ts.iter().enumerate().map(|(p, &t)| cross_entropy(row_of(p), t as usize)).collect();
             sums.exact_loss += ces.iter().sum::<f64>();
+            sums.position_bits.resize(per_window, 0.0);
+            sums.position_bits.iter_mut().zip(&ces).for_each(|(b, ce)| *b += 8.0 - ce / std::f64::consts::LN_2);
             sums.clipped_bits += clipped_sample_bits(ces);
         }
         for (p, &t) in ts.iter().enumerate() {

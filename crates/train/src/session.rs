@@ -280,6 +280,11 @@ impl Session {
         let per_sample = self.config.random_data;
         crate::eval::evaluate(&self.model, &self.params, self.corpus.bytes(), &self.split, starts, per_sample)
     }
+
+    /// Bits stored at each position of a window, summed over the windows at `starts` (random data).
+    pub fn bits_by_position(&self, starts: &[usize]) -> Vec<f64> {
+        crate::eval::bits_by_position(&self.model, &self.params, self.corpus.bytes(), &self.split, starts)
+    }
 }
 
 /// CRC-32 of the first `len` bytes of the corpus. A file is read in chunks rather than through its

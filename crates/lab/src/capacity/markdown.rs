@@ -2,6 +2,7 @@
 
 use super::summary::{CapacityReport, HeadCapacity};
 use crate::results::Stat;
+use std::collections::BTreeMap;
 
 fn num(x: Option<f64>, digits: usize) -> String {
     x.map_or("—".into(), |v| format!("{v:.digits$}"))
@@ -39,6 +40,7 @@ impl CapacityReport {
             );
         }
         s += &self.size_table();
+        s += &self.position_table();
         s += &self.tuning_table();
         s
     }
@@ -96,6 +98,45 @@ impl CapacityReport {
             s += &sizes_rows(name, h);
         }
         s
+    }
+
+    /// A per-position head's bits at its first positions, which see too little of the sequence
+    /// to tell it apart, against the rest: certified points, mean over seeds.
+    fn position_table(&self) -> String {
+        let mut rows = String::new();
+        for (name, h) in &self.heads {
+            let mut groups: BTreeMap<(usize, usize), Vec<&Vec<f64>>> = BTreeMap::new();
+            for p in h.points.iter().filter(|p| p.is_certified()) {
+                if let Some(bits) = &p.bits_by_position {
+                    groups.entry((p.d_model, p.n)).or_default().push(bits);
+                }
+            }
+            for ((d, n), runs) in groups {
+                let l = runs[0].len();
+                let mean = |range: std::ops::Range<usize>| {
+                    let cells = runs.iter().flat_map(|r| r[range.clone()].iter()).sum::<f64>();
+                    cells / (runs.len() * range.len()).max(1) as f64
+                };
+                let first: Vec<String> =
+                    (0..4).map(|t| if t < l { format!("{:.2}", mean(t..t + 1)) } else { "—".into() }).collect();
+                let per_sample = mean(0..l) * l as f64;
+                rows += &format!(
+                    "| {name} | {d} | {n} | {} | {} | {:.2} | {per_sample:.1} |\n",
+                    runs.len(),
+                    first.join(" | "),
+                    mean(4.min(l)..l)
+                );
+            }
+        }
+        if rows.is_empty() {
+            return rows;
+        }
+        "\n## Bits per position (per-position heads, certified points, mean over seeds)\n\nBits stored per \
+         sample at each position (at most 8): position t has seen t + 1 bytes of its sequence.\n\n\
+         | head | d | samples | seeds | pos 0 | pos 1 | pos 2 | pos 3 | mean of pos 4.. | bits per sample |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n"
+            .to_string()
+            + &rows
     }
 
     fn tuning_table(&self) -> String {

@@ -26,6 +26,7 @@
 mod figures;
 mod grid;
 mod markdown;
+mod positions;
 pub mod summary;
 mod tune;
 

@@ -122,6 +122,9 @@ pub struct Point {
     pub certified: Option<bool>,
     pub epochs: f64,
     pub stopped: train::Stopped,
+    /// A per-position head's mean bits per sample at each position (0–8 each), from the 1× run's
+    /// final weights; null for a window head.
+    pub bits_by_position: Option<Vec<f64>>,
 }
 
 impl Point {
@@ -171,8 +174,15 @@ pub fn point(one: &Outcome, two: Option<&Outcome>, certify: bool) -> Option<(Hea
             certified: certify.then(|| two.is_some_and(|t| certifies(memorized, t))),
             epochs: r.epochs,
             stopped: r.stopped,
+            bits_by_position: config.model.per_position().then(|| by_position(&r.run_dir)).flatten(),
         },
     ))
+}
+
+/// A causal run's bits per position, or None (said on stderr) when its weights cannot be read.
+fn by_position(run_dir: &str) -> Option<Vec<f64>> {
+    let dir = train::RunDir { path: run_dir.into() };
+    super::positions::bits_by_position(&dir).map_err(|e| eprintln!("capacity: no bits per position: {e}")).ok()
 }
 
 /// The report of the runs that ran (all of them, or one shard's).

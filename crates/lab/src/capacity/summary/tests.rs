@@ -20,6 +20,7 @@ fn pt(n: usize, seed: u64, data: f64, bits: f64, two: f64) -> Point {
         certified: Some(certifies(bits, two)),
         epochs: 1.0,
         stopped: train::Stopped::MaxSteps,
+        bits_by_position: None,
     }
 }
 
