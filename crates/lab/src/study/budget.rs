@@ -53,6 +53,10 @@ pub struct Budget {
     pub gen_max_steps: u64,
     pub gen_patience: u64,
     pub eval_every: u64,
+    /// An early-stopped run also evaluates at least once an epoch, but never more often than
+    /// this: at 1,728 windows an epoch is 54 steps, and at every 500 steps every seed's best
+    /// weights were those of the first evaluation, already past the best (session 7).
+    pub gen_min_eval_every: u64,
     pub eval_windows: usize,
     /// Rates tuned for validation loss at the largest N, on these seeds (extended past an end).
     pub gen_lrs: Vec<f64>,
@@ -107,6 +111,7 @@ impl Budget {
             gen_max_steps: 40_000,
             gen_patience: 4_000,
             eval_every: 500,
+            gen_min_eval_every: 50,
             eval_windows: 2048,
             gen_lrs: vec![1e-3, 3e-3, 1e-2, 3e-2],
             gen_tune_seeds: vec![200, 201],
@@ -143,6 +148,7 @@ impl Budget {
             gen_max_steps: 60,
             gen_patience: 20,
             eval_every: 10,
+            gen_min_eval_every: 10,
             eval_windows: 256,
             gen_lrs: vec![1e-3, 1e-2],
             gen_tune_seeds: vec![200],

@@ -277,15 +277,17 @@ pub fn gen_sizes(b: &Budget, windows_at: WindowsAt<'_>) -> Vec<usize> {
 }
 
 /// The flags of a generalisation run on the first `n` windows: three splits, early stopping on
-/// validation loss with the budget's patience, a cap of `steps`.
+/// validation loss with the budget's patience (evaluated at least once an epoch), a cap of `steps`.
 fn held_out(b: &Budget, n: usize, steps: u64, early_stop: bool) -> Vec<(&'static str, Value)> {
+    let epoch = (n / train::TrainConfig::default().batch_size) as u64;
+    let eval_every = if early_stop { b.eval_every.min(epoch.max(b.gen_min_eval_every)) } else { b.eval_every };
     let mut f = vec![
         ("samples", n.into()),
         ("val_fraction", b.val_fraction.into()),
         ("test_fraction", b.test_fraction.into()),
         ("steps", steps.into()),
         ("until_memorized", false.into()),
-        ("eval_every", b.eval_every.into()),
+        ("eval_every", eval_every.into()),
         ("eval_windows", b.eval_windows.into()),
     ];
     if early_stop {
@@ -347,4 +349,26 @@ fn matched(b: &Budget, o: &StudyOptions, lr: &dyn Fn(&str) -> f64, windows_at: W
             Some(cell(Experiment::Matched, format!("{name}/d={d}"), v, d as f64, lr(name), f, &b.gen_seeds))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval_every(f: &[(&str, Value)]) -> u64 {
+        f.iter().find(|(k, _)| *k == "eval_every").and_then(|(_, v)| v.as_u64()).expect("eval_every")
+    }
+
+    /// An early-stopped run evaluates at least once an epoch (54 steps at 1,728 windows of batch
+    /// 32), at most every `eval_every` steps, never more often than `gen_min_eval_every`; a run of
+    /// fixed steps keeps the plain cadence.
+    #[test]
+    fn early_stopped_runs_evaluate_at_least_once_an_epoch() {
+        let b = Budget::of(false);
+        assert_eq!(eval_every(&held_out(&b, 1728, 40_000, true)), 54);
+        assert_eq!(eval_every(&held_out(&b, 6912, 40_000, true)), 216);
+        assert_eq!(eval_every(&held_out(&b, 1_006_610, 40_000, true)), b.eval_every);
+        assert_eq!(eval_every(&held_out(&b, 640, 40_000, true)), b.gen_min_eval_every);
+        assert_eq!(eval_every(&held_out(&b, 1728, 2_000, false)), b.eval_every);
+    }
 }
