@@ -30,7 +30,7 @@ fn fraction(c: &CellRuns) -> Stat {
 }
 
 /// One series over an experiment's cells of one variant: x is the cell's value.
-fn series<'a>(cells: impl Iterator<Item = &'a CellRuns>, label: &str, f: Figure) -> Points {
+fn series<'a>(cells: impl Iterator<Item = &'a CellRuns>, label: &str, f: impl Fn(&CellRuns) -> Stat) -> Points {
     Points::new(label, cells.filter_map(|c| point(c.cell.x, &f(c))).collect())
 }
 
@@ -231,7 +231,7 @@ fn generalisation(out: &Path, s: &Study<'_>) -> Result<()> {
     let zoom = test_bits(s, third, Axis::linear("the same, the largest subsets"));
     let x = Axis::log("training windows").with_ticks(s.baselines.iter().map(|b| b.windows as f64).collect());
     let by = VARIANTS.iter().map(|v| {
-        let steps = |c: &CellRuns| c.stat(|d| d.report.best_step.map(|x| x as f64));
+        let steps = |c: &CellRuns| c.best_step(b.gen_max_steps);
         series(s.of(Experiment::Generalisation).filter(|c| c.cell.variant == *v), v.name, steps)
     });
     let best = Panel::new(x, Axis::log("step of the best validation loss"), by.collect());

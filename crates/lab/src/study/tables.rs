@@ -481,7 +481,7 @@ fn generalisation(s: &Study<'_>) -> Vec<String> {
             &|c| c.stat(|d| d.test_last_bits),
         ),
         by_size_digits(s, Experiment::Generalisation, "Step of the best validation loss", 0, &|c| {
-            c.stat(|d| d.report.best_step.map(|x| x as f64))
+            c.best_step(b.gen_max_steps)
         }),
         matched(s),
     ]
@@ -590,7 +590,7 @@ fn matched(s: &Study<'_>) -> String {
             (c.cell.x as usize).to_string(),
             params,
             with_n(c, &ci(&c.stat(|d| d.test_last_bits), 3)),
-            ci(&c.stat(|d| d.report.best_step.map(|x| x as f64)), 0),
+            ci(&c.best_step(s.budget.gen_max_steps), 0),
         ]));
     }
     md
