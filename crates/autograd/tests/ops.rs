@@ -224,7 +224,7 @@ fn fused_attention_full_and_causal() {
     }
 }
 
-/// The tiny products' register blocks (8 rows × 8 columns): 19 positions are two whole blocks of
+/// The tiny products' register blocks (8 rows × 16 columns): 19 positions are two whole blocks of
 /// rows and three single rows, and 6 features a head fill part of one block of columns.
 #[test]
 fn fused_attention_across_the_tiny_products_blocks() {

@@ -74,7 +74,6 @@ fn quick_json_conforms_to_section_5_says_not_converged_and_a_rerun_trains_nothin
             match p["bits_by_position"].as_array() {
                 Some(by) if name == "causal" => {
                     assert_eq!(by.len(), 32, "{p}");
-                    assert!(by.iter().all(|b| b.as_f64().unwrap() <= 8.0), "{p}");
                     let total = by.iter().map(|b| b.as_f64().unwrap()).sum::<f64>() * n;
                     assert!((total - bits).abs() < 1e-6 * bits.abs().max(1.0), "{name}: {total} against {bits}");
                 }

@@ -62,13 +62,14 @@ enum Products<F> {
     Gemm,
 }
 
-/// Whether attention of `l` positions and `dh` features a head uses the tiny products: where they
-/// measured faster on one thread (`cargo bench -p tensor --bench attention`, BENCHMARKS.md). They
-/// win at d/h = 4, 6 and 32 and at L ≥ 64 with d/h = 16 (5–31%); with d/h = 8 half of each 16-lane
-/// register block is padding, and the gemm crate's kernel is 4–20% faster, as it is at d/h = 16, L = 32.
+/// Whether attention of `l` positions and `dh` features a head uses the tiny products. Measured on
+/// one thread (`cargo bench -p tensor --bench attention`, BENCHMARKS.md) at d/h = 4, 6, 8, 16 and
+/// 32: they win at d/h = 4, 6 and 32 and at L ≥ 64 with d/h = 16 (5–31%); with d/h = 8 half of each
+/// 16-lane register block is padding, and the gemm crate's kernel is 4–20% faster, as it is at
+/// d/h = 16, L = 32. Shapes not measured (d/h = 2, 12, 24…) follow the nearest measured rule.
 pub fn uses_tiny(l: usize, dh: usize) -> bool {
     let gemm_fits = dh == 8 || (dh == 16 && l <= 32);
-    l <= 128 && dh <= 32 && !gemm_fits
+    dh > 0 && l <= 128 && dh <= 32 && !gemm_fits
 }
 
 impl<F: Float> Products<F> {
@@ -173,14 +174,8 @@ pub fn attention_backward<F: Float>(
     );
     let scale = F::one() / F::of(dm.dh as f64).sqrt();
     let band = |band| Band::causal_or_full(causal, band);
-    let mut dq = crate::zeros::<F>(&[b, l, d]);
-    let mut dk = crate::zeros::<F>(&[b, l, d]);
-    let mut dv = crate::zeros::<F>(&[b, l, d]);
-    let (dqp, dkp, dvp) = (
-        SendPtr(crate::buf_mut(&mut dq).as_mut_ptr()),
-        SendPtr(crate::buf_mut(&mut dk).as_mut_ptr()),
-        SendPtr(crate::buf_mut(&mut dv).as_mut_ptr()),
-    );
+    let mut grads = [(); 3].map(|_| crate::zeros::<F>(&[b, l, d])); // dq, dk, dv
+    let [dqp, dkp, dvp] = grads.each_mut().map(|g| SendPtr(crate::buf_mut(g).as_mut_ptr()));
     let per = dm.pairs_per_task();
     let tasks = (b * h).div_ceil(per);
     let run = |task: usize| {
@@ -213,6 +208,7 @@ pub fn attention_backward<F: Float>(
     } else {
         (0..tasks).for_each(run);
     }
+    let [dq, dk, dv] = grads;
     (dq, dk, dv)
 }
 

@@ -2,7 +2,7 @@
 //! `[L, d/h]·[d/h, L]` at the experiments' sizes — without the general kernel's packing and dispatch.
 //!
 //! B is copied once into a zero-padded row-major buffer. Each step of the inner loop then updates an
-//! 8-row × 8-column block of C held in registers: one load of B's row, eight broadcasts of A, eight
+//! 8-row × 16-column block of C held in registers: one load of B's row, eight broadcasts of A, eight
 //! independent multiply-add chains (so the adds' latency hides behind one another). Every element of
 //! C is a single chain over the inner index in increasing order, whatever the blocking: the bits
 //! depend on the shape only.
@@ -72,6 +72,9 @@ impl<F: Float> Tiny<F> {
     }
 
     /// `C = alpha·A·B` on `band`: C is `a.rows × b.cols` with row stride `rsc` and unit column stride.
+    ///
+    /// With a band other than `Full`, A must be exactly zero outside it (as P and dS are in a
+    /// causal attention): a block of rows visits some of those entries.
     ///
     /// # Safety
     /// `c` with row stride `rsc` must address `a.rows × b.cols` valid elements not aliasing a or b.
@@ -153,9 +156,20 @@ unsafe fn block<F: Float, const ROWS: usize>(
         for (r, acc) in acc.iter_mut().enumerate() {
             let x = *a.data.get_unchecked(ap + r * a.rs);
             for l in 0..W {
-                acc[l] = x.mul_add(bp[l], acc[l]);
+                acc[l] = fma(x, bp[l], acc[l]);
             }
         }
     }
     acc
+}
+
+/// a·b + c in one rounding where the CPU has the instruction, else a multiply and an add: without
+/// it `mul_add` is a library call that stops the loop from vectorizing (as `float.rs`'s `fma`).
+#[inline(always)]
+fn fma<F: Float>(a: F, b: F, c: F) -> F {
+    if cfg!(target_feature = "fma") {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
 }

@@ -100,43 +100,8 @@ impl CapacityReport {
         s
     }
 
-    /// A per-position head's bits at its first positions, which see too little of the sequence
-    /// to tell it apart, against the rest: certified points, mean over seeds.
     fn position_table(&self) -> String {
-        let mut rows = String::new();
-        for (name, h) in &self.heads {
-            let mut groups: BTreeMap<(usize, usize), Vec<&Vec<f64>>> = BTreeMap::new();
-            for p in h.points.iter().filter(|p| p.is_certified()) {
-                if let Some(bits) = &p.bits_by_position {
-                    groups.entry((p.d_model, p.n)).or_default().push(bits);
-                }
-            }
-            for ((d, n), runs) in groups {
-                let l = runs[0].len();
-                let mean = |range: std::ops::Range<usize>| {
-                    let cells = runs.iter().flat_map(|r| r[range.clone()].iter()).sum::<f64>();
-                    cells / (runs.len() * range.len()).max(1) as f64
-                };
-                let first: Vec<String> =
-                    (0..4).map(|t| if t < l { format!("{:.2}", mean(t..t + 1)) } else { "—".into() }).collect();
-                let per_sample = mean(0..l) * l as f64;
-                rows += &format!(
-                    "| {name} | {d} | {n} | {} | {} | {:.2} | {per_sample:.1} |\n",
-                    runs.len(),
-                    first.join(" | "),
-                    mean(4.min(l)..l)
-                );
-            }
-        }
-        if rows.is_empty() {
-            return rows;
-        }
-        "\n## Bits per position (per-position heads, certified points, mean over seeds)\n\nBits stored per \
-         sample at each position (at most 8): position t has seen t + 1 bytes of its sequence.\n\n\
-         | head | d | samples | seeds | pos 0 | pos 1 | pos 2 | pos 3 | mean of pos 4.. | bits per sample |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n"
-            .to_string()
-            + &rows
+        position_table(&self.heads)
     }
 
     fn tuning_table(&self) -> String {
@@ -162,6 +127,47 @@ impl CapacityReport {
         }
         s
     }
+}
+
+/// A per-position head's bits at its first positions, which see too little of the sequence to
+/// tell it apart, against the rest: certified points, mean over seeds per size and dataset.
+pub(crate) fn position_table(heads: &BTreeMap<String, HeadCapacity>) -> String {
+    let mut rows = String::new();
+    for (name, h) in heads {
+        let mut groups: BTreeMap<(usize, usize), Vec<&Vec<f64>>> = BTreeMap::new();
+        for p in h.points.iter().filter(|p| p.is_certified()) {
+            if let Some(bits) = &p.bits_by_position {
+                groups.entry((p.d_model, p.n)).or_default().push(bits);
+            }
+        }
+        for ((d, n), runs) in groups {
+            let l = runs[0].len();
+            // The mean over seeds and over the positions in `range`; "—" for an empty range.
+            let mean = |range: std::ops::Range<usize>| {
+                let cells = runs.iter().flat_map(|r| r[range.clone()].iter()).sum::<f64>();
+                let count = runs.len() * range.len();
+                (count > 0).then(|| cells / count as f64)
+            };
+            let cell = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:.2}"));
+            let first: Vec<String> = (0..4).map(|t| cell((t < l).then(|| mean(t..t + 1)).flatten())).collect();
+            let per_sample = mean(0..l).unwrap_or(0.0) * l as f64;
+            rows += &format!(
+                "| {name} | {d} | {n} | {} | {} | {} | {per_sample:.1} |\n",
+                runs.len(),
+                first.join(" | "),
+                cell(mean(4.min(l)..l))
+            );
+        }
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    "\n## Bits per position (per-position heads, certified points, mean over seeds)\n\nBits stored per \
+     sample at each position (at most 8): position t has seen t + 1 bytes of its sequence.\n\n\
+     | head | d | samples | seeds | pos 0 | pos 1 | pos 2 | pos 3 | mean of pos 4.. | bits per sample |\n\
+     |---|---|---|---|---|---|---|---|---|---|\n"
+        .to_string()
+        + &rows
 }
 
 fn sizes_rows(name: &str, h: &HeadCapacity) -> String {

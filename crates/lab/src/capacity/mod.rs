@@ -25,7 +25,7 @@
 
 mod figures;
 mod grid;
-mod markdown;
+pub(crate) mod markdown;
 mod positions;
 pub mod summary;
 mod tune;

@@ -122,8 +122,9 @@ pub struct Point {
     pub certified: Option<bool>,
     pub epochs: f64,
     pub stopped: train::Stopped,
-    /// A per-position head's mean bits per sample at each position (0–8 each), from the 1× run's
-    /// final weights; null for a window head.
+    /// A per-position head's mean bits per sample at each position (at most 8 each), from the 1×
+    /// run's final weights; null for a window head and for a run that diverged (its weights are
+    /// an earlier checkpoint's).
     pub bits_by_position: Option<Vec<f64>>,
 }
 
@@ -174,7 +175,9 @@ pub fn point(one: &Outcome, two: Option<&Outcome>, certify: bool) -> Option<(Hea
             certified: certify.then(|| two.is_some_and(|t| certifies(memorized, t))),
             epochs: r.epochs,
             stopped: r.stopped,
-            bits_by_position: config.model.per_position().then(|| by_position(&r.run_dir)).flatten(),
+            bits_by_position: (config.model.per_position() && r.stopped != train::Stopped::Diverged)
+                .then(|| by_position(&r.run_dir))
+                .flatten(),
         },
     ))
 }

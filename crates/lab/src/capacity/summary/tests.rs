@@ -107,3 +107,26 @@ fn the_split_fit_recovers_known_rates() {
     // Without head parameters the head's rate cannot be told apart.
     assert!(split_fit(&[(1000.0, 0.0, 10.0), (2000.0, 0.0, 20.0)]).is_none());
 }
+
+/// The bits-per-position table: certified points only, grouped by size and dataset, each column
+/// the mean over seeds; positions past the last are "—".
+#[test]
+fn the_position_table_averages_certified_points_over_seeds() {
+    let with = |seed: u64, bits: Vec<f64>, certified: bool| Point {
+        bits_by_position: Some(bits),
+        certified: Some(certified),
+        ..pt(20, seed, 2000.0, 1500.0, 1500.0)
+    };
+    let l6 = |x: f64| vec![x, 2.0 * x, 3.0, 4.0, 5.0, 7.0];
+    let points = vec![with(0, l6(1.0), true), with(1, l6(2.0), true), with(2, l6(100.0), false)];
+    let heads = BTreeMap::from([("causal".to_string(), head_capacity(points, &[], false))]);
+    let md = crate::capacity::markdown::position_table(&heads);
+    // Seeds 0 and 1: positions 0 and 1 average 1.5 and 3.0; positions 4.. (5 and 7) average 6.0;
+    // a sample stores 1.5 + 3 + 3 + 4 + 5 + 7 = 23.5. The uncertified seed 2 is left out.
+    assert!(md.contains("| causal | 16 | 20 | 2 | 1.50 | 3.00 | 3.00 | 4.00 | 6.00 | 23.5 |"), "{md}");
+    let short = vec![with(0, vec![1.0, 2.0], true)];
+    let heads = BTreeMap::from([("causal".to_string(), head_capacity(short, &[], false))]);
+    let md = crate::capacity::markdown::position_table(&heads);
+    assert!(md.contains("| causal | 16 | 20 | 1 | 1.00 | 2.00 | — | — | — | 3.0 |"), "{md}");
+    assert_eq!(crate::capacity::markdown::position_table(&BTreeMap::new()), "");
+}
