@@ -190,9 +190,17 @@ pub const DIVERGED_FACTOR: f64 = 4.0;
 /// The divergence rule: a non-finite loss, or, after warm-up, a loss above DIVERGED_FACTOR times
 /// the first step's (a byte model starts near ln 257 = 5.5 nats; 22 nats is far worse than
 /// guessing, and clipping keeps a healthy run well below it).
+///
+/// A capacity run (random data) is a fixed budget judged by its end, and only a non-finite loss
+/// ends it: once it has stored its whole dataset, at a loss near 10⁻⁷, a single step can spike
+/// past 22 nats and the next ones recover. The rule stopped such runs as diverged with negative
+/// memorized bits; without it the same runs end storing every bit (capacity/PROBES.md).
 fn diverged(s: &mut Session, loss: f64) -> bool {
     if !loss.is_finite() {
         return true;
+    }
+    if s.config.random_data {
+        return false;
     }
     let first = *s.first_loss.get_or_insert(loss);
     // The step being taken is number s.step + 1 (it is counted once applied).
@@ -439,5 +447,29 @@ fn report(
         best_step: None,
         test: None,
         memorized_bits_clipped: train.memorized_bits_clipped.filter(|_| random_and_whole),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(random_data: bool) -> Session {
+        let mut c = crate::TrainConfig::default_run();
+        (c.random_data, c.samples, c.steps, c.until_memorized) = (random_data, Some(8), Some(10), false);
+        Session::new(c).unwrap()
+    }
+
+    /// A loss 4× the first step's ends a run on text, not a capacity run on random data; a
+    /// non-finite loss ends both.
+    #[test]
+    fn only_a_non_finite_loss_ends_a_capacity_run() {
+        for random in [false, true] {
+            let mut s = session(random);
+            assert!(!diverged(&mut s, 5.5), "the first step sets the reference");
+            s.step = 5;
+            assert_eq!(diverged(&mut s, 30.0), !random, "a spike past 4× the first loss, random data {random}");
+            assert!(diverged(&mut s, f64::NAN) && diverged(&mut s, f64::INFINITY));
+        }
     }
 }
