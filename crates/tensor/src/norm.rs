@@ -1,8 +1,10 @@
 //! Layer normalisation over the last axis, forward and backward in one pass over the rows each.
 //!
-//! The row loops are compiled once per common width (16, 32, 64, 128: every preset's d_model) with
-//! the width known at compile time, so that a 16-wide row is a couple of vector registers and no
-//! remainder loops; any other width takes the same code with a run-time length.
+//! The row loops are compiled once per common width (16, 32, 64, 128: every preset's d_model; 4, 8
+//! and 12: the capacity grid's narrowest models, whose steps are a fifth layer norm) with the width
+//! known at compile time, so that a 16-wide row is a couple of vector registers and no remainder
+//! loops; any other width takes the same code with a run-time length. The arithmetic and its order
+//! are the same either way, so the width changes the speed, never the bits.
 
 use crate::{lanes, Float, Tensor};
 
@@ -17,6 +19,9 @@ pub struct LayerNormSaved<F> {
 macro_rules! by_width {
     ($d:expr, $run:ident, $($arg:expr),*) => {
         match $d {
+            4 => $run::<F, 4>($($arg),*),
+            8 => $run::<F, 8>($($arg),*),
+            12 => $run::<F, 12>($($arg),*),
             16 => $run::<F, 16>($($arg),*),
             32 => $run::<F, 32>($($arg),*),
             64 => $run::<F, 64>($($arg),*),
@@ -31,6 +36,25 @@ macro_rules! by_width {
 fn rows<F, const D: usize>(data: &[F], d: usize) -> impl Iterator<Item = &[F]> {
     let width = if D == 0 { d } else { D };
     data.chunks_exact(width).map(move |r| if D == 0 { r } else { &<&[F; D]>::try_from(r).expect("exact chunks")[..] })
+}
+
+/// A row-long slice whose length the compiler knows when D is not 0.
+#[inline(always)]
+fn fit<F, const D: usize>(s: &[F]) -> &[F] {
+    if D == 0 {
+        s
+    } else {
+        &<&[F; D]>::try_from(s).expect("a row-long slice")[..]
+    }
+}
+
+#[inline(always)]
+fn fit_mut<F, const D: usize>(s: &mut [F]) -> &mut [F] {
+    if D == 0 {
+        s
+    } else {
+        &mut <&mut [F; D]>::try_from(s).expect("a row-long slice")[..]
+    }
 }
 
 // x is [..., d], w and b are [d]; y is [..., d]
@@ -100,11 +124,16 @@ fn backward_rows<F: Float, const D: usize>(
     db: &mut [F],
     d: usize,
 ) {
-    let (mut xhat, mut g) = (vec![F::zero(); d], vec![F::zero(); d]);
+    let (mut xhat_v, mut g_v) = (vec![F::zero(); d], vec![F::zero(); d]);
+    // Every row-long slice with its length known at compile time (when D is), so that the zips
+    // below are fixed-length loops with no remainder.
+    let (xhat, g, ws) = (fit_mut::<F, D>(&mut xhat_v), fit_mut::<F, D>(&mut g_v), fit::<F, D>(ws));
+    let (dw, db) = (fit_mut::<F, D>(dw), fit_mut::<F, D>(db));
     let inv_d = F::one() / F::of(d as f64);
     let rows_xy = rows::<F, D>(xs, d).zip(rows::<F, D>(dys, d));
     for (r, ((xr, dyr), dxr)) in rows_xy.zip(dx.chunks_exact_mut(d)).enumerate() {
         let (mean, rstd) = (saved.mean[r], saved.rstd[r]);
+        let dxr = fit_mut::<F, D>(dxr);
         // Zipped slices (no indexing): the compiler proves the lengths equal and vectorizes.
         for ((((xh, gj), (&x, &dy)), &w), (dw, db)) in xhat
             .iter_mut()
@@ -118,10 +147,53 @@ fn backward_rows<F: Float, const D: usize>(
             *dw += dy * *xh;
             *db += dy;
         }
-        let mean_g = lanes::sum(&g) * inv_d;
-        let mean_gx = lanes::dot(&g, &xhat) * inv_d;
-        for ((dx, &gj), &xh) in dxr.iter_mut().zip(&g).zip(&xhat) {
+        let mean_g = lanes::sum(g) * inv_d;
+        let mean_gx = lanes::dot(g, xhat) * inv_d;
+        for ((dx, &gj), &xh) in dxr.iter_mut().zip(g.iter()).zip(xhat.iter()) {
             *dx = rstd * (gj - mean_g - xh * mean_gx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values with non-zero means, uneven spreads and non-identity weights, so a wrong row or lane
+    /// shows in the bits.
+    fn values(n: usize, seed: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as f32 * 0.37 + seed).sin() * 3.0 + 0.5 * seed).round() / 4.0 + (i % 5) as f32 * 0.1)
+            .collect()
+    }
+
+    #[test]
+    fn a_width_known_at_compile_time_gives_the_run_time_widths_bits() {
+        fn check<const D: usize>() {
+            let rows_n = 7;
+            let (xs, dys) = (values(rows_n * D, 1.3), values(rows_n * D, -0.7));
+            let (ws, bs) = (values(D, 2.1), values(D, 0.4));
+            let (mut y_const, mut y_run) = (vec![0.0f32; xs.len()], vec![0.0f32; xs.len()]);
+            let s_const = forward_rows::<f32, D>(&xs, &mut y_const, &ws, &bs, D, 1e-5);
+            let s_run = forward_rows::<f32, 0>(&xs, &mut y_run, &ws, &bs, D, 1e-5);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y_const), bits(&y_run), "forward, width {D}");
+            assert_eq!(bits(&s_const.rstd), bits(&s_run.rstd), "rstd, width {D}");
+            let grads = |saved: &LayerNormSaved<f32>, constant: bool| {
+                let (mut dx, mut dw, mut db) = (vec![0.0f32; xs.len()], vec![0.0f32; D], vec![0.0f32; D]);
+                if constant {
+                    backward_rows::<f32, D>(&xs, &ws, saved, &dys, &mut dx, &mut dw, &mut db, D);
+                } else {
+                    backward_rows::<f32, 0>(&xs, &ws, saved, &dys, &mut dx, &mut dw, &mut db, D);
+                }
+                [dx, dw, db].map(|v| bits(&v))
+            };
+            assert_eq!(grads(&s_const, true), grads(&s_run, false), "backward, width {D}");
+        }
+        check::<4>();
+        check::<8>();
+        check::<12>();
+        check::<16>();
+        check::<32>();
     }
 }
