@@ -1,32 +1,60 @@
 #!/usr/bin/env bash
-# Issue 24's capacity grid at saturation, one model size per command (each size has its own step
-# budget, the same for every head), smallest first, then one command that reports them all.
+# Issue 24's capacity grid at saturation: one command per model size (each size has one step budget,
+# the same for every head measured at it), then one report per folder.
 # Resumable: rerun it and every finished run is skipped; shard it across machines with SHARD=k/n.
 # Wall time per command goes to $OUT/wall.log.
-#   scripts/capacity_grid.sh [BINARY]      (JOBS=2 SHARD=1/2 OUT=capacity/main)
+#   scripts/capacity_grid.sh [BINARY]      (JOBS=2 SHARD=1/2 OUT=capacity/main CAUSAL_OUT=capacity/causal)
 #
-# Why these budgets: a window head sees one target per sample, so at 4 bits/parameter its dataset
-# has 32× the samples of a causal one, and it certifies (2× the steps changes its bits by < 2%)
-# only after about 2,000 passes over its data (last, d 8: 65K → 262K steps +1.6%; d 16: +4.2%;
-# capacity/PROBES.md). Steps per size are sized for that: 2,000 epochs of the last head's
-# 4 bits/parameter dataset at batch 32, rounded up to a multiple of 65,536.
+# Why these budgets (capacity/PROBES.md): a point certifies (2× the steps changes its bits by < 2%)
+# after about 2,000 passes over its 4 bits/parameter dataset. A window head sees one target per
+# sample, so its dataset has L = 32× the samples of a causal one and needs 32× the steps: 2,000
+# epochs of last's dataset at batch 32, rounded up to a multiple of 65,536, is 65,536 steps at d 4
+# and 131,072 at d 8 (×1.5 and ×2 at d 12 and d 16).
+#
+# How the compute per head stays comparable: the window heads (last, tied) are measured at the
+# small widths d 4–16 (1.3K–15K parameters), where their budgets are affordable; causal shares their
+# d 4 budget and is measured alone at d 24, 40 and 64 (11K–44K parameters; widths no window head
+# uses, so that every size keeps one budget), each with 2,000 epochs of its own 4 bits/parameter
+# dataset rounded up to a multiple of 8,192 steps. Its d 4 runs are the main folder's, linked into
+# its own.
 set -euo pipefail
 bin=${1:-target/release/overfit}
 out=${OUT:-capacity/main}
+causal_out=${CAUSAL_OUT:-capacity/causal}
 jobs=${JOBS:-1}
 shard=${SHARD:+--shard $SHARD}
-mkdir -p "$out"
-point() { # d steps heads
-  local start=$(date +%s)
-  "$bin" capacity --heads "$3" --sizes "$1" --steps "$2" --data-bits 1,2,3,4,6 --seeds 0,1 \
-    --certify --jobs "$jobs" $shard --out "$out" > "$out/d$1.txt" || true
-  echo "d$1 steps $2 heads $3: $(( $(date +%s) - start )) s ($(date -u +%FT%TZ))" >> "$out/wall.log"
+mkdir -p "$out" "$causal_out"
+timed() { # name command...
+  local name=$1 start=$(date +%s); shift
+  "$@" > "$name.txt" || true
+  echo "$(basename "$name") $*: $(( $(date +%s) - start )) s ($(date -u +%FT%TZ))" >> "$(dirname "$name")/wall.log"
 }
-point 4 65536 causal,last,tied
-point 8 131072 causal,last,tied
-point 12 196608 causal,last,tied
-point 16 262144 causal,last,tied
-# Every size in one report (capacity.json, capacity.md, the plots, the fits across sizes): every
-# run is finished by now, so this trains nothing.
-"$bin" capacity --heads causal,last,tied --sizes 4,8,12,16 --steps-per-size 65536,131072,196608,262144 \
-  --data-bits 1,2,3,4,6 --seeds 0,1 --certify --jobs "$jobs" --out "$out" > "$out/all.txt" || true
+window() { # d steps heads
+  timed "$out/d$1" "$bin" capacity --heads "$3" --sizes "$1" --steps "$2" --data-bits 1,2,3,4,6 \
+    --seeds 0,1 --certify --jobs "$jobs" $shard --out "$out"
+}
+causal_sizes=(4 24 40 64)
+causal_steps=65536,16384,24576,49152
+causal() { # every causal size, smallest first (d 4's runs are found finished)
+  timed "$causal_out/causal" "$bin" capacity --heads causal --sizes "$(IFS=,; echo "${causal_sizes[*]}")" \
+    --steps-per-size "$causal_steps" --data-bits 2,3,4,6 --seeds 0,1 --certify --jobs "$jobs" $shard \
+    --out "$causal_out"
+}
+link_causal_d4() { # the main folder's causal d 4 runs and tuning, seen from the causal folder
+  for kind in grid tune; do
+    mkdir -p "$causal_out/$kind/causal"
+    local target=$out/$kind/causal/L32-d4-N1-h2-F4 link=$causal_out/$kind/causal/L32-d4-N1-h2-F4
+    [ -e "$link" ] || ln -s "$(realpath "$target")" "$link"
+  done
+}
+window 4 65536 causal,last,tied
+link_causal_d4
+causal
+window 8 131072 last,tied
+window 12 196608 last,tied
+window 16 262144 last,tied
+# The window heads' sizes in one report (capacity.json, capacity.md, the plots, the fits across
+# sizes): every run is finished by now, so this trains nothing. causal's report is its command's.
+timed "$out/all" "$bin" capacity --heads last,tied --sizes 4,8,12,16 \
+  --steps-per-size 65536,131072,196608,262144 --data-bits 1,2,3,4,6 --seeds 0,1 --certify --jobs "$jobs" \
+  --out "$out"
