@@ -71,6 +71,7 @@ pub fn layer_norm_forward<F: Float>(
     (crate::from_vec(x.shape(), y), saved)
 }
 
+#[inline(never)] // compiled once per width, as backward_rows
 fn forward_rows<F: Float, const D: usize>(
     xs: &[F],
     y: &mut [F],
@@ -114,6 +115,7 @@ pub fn layer_norm_backward<F: Float>(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(never)] // compiled once per width, apart from the dispatch: inlined, the width-16 loop lost half its speed
 fn backward_rows<F: Float, const D: usize>(
     xs: &[F],
     ws: &[F],
