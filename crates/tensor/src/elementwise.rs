@@ -50,9 +50,26 @@ fn standard<F: Float>(x: Tensor<F>) -> Tensor<F> {
     }
 }
 
+/// a ∘ b in one pass over flat buffers, when both are in standard layout and b's shape is a's or
+/// a trailing part of it (a residual, a position table, a gate): ndarray's general broadcasting
+/// walks n-dimensional indices and cost 5 µs for a 16×32×16 residual add. One `f` per element,
+/// as there, so the bits are the same. None for every other case.
+fn flat<F: Float>(a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F, F) -> F) -> Option<Tensor<F>> {
+    let (xs, ys) = (a.as_slice()?, b.as_slice()?);
+    if ys.is_empty() || !a.shape().ends_with(b.shape()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(xs.len());
+    for chunk in xs.chunks_exact(ys.len()) {
+        out.extend(chunk.iter().zip(ys).map(|(&x, &y)| f(x, y)));
+    }
+    Some(crate::from_vec(a.shape(), out))
+}
+
 // ---- add: c = a + b -------------------------------------------------------------------------
 pub fn add_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    standard(a + b)
+    // Addition commutes, so a broadcast a takes the flat path too.
+    flat(a, b, |x, y| x + y).or_else(|| flat(b, a, |y, x| x + y)).unwrap_or_else(|| standard(a + b))
 }
 pub fn add_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     (sum_to_shape(dc, a_shape), sum_to_shape(dc, b_shape))
@@ -60,7 +77,7 @@ pub fn add_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<
 
 // ---- sub: c = a - b -------------------------------------------------------------------------
 pub fn sub_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    standard(a - b)
+    flat(a, b, |x, y| x - y).unwrap_or_else(|| standard(a - b))
 }
 pub fn sub_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     (sum_to_shape(dc, a_shape), sum_to_shape(&dc.mapv(|g| -g), b_shape))
@@ -68,7 +85,7 @@ pub fn sub_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<
 
 // ---- mul: c = a ⊙ b -------------------------------------------------------------------------
 pub fn mul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    standard(a * b)
+    flat(a, b, |x, y| x * y).or_else(|| flat(b, a, |y, x| x * y)).unwrap_or_else(|| standard(a * b))
 }
 pub fn mul_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     (sum_to_shape(&(dc * b), a.shape()), sum_to_shape(&(dc * a), b.shape()))
@@ -76,7 +93,7 @@ pub fn mul_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (
 
 // ---- div: c = a / b -------------------------------------------------------------------------
 pub fn div_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    standard(a / b)
+    flat(a, b, |x, y| x / y).unwrap_or_else(|| standard(a / b))
 }
 pub fn div_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     // ∂c/∂a = 1/b ; ∂c/∂b = -a/b²
@@ -189,4 +206,45 @@ pub fn gelu_forward<F: Float>(x: &Tensor<F>) -> Tensor<F> {
 pub fn gelu_backward<F: Float>(x: &Tensor<F>, dy: &Tensor<F>) -> Tensor<F> {
     let (xs, gs) = (crate::contiguous(x), crate::contiguous(dy));
     crate::from_vec(x.shape(), xs.iter().zip(gs.iter()).map(|(&x, &g)| g * gelu_grad(x)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(shape: &[usize], seed: f32) -> Tensor<f32> {
+        let n = shape.iter().product();
+        crate::from_vec(shape, (0..n).map(|i| (i as f32 * 0.731 + seed).sin() * 2.5 + 0.3).collect())
+    }
+
+    fn bits(t: &Tensor<f32>) -> (Vec<usize>, Vec<u32>) {
+        (t.shape().to_vec(), t.iter().map(|v| v.to_bits()).collect())
+    }
+
+    /// The flat path against ndarray's broadcasting, bit for bit, on every shape pairing it takes
+    /// (equal, trailing, a broadcast first operand, a scalar) and on ones it must leave alone
+    /// (a size-1 axis, an operand not in standard layout).
+    #[test]
+    fn binary_ops_give_the_broadcasting_bits() {
+        let pairs: [(&[usize], &[usize]); 6] = [
+            (&[3, 5, 4], &[3, 5, 4]),
+            (&[3, 5, 4], &[5, 4]),
+            (&[3, 5, 4], &[4]),
+            (&[5, 4], &[3, 5, 4]),
+            (&[3, 5, 4], &[]),
+            (&[3, 5, 4], &[3, 1, 4]),
+        ];
+        for (sa, sb) in pairs {
+            let (a, b) = (tensor(sa, 0.2), tensor(sb, 1.7));
+            assert_eq!(bits(&add_forward(&a, &b)), bits(&(&a + &b)), "add {sa:?} {sb:?}");
+            assert_eq!(bits(&mul_forward(&a, &b)), bits(&(&a * &b)), "mul {sa:?} {sb:?}");
+            assert_eq!(bits(&sub_forward(&a, &b)), bits(&(&a - &b)), "sub {sa:?} {sb:?}");
+            assert_eq!(bits(&div_forward(&a, &b)), bits(&(&a / &b)), "div {sa:?} {sb:?}");
+        }
+        let (a, b) = (tensor(&[4, 3], 0.5), tensor(&[3, 4], 0.9).reversed_axes());
+        assert!(b.as_slice().is_none(), "the second operand is not in standard layout");
+        assert_eq!(bits(&add_forward(&a, &b)), bits(&(&a + &b)));
+        assert_eq!(bits(&div_forward(&a, &b)), bits(&(&a / &b)));
+        assert!(add_forward(&a, &b).is_standard_layout());
+    }
 }
