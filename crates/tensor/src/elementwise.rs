@@ -68,7 +68,7 @@ fn flat<F: Float>(a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F, F) -> F) -> Option
 
 // ---- add: c = a + b -------------------------------------------------------------------------
 pub fn add_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    // Addition commutes, so a broadcast a takes the flat path too.
+    // A broadcast a takes the flat path with the operands' roles swapped, the operation's order kept.
     flat(a, b, |x, y| x + y).or_else(|| flat(b, a, |y, x| x + y)).unwrap_or_else(|| standard(a + b))
 }
 pub fn add_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
@@ -77,7 +77,7 @@ pub fn add_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<
 
 // ---- sub: c = a - b -------------------------------------------------------------------------
 pub fn sub_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    flat(a, b, |x, y| x - y).unwrap_or_else(|| standard(a - b))
+    flat(a, b, |x, y| x - y).or_else(|| flat(b, a, |y, x| x - y)).unwrap_or_else(|| standard(a - b))
 }
 pub fn sub_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     (sum_to_shape(dc, a_shape), sum_to_shape(&dc.mapv(|g| -g), b_shape))
@@ -93,7 +93,7 @@ pub fn mul_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (
 
 // ---- div: c = a / b -------------------------------------------------------------------------
 pub fn div_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    flat(a, b, |x, y| x / y).unwrap_or_else(|| standard(a / b))
+    flat(a, b, |x, y| x / y).or_else(|| flat(b, a, |y, x| x / y)).unwrap_or_else(|| standard(a / b))
 }
 pub fn div_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     // ∂c/∂a = 1/b ; ∂c/∂b = -a/b²
@@ -222,27 +222,34 @@ mod tests {
     }
 
     /// The flat path against ndarray's broadcasting, bit for bit, on every shape pairing it takes
-    /// (equal, trailing, a broadcast first operand, a scalar) and on ones it must leave alone
-    /// (a size-1 axis, an operand not in standard layout).
+    /// (equal, trailing, a broadcast first operand, scalars, empty tensors) and on ones it must
+    /// leave to ndarray (a size-1 axis, an operand not in standard layout).
     #[test]
     fn binary_ops_give_the_broadcasting_bits() {
-        let pairs: [(&[usize], &[usize]); 6] = [
+        let flat_pairs: [(&[usize], &[usize]); 10] = [
             (&[3, 5, 4], &[3, 5, 4]),
             (&[3, 5, 4], &[5, 4]),
             (&[3, 5, 4], &[4]),
             (&[5, 4], &[3, 5, 4]),
             (&[3, 5, 4], &[]),
-            (&[3, 5, 4], &[3, 1, 4]),
+            (&[], &[3, 5, 4]),
+            (&[], &[]),
+            (&[0, 4], &[4]),
+            (&[4], &[0, 4]),
+            (&[3, 1, 4], &[1, 4]),
         ];
-        for (sa, sb) in pairs {
+        let other_pairs: [(&[usize], &[usize]); 1] = [(&[3, 5, 4], &[3, 1, 4])];
+        for (sa, sb) in flat_pairs.into_iter().chain(other_pairs) {
             let (a, b) = (tensor(sa, 0.2), tensor(sb, 1.7));
+            let takes_flat = flat(&a, &b, |x, y| x + y).is_some() || flat(&b, &a, |x, y| x + y).is_some();
+            assert_eq!(takes_flat, flat_pairs.contains(&(sa, sb)), "which path for {sa:?} {sb:?}");
             assert_eq!(bits(&add_forward(&a, &b)), bits(&(&a + &b)), "add {sa:?} {sb:?}");
             assert_eq!(bits(&mul_forward(&a, &b)), bits(&(&a * &b)), "mul {sa:?} {sb:?}");
             assert_eq!(bits(&sub_forward(&a, &b)), bits(&(&a - &b)), "sub {sa:?} {sb:?}");
             assert_eq!(bits(&div_forward(&a, &b)), bits(&(&a / &b)), "div {sa:?} {sb:?}");
         }
         let (a, b) = (tensor(&[4, 3], 0.5), tensor(&[3, 4], 0.9).reversed_axes());
-        assert!(b.as_slice().is_none(), "the second operand is not in standard layout");
+        assert!(flat(&a, &b, |x, y| x + y).is_none(), "an operand not in standard layout goes to ndarray");
         assert_eq!(bits(&add_forward(&a, &b)), bits(&(&a + &b)));
         assert_eq!(bits(&div_forward(&a, &b)), bits(&(&a / &b)));
         assert!(add_forward(&a, &b).is_standard_layout());
