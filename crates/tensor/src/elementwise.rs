@@ -66,10 +66,20 @@ fn flat<F: Float>(a: &Tensor<F>, b: &Tensor<F>, f: impl Fn(F, F) -> F) -> Option
     Some(crate::from_vec(a.shape(), out))
 }
 
+/// a ∘ b: the flat path when either operand is the broadcast one (with a broadcast a the roles
+/// swap, the operation's order kept), else ndarray's `general`.
+fn binary<F: Float>(
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    f: impl Fn(F, F) -> F + Copy,
+    general: impl FnOnce() -> Tensor<F>,
+) -> Tensor<F> {
+    flat(a, b, f).or_else(|| flat(b, a, |y, x| f(x, y))).unwrap_or_else(|| standard(general()))
+}
+
 // ---- add: c = a + b -------------------------------------------------------------------------
 pub fn add_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    // A broadcast a takes the flat path with the operands' roles swapped, the operation's order kept.
-    flat(a, b, |x, y| x + y).or_else(|| flat(b, a, |y, x| x + y)).unwrap_or_else(|| standard(a + b))
+    binary(a, b, |x, y| x + y, || a + b)
 }
 pub fn add_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     (sum_to_shape(dc, a_shape), sum_to_shape(dc, b_shape))
@@ -77,7 +87,7 @@ pub fn add_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<
 
 // ---- sub: c = a - b -------------------------------------------------------------------------
 pub fn sub_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    flat(a, b, |x, y| x - y).or_else(|| flat(b, a, |y, x| x - y)).unwrap_or_else(|| standard(a - b))
+    binary(a, b, |x, y| x - y, || a - b)
 }
 pub fn sub_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     (sum_to_shape(dc, a_shape), sum_to_shape(&dc.mapv(|g| -g), b_shape))
@@ -85,7 +95,7 @@ pub fn sub_backward<F: Float>(a_shape: &[usize], b_shape: &[usize], dc: &Tensor<
 
 // ---- mul: c = a ⊙ b -------------------------------------------------------------------------
 pub fn mul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    flat(a, b, |x, y| x * y).or_else(|| flat(b, a, |y, x| x * y)).unwrap_or_else(|| standard(a * b))
+    binary(a, b, |x, y| x * y, || a * b)
 }
 pub fn mul_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     (sum_to_shape(&(dc * b), a.shape()), sum_to_shape(&(dc * a), b.shape()))
@@ -93,7 +103,7 @@ pub fn mul_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (
 
 // ---- div: c = a / b -------------------------------------------------------------------------
 pub fn div_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Tensor<F> {
-    flat(a, b, |x, y| x / y).or_else(|| flat(b, a, |y, x| x / y)).unwrap_or_else(|| standard(a / b))
+    binary(a, b, |x, y| x / y, || a / b)
 }
 pub fn div_backward<F: Float>(a: &Tensor<F>, b: &Tensor<F>, dc: &Tensor<F>) -> (Tensor<F>, Tensor<F>) {
     // ∂c/∂a = 1/b ; ∂c/∂b = -a/b²

@@ -1,7 +1,7 @@
 //! Layer normalisation over the last axis, forward and backward in one pass over the rows each.
 //!
 //! The row loops are compiled once per common width (16, 32, 64, 128: every preset's d_model; 4, 8
-//! and 12: the capacity grid's narrowest models, whose steps are a fifth layer norm) with the width
+//! and 12: the capacity grid's narrowest models, where layer norm was a fifth of the step) with the width
 //! known at compile time, so that a 16-wide row is a couple of vector registers and no remainder
 //! loops; any other width takes the same code with a run-time length. The arithmetic and its order
 //! are the same either way, so the width changes the speed, never the bits.
@@ -35,7 +35,7 @@ macro_rules! by_width {
 #[inline(always)]
 fn rows<F, const D: usize>(data: &[F], d: usize) -> impl Iterator<Item = &[F]> {
     let width = if D == 0 { d } else { D };
-    data.chunks_exact(width).map(move |r| if D == 0 { r } else { &<&[F; D]>::try_from(r).expect("exact chunks")[..] })
+    data.chunks_exact(width).map(fit::<F, D>)
 }
 
 /// A row-long slice whose length the compiler knows when D is not 0.
