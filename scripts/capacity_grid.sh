@@ -3,7 +3,8 @@
 # the same for every head measured at it), then one report per folder.
 # Resumable: rerun it and every finished run is skipped; shard it across machines with SHARD=k/n.
 # Wall time per command goes to $OUT/wall.log.
-#   scripts/capacity_grid.sh [BINARY]      (JOBS=2 SHARD=1/2 OUT=capacity/main CAUSAL_OUT=capacity/causal)
+#   scripts/capacity_grid.sh [BINARY]      (JOBS=2 SHARD=1/2 OUT=capacity/main CAUSAL_OUT=capacity/causal
+#                                           SEED_ID4_OUT=capacity/seed-id4-causal)
 #
 # Why these budgets (capacity/PROBES.md): a point certifies (2× the steps changes its bits by < 2%)
 # after about 2,000 passes over its 4 bits/parameter dataset. A window head sees one target per
@@ -15,15 +16,17 @@
 # small widths d 4–16 (1.3K–15K parameters), where their budgets are affordable; causal shares their
 # d 4 budget and is measured alone at d 24, 40 and 64 (11K–44K parameters; widths no window head
 # uses, so that every size keeps one budget), each with 2,000 epochs of its own 4 bits/parameter
-# dataset rounded up to a multiple of 8,192 steps. Its d 4 runs are the main folder's, linked into
-# its own.
+# dataset rounded up to a multiple of 8,192 steps. Its d 4 runs are the main folder's, and its d 16
+# runs (8,192 steps, the same rule) are seed-id4's from capacity/seed-id4-causal: both are linked
+# into its own folder, so that one report fits across every causal size.
 set -euo pipefail
 bin=${1:-target/release/overfit}
 out=${OUT:-capacity/main}
 causal_out=${CAUSAL_OUT:-capacity/causal}
+seed_id4_out=${SEED_ID4_OUT:-capacity/seed-id4-causal}
 jobs=${JOBS:-1}
 shard=${SHARD:+--shard $SHARD}
-mkdir -p "$out" "$causal_out"
+mkdir -p "$out" "$causal_out" "$seed_id4_out"
 timed() { # name command...
   local name=$1 start=$(date +%s); shift
   "$@" > "$name.txt" || true
@@ -33,22 +36,25 @@ window() { # d steps heads
   timed "$out/d$1" "$bin" capacity --heads "$3" --sizes "$1" --steps "$2" --data-bits 1,2,3,4,6 \
     --seeds 0,1 --certify --jobs "$jobs" $shard --out "$out"
 }
-causal_sizes=(4 24 40 64)
-causal_steps=65536,16384,24576,49152
-causal() { # every causal size, smallest first (d 4's runs are found finished)
+causal_sizes=(4 16 24 40 64)
+causal_steps=65536,8192,16384,24576,49152
+causal() { # every causal size, smallest first (d 4's and d 16's runs are found finished)
   timed "$causal_out/causal" "$bin" capacity --heads causal --sizes "$(IFS=,; echo "${causal_sizes[*]}")" \
     --steps-per-size "$causal_steps" --data-bits 2,3,4,6 --seeds 0,1 --certify --jobs "$jobs" $shard \
     --out "$causal_out"
 }
-link_causal_d4() { # the main folder's causal d 4 runs and tuning, seen from the causal folder
+link_causal() { # FOLDER MODEL: another folder's causal runs and tuning of one size, seen from causal's
   for kind in grid tune; do
     mkdir -p "$causal_out/$kind/causal"
-    local target=$out/$kind/causal/L32-d4-N1-h2-F4 link=$causal_out/$kind/causal/L32-d4-N1-h2-F4
-    [ -e "$link" ] || ln -s "$(realpath "$target")" "$link"
+    local target=$1/$kind/causal/$2 link=$causal_out/$kind/causal/$2
+    [ -e "$link" ] || ln -s "$(realpath -m "$target")" "$link"
   done
 }
 window 4 65536 causal,last,tied
-link_causal_d4
+link_causal "$out" L32-d4-N1-h2-F4
+timed "$seed_id4_out/seed-id4" "$bin" capacity --preset seed-id4 --heads causal --certify --jobs "$jobs" $shard \
+  --out "$seed_id4_out"
+link_causal "$seed_id4_out" L32-d16-N1-h2-F16
 causal
 window 8 131072 last,tied
 window 12 196608 last,tied

@@ -33,10 +33,18 @@ impl CapacityReport {
             );
         }
         if let Some(f) = &self.split {
-            let ci = |x: &Stat| ci(x.ci95, 2);
-            s += &format!(
-                "\nTrunk/head split, capacity ≈ α·trunk + β·head (certified plateaus; per seed, then mean and 95% CI): α = {:.2}{} bits per trunk parameter, β = {:.2}{} bits per head parameter.\n",
-                f.trunk.mean, ci(&f.trunk), f.head.mean, ci(&f.head)
+            s += &rates(
+                "Trunk/head split, capacity ≈ α·trunk + β·head",
+                [("α", &f.trunk, "bits per trunk parameter"), ("β", &f.head, "bits per head parameter")],
+            );
+        }
+        if let Some(f) = &self.embedding_split {
+            s += &rates(
+                "Embedding split, capacity ≈ a·embedding + b·other",
+                [
+                    ("a", &f.embedding, "bits per embedding parameter"),
+                    ("b", &f.other, "bits per other parameter (blocks, final norm, head)"),
+                ],
             );
         }
         s += &self.size_table();
@@ -196,4 +204,11 @@ fn sizes_rows(name: &str, h: &HeadCapacity) -> String {
         );
     }
     s
+}
+
+/// One line of a two-rate fit: its title, then each rate with its interval over seeds.
+fn rates(title: &str, each: [(&str, &Stat, &str); 2]) -> String {
+    let said: Vec<String> =
+        each.iter().map(|(name, x, unit)| format!("{name} = {:.2}{} {unit}", x.mean, ci(x.ci95, 2))).collect();
+    format!("\n{title} (certified plateaus; per seed, then mean and 95% CI): {}.\n", said.join(", "))
 }

@@ -1,6 +1,6 @@
 //! What the capacity runs say: the points with their certificates, capacity per model size, bits
-//! per parameter per head with a 95% interval over seeds, and the split of capacity between
-//! trunk and head parameters.
+//! per parameter per head with a 95% interval over seeds, and two splits of capacity: between
+//! trunk and head parameters, and between embedding and other parameters.
 //!
 //! **The plateau rule** (`capacity_bits` of one head and size), from certified points only:
 //! 1. per dataset size, the mean of memorized bits over seeds and its 95% interval;
@@ -35,6 +35,9 @@ pub struct CapacityReport {
     /// capacity ≈ α·(trunk parameters) + β·(head parameters), over every head and size with a
     /// capacity.
     pub split: Option<SplitFit>,
+    /// capacity ≈ a·(embedding parameters) + b·(other parameters), over the same: what an
+    /// embedding parameter stores against a block's or a head's.
+    pub embedding_split: Option<EmbeddingFit>,
     /// Every tuning run: head, size, learning rate, bits stored.
     pub tuning: Vec<TuningRun>,
     /// The rate chosen per head and size, and whether it is at an end of the rates tried.
@@ -142,6 +145,14 @@ pub struct SplitFit {
     pub head: Stat,
 }
 
+#[derive(Clone, Debug, Serialize)]
+pub struct EmbeddingFit {
+    /// Bits per embedding parameter (token and position) and per other parameter (blocks, final
+    /// norm, head), with intervals over seeds.
+    pub embedding: Stat,
+    pub other: Stat,
+}
+
 /// Whether a 2× figure certifies a 1× one. Negative memorized bits (a model worse than uniform
 /// on its own training data: the run diverged) never certify, however close the two are.
 pub fn certifies(one: f64, two: f64) -> bool {
@@ -211,6 +222,7 @@ pub fn summarize(o: &CapacityOptions, tuned: &Tuned, grid: &[Outcome]) -> Capaci
     let run_seconds = grid.iter().map(|t| t.report.wall_seconds).sum();
     CapacityReport {
         split: split(&heads),
+        embedding_split: embedding_split(&heads),
         heads,
         tuning: tuned.runs.clone(),
         lrs: tuned.choices.clone(),
@@ -337,28 +349,42 @@ fn split_fit(caps: &[(f64, f64, f64)]) -> Option<(f64, f64)> {
     (det.abs() > 1e-9 * stt * shh).then(|| ((stc * shh - shc * sth) / det, (shc * stt - stc * sth) / det))
 }
 
-/// The trunk/head split over the sizes with a capacity, per seed.
-fn split(heads: &BTreeMap<String, HeadCapacity>) -> Option<SplitFit> {
+/// Two rates, capacity ≈ x·first + y·second, fitted per seed over every head and size with a
+/// capacity (`parts` names a size's two kinds of parameters); then their means over seeds. None
+/// when a seed's sizes cannot tell the two rates apart.
+fn rates_by_seed(
+    heads: &BTreeMap<String, HeadCapacity>,
+    parts: impl Fn(&SizeCapacity) -> (f64, f64),
+) -> Option<(Stat, Stat)> {
     let mut by_seed: BTreeMap<u64, Vec<(f64, f64, f64)>> = BTreeMap::new();
     for h in heads.values() {
         for size in &h.sizes {
             let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == size.params).collect();
+            let (first, second) = parts(size);
             for (seed, c) in plateau(&mine, size.lr).1 {
-                by_seed.entry(seed).or_default().push((
-                    (size.params - size.head_params) as f64,
-                    size.head_params as f64,
-                    c,
-                ));
+                by_seed.entry(seed).or_default().push((first, second, c));
             }
         }
     }
-    let (mut alphas, mut betas) = (Vec::new(), Vec::new());
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
     for caps in by_seed.values() {
-        let (a, b) = split_fit(caps)?;
-        alphas.push(a);
-        betas.push(b);
+        let (x, y) = split_fit(caps)?;
+        xs.push(x);
+        ys.push(y);
     }
-    (!alphas.is_empty()).then(|| SplitFit { trunk: stat(&alphas), head: stat(&betas) })
+    (!xs.is_empty()).then(|| (stat(&xs), stat(&ys)))
+}
+
+/// The trunk/head split over the sizes with a capacity, per seed.
+fn split(heads: &BTreeMap<String, HeadCapacity>) -> Option<SplitFit> {
+    let parts = |s: &SizeCapacity| ((s.params - s.head_params) as f64, s.head_params as f64);
+    rates_by_seed(heads, parts).map(|(trunk, head)| SplitFit { trunk, head })
+}
+
+/// The embedding/other split over the sizes with a capacity, per seed.
+fn embedding_split(heads: &BTreeMap<String, HeadCapacity>) -> Option<EmbeddingFit> {
+    let parts = |s: &SizeCapacity| ((s.params - s.nonembedding_params) as f64, s.nonembedding_params as f64);
+    rates_by_seed(heads, parts).map(|(embedding, other)| EmbeddingFit { embedding, other })
 }
 
 #[cfg(test)]

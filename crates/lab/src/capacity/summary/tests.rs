@@ -108,6 +108,44 @@ fn the_split_fit_recovers_known_rates() {
     assert!(split_fit(&[(1000.0, 0.0, 10.0), (2000.0, 0.0, 20.0)]).is_none());
 }
 
+/// Two sizes of one head, two seeds, capacities built as a·embedding + b·other with a = 2.5 and
+/// b = 3.5 (seed 1 off by +1% at the larger size): the report's embedding split gives back those
+/// rates per seed, and their mean.
+#[test]
+fn the_embedding_split_recovers_known_rates_per_seed() {
+    let size = |params: usize, nonemb: usize, d_model: usize, seed: u64, scale: f64| {
+        let cap = scale * (2.5 * (params - nonemb) as f64 + 3.5 * nonemb as f64);
+        // Saturated at 1 bit/param; past it, two datasets store the capacity (certified).
+        [(10, 1.0, params as f64), (20, 4.0, cap), (30, 6.0, cap)].map(|(n, data, bits)| Point {
+            params,
+            nonembedding_params: nonemb,
+            head_params: 0,
+            d_model,
+            ..pt(n, seed, data * params as f64, bits, bits)
+        })
+    };
+    let mut points = Vec::new();
+    for seed in 0..2 {
+        points.extend(size(6000, 1700, 16, seed, 1.0));
+        points.extend(size(11000, 3700, 24, seed, if seed == 1 { 1.01 } else { 1.0 }));
+    }
+    let heads = BTreeMap::from([("causal".to_string(), head_capacity(points, &[], false))]);
+    let fit = embedding_split(&heads).unwrap();
+    // Seed 0 is exact. Seed 1: the larger size stores 1% more, so its rates move; solve it here.
+    let (e1, o1) = split_fit(&[
+        (4300.0, 1700.0, 4300.0 * 2.5 + 1700.0 * 3.5),
+        (7300.0, 3700.0, 1.01 * (7300.0 * 2.5 + 3700.0 * 3.5)),
+    ])
+    .unwrap();
+    assert!((fit.embedding.mean - (2.5 + e1) / 2.0).abs() < 1e-9, "{fit:?}");
+    assert!((fit.other.mean - (3.5 + o1) / 2.0).abs() < 1e-9, "{fit:?}");
+    assert!((e1 - 2.5).abs() > 0.01 && fit.embedding.ci95.is_some(), "seed 1 differs, so there is an interval");
+    // One size cannot tell the two rates apart: no fit.
+    let one =
+        BTreeMap::from([("causal".to_string(), head_capacity(size(6000, 1700, 16, 0, 1.0).to_vec(), &[], false))]);
+    assert!(embedding_split(&one).is_none());
+}
+
 /// The bits-per-position table: certified points only, grouped by size and dataset, each column
 /// the mean over seeds; positions past the last are "—".
 #[test]
