@@ -54,7 +54,9 @@ fn draw_curves(r: &CapacityReport, path: &Path) -> Draw {
     let all = || r.heads.values().flat_map(|h| h.points.iter());
     let hi = all().map(|p| p.dataset_bits).fold(10.0, f64::max) * 1.5;
     let lo = all().map(|p| p.dataset_bits.min(p.memorized_bits.max(1.0))).fold(hi, f64::min) / 1.5;
-    let panels = root.split_evenly((2, r.heads.len().div_ceil(2).max(1)));
+    // One head fills the figure; more share it two rows high.
+    let rows = if r.heads.len() > 1 { 2 } else { 1 };
+    let panels = root.split_evenly((rows, r.heads.len().div_ceil(rows).max(1)));
     for ((name, h), area) in r.heads.iter().zip(panels.iter()) {
         let mut chart = ChartBuilder::on(area)
             .caption(name.as_str(), ("sans-serif", 16))
@@ -119,6 +121,16 @@ fn plateaus(h: &HeadCapacity) -> Vec<(f64, f64, f64, f64)> {
     h.sizes.iter().filter_map(point).collect()
 }
 
+/// Each size without a plateau: the most bits one of its certified points stored, a lower bound on
+/// what the model can store (params, bits).
+pub(super) fn lower_bounds(h: &HeadCapacity) -> Vec<(f64, f64)> {
+    let most = |z: &SizeCapacity| {
+        let certified = h.points.iter().filter(|p| p.params == z.params && p.is_certified());
+        certified.map(|p| p.memorized_bits).max_by(f64::total_cmp).map(|b| (z.params as f64, b.max(1.0)))
+    };
+    h.sizes.iter().filter(|z| z.capacity_bits.is_none()).filter_map(most).collect()
+}
+
 /// The model sizes (parameters) of a head's points, ascending.
 fn sizes(points: &[Point]) -> Vec<usize> {
     let mut sizes: Vec<usize> = points.iter().map(|p| p.params).collect();
@@ -141,7 +153,7 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
     };
     let (y0, y1) = (x0 * 0.05, x1 * 8.0);
     let mut chart = ChartBuilder::on(&plot_area)
-        .caption("Capacity against parameters (random bytes; mean of seeds, 95% CI)", ("sans-serif", 20))
+        .caption("Capacity against parameters (random bytes; mean of seeds, 95% CI; △ lower bound)", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64)
@@ -154,37 +166,52 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
         .x_label_formatter(&si)
         .y_label_formatter(&si)
         .draw()?;
-    let mut legend: Vec<(String, ShapeStyle)> = Vec::new();
+    let mut legend: Vec<(String, Key)> = Vec::new();
     for (k, bpp) in [(3.6, "3.6 bits/param (Morris et al. 2025)"), (2.0, "2.0 bits/param (Allen-Zhu & Li)")]
         .map(|(k, l)| (k, l.to_string()))
     {
         let style = BLACK.mix(if k > 3.0 { 0.6 } else { 0.35 }).stroke_width(2);
         chart.draw_series(DashedLineSeries::new([(x0, k * x0), (x1, k * x1)], 8, 6, style))?;
-        legend.push((bpp, style));
+        legend.push((bpp, Key::Line(style)));
     }
     for (i, (name, h)) in r.heads.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let m = plateaus(h);
         chart.draw_series(m.iter().map(|q| ErrorBar::new_vertical(q.0, q.2, q.1, q.3, color.filled(), 8)))?;
         chart.draw_series(m.iter().map(|q| Circle::new((q.0, q.1), 4, color.filled())))?;
+        let below = lower_bounds(h);
+        chart.draw_series(below.iter().map(|&q| TriangleMarker::new(q, 7, color.stroke_width(2))))?;
+        if !below.is_empty() {
+            let text = format!("{name}: lower bound (no plateau)");
+            legend.push((text, Key::Triangle(color.stroke_width(2))));
+        }
         let Some(slope) = h.slope.filter(|_| !m.is_empty()) else {
-            legend.push((format!("{name}: no certified plateau"), color.stroke_width(1)));
+            legend.push((format!("{name}: no certified plateau"), Key::Line(color.stroke_width(1))));
             continue;
         };
         let (a, b) = (m[0].0, m[m.len() - 1].0);
         chart.draw_series(LineSeries::new([(a, slope * a), (b, slope * b)], color.stroke_width(2)))?;
-        legend.push((format!("{name}: {slope:.2} bits/param"), color.stroke_width(3)));
+        legend.push((format!("{name}: {slope:.2} bits/param"), Key::Line(color.stroke_width(3))));
     }
     draw_legend(&legend_area, &legend)?;
     root.present()?;
     Ok(())
 }
 
-/// A legend in a column of its own: one line of each style, and its text.
-fn draw_legend(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, legend: &[(String, ShapeStyle)]) -> Draw {
-    for (i, (text, style)) in legend.iter().enumerate() {
+/// How a legend line shows its series: a line, or a lower bound's triangle.
+enum Key {
+    Line(ShapeStyle),
+    Triangle(ShapeStyle),
+}
+
+/// A legend in a column of its own: each series' key, and its text.
+fn draw_legend(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, legend: &[(String, Key)]) -> Draw {
+    for (i, (text, key)) in legend.iter().enumerate() {
         let y = 60 + 26 * i as i32;
-        area.draw(&PathElement::new(vec![(8, y), (36, y)], *style))?;
+        match key {
+            Key::Line(style) => area.draw(&PathElement::new(vec![(8, y), (36, y)], *style))?,
+            Key::Triangle(style) => area.draw(&TriangleMarker::new((22, y), 7, *style))?,
+        }
         area.draw(&Text::new(text.clone(), (42, y - 7), ("sans-serif", 13)))?;
     }
     Ok(())

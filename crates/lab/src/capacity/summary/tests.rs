@@ -168,3 +168,17 @@ fn the_position_table_averages_certified_points_over_seeds() {
     assert!(md.contains("| causal | 16 | 20 | 1 | 1.00 | 2.00 | — | — | — | 3.0 |"), "{md}");
     assert_eq!(crate::capacity::markdown::position_table(&BTreeMap::new()), "");
 }
+
+/// The capacity plot's lower bound of a size with no plateau is its most bits at a certified
+/// point: an uncertified point that stored more is not one, and a size with a plateau has none.
+#[test]
+fn a_size_without_a_plateau_is_bounded_by_its_best_certified_point() {
+    // Bits still rising: no plateau. 1,500 certified; 2,600 stored but moved 5% at 2×.
+    let rising: Vec<Point> = [(10, 1000.0, 990.0, 990.0), (20, 2000.0, 1500.0, 1510.0), (30, 3000.0, 2600.0, 2730.0)]
+        .map(|(n, d, b, two)| pt(n, 0, d, b, two))
+        .to_vec();
+    let h = head_capacity(rising, &[], false);
+    assert!(h.sizes[0].capacity_bits.is_none());
+    assert_eq!(crate::capacity::figures::lower_bounds(&h), vec![(1000.0, 1500.0)]);
+    assert!(crate::capacity::figures::lower_bounds(&head_capacity(grid(), &[], false)).is_empty());
+}
