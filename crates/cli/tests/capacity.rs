@@ -148,6 +148,30 @@ fn certify_pairs_every_point_with_its_2x_run() {
     }
 }
 
+/// A 2× run is the same config as a 1× run of twice the budget: linked into that plan's folder,
+/// it counts there as that plan's 1× run (known by the plan's folder, not by the path its report
+/// recorded), and only the new 2× run trains.
+#[cfg(unix)]
+#[test]
+fn a_2x_run_linked_in_as_the_1x_of_twice_the_budget_counts_as_a_1x() {
+    let dir = tempfile::tempdir().unwrap();
+    let point = ["--preset", "seed-id4", "--heads", "causal", "--data-bits", "2", "--seeds", "0", "--lrs", "1e-2"];
+    let short = capacity(dir.path(), &[&point[..], &["--steps", "20", "--certify", "--out", "a"]].concat());
+    let twice_bits = num(&short["heads"]["causal"]["points"][0], "memorized_bits_2x");
+    let runs = reports(&dir.path().join("a/grid"));
+    let two = runs.keys().map(|r| r.parent().unwrap()).find(|r| r.to_string_lossy().ends_with("-2x")).unwrap();
+    let relative = two.strip_prefix(dir.path().join("a")).unwrap().to_string_lossy().replace("steps20", "steps40");
+    let link = dir.path().join("b").join(relative.trim_end_matches("-2x"));
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(two, &link).unwrap();
+    let long = capacity(dir.path(), &[&point[..], &["--steps", "40", "--certify", "--out", "b"]].concat());
+    let p = &long["heads"]["causal"]["points"][0];
+    assert_eq!(num(p, "memorized_bits"), twice_bits, "the linked run is b's 1×: {p}");
+    assert_eq!(int(p, "steps"), 40);
+    assert!(p["memorized_bits_2x"].is_number(), "b's own 2× run (80 steps) pairs with it: {p}");
+    assert_eq!((int(&long, "runs_trained"), int(&long, "runs_skipped")), (1, 1));
+}
+
 #[test]
 fn each_size_takes_its_own_step_budget_and_one_command_reports_them_all() {
     let dir = tempfile::tempdir().unwrap();

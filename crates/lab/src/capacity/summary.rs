@@ -23,6 +23,7 @@ use crate::results::{bounded, stat, stat_in, Stat};
 use heads::HeadKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use train::runner::Outcome;
 
 /// A memorized share below this means the dataset exceeds what the model stores.
@@ -162,7 +163,7 @@ pub fn certifies(one: f64, two: f64) -> bool {
 /// A grid point from its 1× outcome and, if it ran, its 2× outcome.
 pub fn point(one: &Outcome, two: Option<&Outcome>, certify: bool) -> Option<(HeadKind, Point)> {
     let r = &one.report;
-    let config = train::RunDir { path: r.run_dir.clone().into() }.read_config()?;
+    let config = train::RunDir { path: one.dir.clone() }.read_config()?;
     let (params, memorized) = (r.params.total as usize, r.memorized_bits?);
     let nonembedding = (r.params.total - r.params.embeddings) as usize;
     let two = two.and_then(|t| t.report.memorized_bits);
@@ -187,28 +188,31 @@ pub fn point(one: &Outcome, two: Option<&Outcome>, certify: bool) -> Option<(Hea
             epochs: r.epochs,
             stopped: r.stopped,
             bits_by_position: (config.model.per_position() && r.stopped != train::Stopped::Diverged)
-                .then(|| by_position(&r.run_dir))
+                .then(|| by_position(&one.dir))
                 .flatten(),
         },
     ))
 }
 
 /// A causal run's bits per position, or None (said on stderr) when its weights cannot be read.
-fn by_position(run_dir: &str) -> Option<Vec<f64>> {
-    let dir = train::RunDir { path: run_dir.into() };
+fn by_position(run_dir: &Path) -> Option<Vec<f64>> {
+    let dir = train::RunDir { path: run_dir.to_path_buf() };
     super::positions::bits_by_position(&dir).map_err(|e| eprintln!("capacity: no bits per position: {e}")).ok()
 }
 
 /// The report of the runs that ran (all of them, or one shard's).
 pub fn summarize(o: &CapacityOptions, tuned: &Tuned, grid: &[Outcome]) -> CapacityReport {
-    let twice: BTreeMap<String, &Outcome> = grid
+    // A run is known by the plan's folder, not by the path its report recorded: a run trained
+    // elsewhere and linked into the plan (the same config) counts where the plan found it.
+    let is_twice = |g: &Outcome| g.dir.to_string_lossy().ends_with("-2x");
+    let twice: BTreeMap<PathBuf, &Outcome> = grid
         .iter()
-        .filter(|g| g.report.run_dir.ends_with("-2x"))
-        .map(|g| (g.report.run_dir.trim_end_matches("-2x").to_string(), g))
+        .filter(|g| is_twice(g))
+        .map(|g| (PathBuf::from(g.dir.to_string_lossy().trim_end_matches("-2x")), g))
         .collect();
     let mut by_head: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-    for g in grid.iter().filter(|g| !g.report.run_dir.ends_with("-2x")) {
-        if let Some((head, p)) = point(g, twice.get(&g.report.run_dir).copied(), o.certify) {
+    for g in grid.iter().filter(|g| !is_twice(g)) {
+        if let Some((head, p)) = point(g, twice.get(&g.dir).copied(), o.certify) {
             by_head.entry(head.name().to_string()).or_default().push(p);
         }
     }
