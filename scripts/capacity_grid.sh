@@ -17,8 +17,10 @@
 # d 4 budget and is measured alone at d 24, 40 and 64 (11K–44K parameters; widths no window head
 # uses, so that every size keeps one budget), each with 2,000 epochs of its own 4 bits/parameter
 # dataset rounded up to a multiple of 8,192 steps. Its d 4 runs are the main folder's, and its d 16
-# runs (8,192 steps, the same rule) are seed-id4's from capacity/seed-id4-causal: both are linked
-# into its own folder, so that one report fits across every causal size.
+# runs (8,192 steps, the same rule) are seed-id4's from capacity/seed-id4-causal (its own command,
+# run here first: seed-id4's default grid of 7 datasets × 3 seeds, of which causal's report uses 4
+# datasets × 2 seeds): both are linked into its own folder, so that one report covers every causal
+# size and its fits span them.
 set -euo pipefail
 bin=${1:-target/release/overfit}
 out=${OUT:-capacity/main}
@@ -47,7 +49,10 @@ link_causal() { # FOLDER MODEL: another folder's causal runs and tuning of one s
   for kind in grid tune; do
     mkdir -p "$causal_out/$kind/causal"
     local target=$1/$kind/causal/$2 link=$causal_out/$kind/causal/$2
-    [ -e "$link" ] || ln -s "$(realpath -m "$target")" "$link"
+    if [ -L "$link" ] || [ -e "$link" ]; then continue; fi
+    # Not there yet (another shard's, still waiting on the tuning): causal runs it in its own
+    # folder instead, the same config and so the same bits.
+    if [ -d "$target" ]; then ln -s "$(realpath "$target")" "$link"; else echo "not linked yet: $target" >&2; fi
   done
 }
 window 4 65536 causal,last,tied

@@ -121,12 +121,14 @@ fn plateaus(h: &HeadCapacity) -> Vec<(f64, f64, f64, f64)> {
     h.sizes.iter().filter_map(point).collect()
 }
 
-/// Each size without a plateau: the most bits one of its certified points stored, a lower bound on
-/// what the model can store (params, bits).
+/// Each size without a plateau: the most bits one of its datasets stored, as the mean over seeds
+/// of its certified points (the plateaus' own measure), a lower bound on what the model stores
+/// (params, bits).
 pub(super) fn lower_bounds(h: &HeadCapacity) -> Vec<(f64, f64)> {
     let most = |z: &SizeCapacity| {
-        let certified = h.points.iter().filter(|p| p.params == z.params && p.is_certified());
-        certified.map(|p| p.memorized_bits).max_by(f64::total_cmp).map(|b| (z.params as f64, b.max(1.0)))
+        let certified: Vec<&Point> = h.points.iter().filter(|p| p.params == z.params && p.is_certified()).collect();
+        let means = mean_points(&certified, |p| p.dataset_bits);
+        means.iter().map(|m| m.1).max_by(f64::total_cmp).map(|b| (z.params as f64, b))
     };
     h.sizes.iter().filter(|z| z.capacity_bits.is_none()).filter_map(most).collect()
 }
@@ -180,7 +182,8 @@ fn draw_against_params(r: &CapacityReport, path: &Path) -> Draw {
         chart.draw_series(m.iter().map(|q| ErrorBar::new_vertical(q.0, q.2, q.1, q.3, color.filled(), 8)))?;
         chart.draw_series(m.iter().map(|q| Circle::new((q.0, q.1), 4, color.filled())))?;
         let below = lower_bounds(h);
-        chart.draw_series(below.iter().map(|&q| TriangleMarker::new(q, 7, color.stroke_width(2))))?;
+        let inside = below.iter().map(|&(x, y)| (x, y.clamp(y0, y1)));
+        chart.draw_series(inside.map(|q| TriangleMarker::new(q, 7, color.stroke_width(2))))?;
         if !below.is_empty() {
             let text = format!("{name}: lower bound (no plateau)");
             legend.push((text, Key::Triangle(color.stroke_width(2))));

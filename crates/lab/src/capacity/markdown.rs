@@ -32,18 +32,26 @@ impl CapacityReport {
                 num(h.slope, 2),
             );
         }
-        if let Some(f) = &self.split {
-            s += &rates(
-                "Trunk/head split, capacity ≈ α·trunk + β·head",
-                [("α", &f.trunk, "bits per trunk parameter"), ("β", &f.head, "bits per head parameter")],
-            );
+        match (&self.split, &self.embedding_split) {
+            (Some(f), _) => {
+                s += &rates(
+                    "Trunk/head split, capacity ≈ α·trunk + β·head",
+                    f.sizes,
+                    [("α", &f.trunk, "bits per trunk parameter"), ("β", &f.head, "bits per head parameter")],
+                )
+            }
+            (None, Some(_)) => {
+                s += "\nTrunk/head split: none (it needs sizes with a plateau both with and without head parameters).\n"
+            }
+            (None, None) => {}
         }
         if let Some(f) = &self.embedding_split {
             s += &rates(
                 "Embedding split, capacity ≈ a·embedding + b·other",
+                f.sizes,
                 [
                     ("a", &f.embedding, "bits per embedding parameter"),
-                    ("b", &f.other, "bits per other parameter (blocks, final norm, head)"),
+                    ("b", &f.other, "bits per other parameter (blocks, final norm, an untied head)"),
                 ],
             );
         }
@@ -56,7 +64,7 @@ impl CapacityReport {
     /// The step budget in words: one for every run, or one per size.
     fn budget(&self) -> String {
         if self.steps_per_size.is_empty() {
-            return self.steps.to_string();
+            return format!("{} steps", self.steps);
         }
         let each: Vec<String> = self.steps_per_size.iter().map(|(d, s)| format!("{s} at d {d}")).collect();
         format!("the size's steps ({})", each.join(", "))
@@ -76,12 +84,12 @@ impl CapacityReport {
             self.heads.values().fold((0, 0), |(c, t), h| (c + h.certified_points, t + h.points.len()));
         s += &if self.certify {
             format!(
-                "{certified} of {total} points certified (rerun at 2× {} steps, within 2%); only those enter a capacity or a fit.\n\n",
+                "{certified} of {total} points certified (rerun at 2× {}, within 2%); only those enter a capacity or a fit.\n\n",
                 self.budget()
             )
         } else {
             format!(
-                "{total} points at {} steps, **none certified** (no `--certify`): no capacity is claimed.\n\n",
+                "{total} points at {}, **none certified** (no `--certify`): no capacity is claimed.\n\n",
                 self.budget()
             )
         };
@@ -206,9 +214,15 @@ fn sizes_rows(name: &str, h: &HeadCapacity) -> String {
     s
 }
 
-/// One line of a two-rate fit: its title, then each rate with its interval over seeds.
-fn rates(title: &str, each: [(&str, &Stat, &str); 2]) -> String {
+/// One line of a two-rate fit: its title, what it was fitted on, then each rate with its interval
+/// over seeds.
+fn rates(title: &str, sizes: usize, each: [(&str, &Stat, &str); 2]) -> String {
     let said: Vec<String> =
         each.iter().map(|(name, x, unit)| format!("{name} = {:.2}{} {unit}", x.mean, ci(x.ci95, 2))).collect();
-    format!("\n{title} (certified plateaus; per seed, then mean and 95% CI): {}.\n", said.join(", "))
+    let exact = if sizes == 2 { ", an exact solve of the two" } else { "" };
+    format!(
+        "\n{title} (certified plateaus of {sizes} sizes; per seed{exact}, then the mean and 95% CI over {} seeds): {}.\n",
+        each[0].1.n,
+        said.join(", ")
+    )
 }

@@ -17,13 +17,14 @@
 //! A head's `bits_per_param` is, per seed, the mean over its sizes with a capacity of
 //! capacity / parameters, then the mean over seeds with a 95% interval.
 
+use super::grid::twice_dir;
 use super::tune::{Choice, Tuned, TuningRun};
 use super::CapacityOptions;
 use crate::results::{bounded, stat, stat_in, Stat};
 use heads::HeadKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use train::runner::Outcome;
 
 /// A memorized share below this means the dataset exceeds what the model stores.
@@ -144,6 +145,9 @@ pub struct SplitFit {
     /// over seeds.
     pub trunk: Stat,
     pub head: Stat,
+    /// The (head, size) pairs with a plateau that the fits saw; with 2, each seed's fit is an
+    /// exact solve, and only the seeds make an interval.
+    pub sizes: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -152,6 +156,8 @@ pub struct EmbeddingFit {
     /// norm, head), with intervals over seeds.
     pub embedding: Stat,
     pub other: Stat,
+    /// As in [`SplitFit`].
+    pub sizes: usize,
 }
 
 /// Whether a 2× figure certifies a 1× one. Negative memorized bits (a model worse than uniform
@@ -204,15 +210,12 @@ fn by_position(run_dir: &Path) -> Option<Vec<f64>> {
 pub fn summarize(o: &CapacityOptions, tuned: &Tuned, grid: &[Outcome]) -> CapacityReport {
     // A run is known by the plan's folder, not by the path its report recorded: a run trained
     // elsewhere and linked into the plan (the same config) counts where the plan found it.
-    let is_twice = |g: &Outcome| g.dir.to_string_lossy().ends_with("-2x");
-    let twice: BTreeMap<PathBuf, &Outcome> = grid
-        .iter()
-        .filter(|g| is_twice(g))
-        .map(|g| (PathBuf::from(g.dir.to_string_lossy().trim_end_matches("-2x")), g))
-        .collect();
+    let by_dir: BTreeMap<&Path, &Outcome> = grid.iter().map(|g| (g.dir.as_path(), g)).collect();
+    let is_twice = |g: &Outcome| g.dir.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-2x"));
     let mut by_head: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     for g in grid.iter().filter(|g| !is_twice(g)) {
-        if let Some((head, p)) = point(g, twice.get(&g.dir).copied(), o.certify) {
+        let twice = by_dir.get(twice_dir(&g.dir).as_path()).copied();
+        if let Some((head, p)) = point(g, twice, o.certify) {
             by_head.entry(head.name().to_string()).or_default().push(p);
         }
     }
@@ -354,41 +357,39 @@ fn split_fit(caps: &[(f64, f64, f64)]) -> Option<(f64, f64)> {
 }
 
 /// Two rates, capacity ≈ x·first + y·second, fitted per seed over every head and size with a
-/// capacity (`parts` names a size's two kinds of parameters); then their means over seeds. None
-/// when a seed's sizes cannot tell the two rates apart.
+/// capacity (`parts` names a size's two kinds of parameters); then their means over seeds, and
+/// the number of (head, size) pairs seen. A seed whose sizes cannot tell the two rates apart is
+/// left out (the rates' `n` counts the seeds kept); None when no seed is left.
 fn rates_by_seed(
     heads: &BTreeMap<String, HeadCapacity>,
     parts: impl Fn(&SizeCapacity) -> (f64, f64),
-) -> Option<(Stat, Stat)> {
+) -> Option<(Stat, Stat, usize)> {
     let mut by_seed: BTreeMap<u64, Vec<(f64, f64, f64)>> = BTreeMap::new();
+    let mut sizes = 0;
     for h in heads.values() {
-        for size in &h.sizes {
+        for size in h.sizes.iter().filter(|z| z.capacity_bits.is_some()) {
             let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == size.params).collect();
             let (first, second) = parts(size);
+            sizes += 1;
             for (seed, c) in plateau(&mine, size.lr).1 {
                 by_seed.entry(seed).or_default().push((first, second, c));
             }
         }
     }
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for caps in by_seed.values() {
-        let (x, y) = split_fit(caps)?;
-        xs.push(x);
-        ys.push(y);
-    }
-    (!xs.is_empty()).then(|| (stat(&xs), stat(&ys)))
+    let (xs, ys): (Vec<f64>, Vec<f64>) = by_seed.values().filter_map(|caps| split_fit(caps)).unzip();
+    (!xs.is_empty()).then(|| (stat(&xs), stat(&ys), sizes))
 }
 
 /// The trunk/head split over the sizes with a capacity, per seed.
 fn split(heads: &BTreeMap<String, HeadCapacity>) -> Option<SplitFit> {
     let parts = |s: &SizeCapacity| ((s.params - s.head_params) as f64, s.head_params as f64);
-    rates_by_seed(heads, parts).map(|(trunk, head)| SplitFit { trunk, head })
+    rates_by_seed(heads, parts).map(|(trunk, head, sizes)| SplitFit { trunk, head, sizes })
 }
 
 /// The embedding/other split over the sizes with a capacity, per seed.
 fn embedding_split(heads: &BTreeMap<String, HeadCapacity>) -> Option<EmbeddingFit> {
     let parts = |s: &SizeCapacity| ((s.params - s.nonembedding_params) as f64, s.nonembedding_params as f64);
-    rates_by_seed(heads, parts).map(|(embedding, other)| EmbeddingFit { embedding, other })
+    rates_by_seed(heads, parts).map(|(embedding, other, sizes)| EmbeddingFit { embedding, other, sizes })
 }
 
 #[cfg(test)]
