@@ -103,6 +103,9 @@ pub struct SizeCapacity {
     pub capacity_bits: Option<f64>,
     pub capacity_ci95: Option<[f64; 2]>,
     pub bits_per_param: Option<f64>,
+    /// Each seed's capacity (the mean of its certified past-knee points), which the interval and
+    /// the fits are made of; empty without a plateau.
+    pub capacity_by_seed: BTreeMap<u64, f64>,
 }
 
 /// One grid point: its 1× run, and its 2× run with `--certify`.
@@ -294,6 +297,7 @@ pub fn plateau(points: &[&Point], lr: f64) -> (SizeCapacity, BTreeMap<u64, f64>)
         capacity_bits: flat.then_some(s.mean),
         capacity_ci95: s.ci95.filter(|_| flat),
         bits_per_param: flat.then(|| s.mean / first.params as f64),
+        capacity_by_seed: per_seed.clone(),
     };
     (size, per_seed)
 }
@@ -368,10 +372,9 @@ fn rates_by_seed(
     let mut sizes = 0;
     for h in heads.values() {
         for size in h.sizes.iter().filter(|z| z.capacity_bits.is_some()) {
-            let mine: Vec<&Point> = h.points.iter().filter(|p| p.params == size.params).collect();
             let (first, second) = parts(size);
             sizes += 1;
-            for (seed, c) in plateau(&mine, size.lr).1 {
+            for (&seed, &c) in &size.capacity_by_seed {
                 by_seed.entry(seed).or_default().push((first, second, c));
             }
         }

@@ -60,6 +60,7 @@ fn the_plateau_is_the_mean_past_the_knee_of_certified_points() {
     let seed1 = (1520.0 + 1490.0 + 1515.0) / 3.0;
     assert!((per_seed[&0] - seed0).abs() < 1e-9 && (per_seed[&1] - seed1).abs() < 1e-9, "{per_seed:?}");
     assert!((s.capacity_bits.unwrap() - (seed0 + seed1) / 2.0).abs() < 1e-9);
+    assert_eq!(s.capacity_by_seed, per_seed, "the JSON's per-seed capacities are the interval's");
     let h = head_capacity(points, &[], false);
     assert!(h.converged && h.certified_points == 8);
     assert!((h.bits_per_param.unwrap() - (seed0 + seed1) / 2000.0).abs() < 1e-9);
