@@ -6,8 +6,9 @@ tied 20,194 against 20,438 (+1.2%), last 11,858 against 12,008 (+1.3%): all with
 budget only causal is certified (2×: −1.3%); tied and last still grow with more steps, so their
 agreement is of the protocol at equal budgets, not yet of capacities.
 
-It runs the same protocol on 3 points at the seed-id4 size (L 32, d 16, one block, 2 heads,
-d_ff 16, V 257), heads causal, tied and last, each on its own uniformly random bytes:
+It runs the same protocol on the points of an `overfit capacity --json` report (seed-id4's model,
+L 32, one block, 2 heads, V 257, at each point's width d with d_ff = d, as `--sizes` builds it),
+heads causal, tied and last, each on its own uniformly random bytes:
 - a window head's dataset is n samples of L random bytes and one random target, a causal head's
   n sequences of L+1 random bytes (L targets each); n holds `--data-bits` bits per parameter;
 - Adam (0.9, 0.999, eps 1e-8), batch 32, gradient norm clipped at 1, exactly `steps` steps:
@@ -49,9 +50,10 @@ def learning_rate(base, warmup, total, step):
     return 0.5 * base * (1.0 + math.cos(math.pi * progress))
 
 
-def config(head):
+def config(head, d_model):
+    """seed-id4's model at width d_model, as `overfit capacity --sizes` builds it (d_ff = d_model)."""
     c = dict(DEFAULTS, **PRESETS["seed-id4"])
-    c["head"] = head
+    c["head"], c["d_model"], c["d_ff"] = head, d_model, d_model
     return c
 
 
@@ -84,8 +86,8 @@ def memorized(model, ids, targets, batch=256):
     return plain, clipped
 
 
-def train_point(head, n, steps, lr, seed):
-    c = config(head)
+def train_point(head, d_model, n, steps, lr, seed):
+    c = config(head, d_model)
     torch.manual_seed(seed)
     model = Model(c)
     ids, targets = dataset(c, n, seed)
@@ -119,17 +121,18 @@ def main():
     torch.set_num_threads(args.threads)
     report = json.load(open(args.overfit))
     worst = 0.0
-    print("| head | n | steps | lr | overfit bits | torch bits | difference | torch clipped |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| head | d | n | steps | lr | overfit bits | certified | torch bits | difference | torch clipped |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for head in [h for h in HEADS if h in report["heads"]]:
         for p in report["heads"][head]["points"]:
-            params, plain, clipped = train_point(head, p["n"], p["steps"], p["lr"], p["seed"])
+            params, plain, clipped = train_point(head, p["d_model"], p["n"], p["steps"], p["lr"], p["seed"])
             if params != p["params"]:
                 sys.exit(f"{head}: {params} parameters here, {p['params']} in overfit: not the same model")
             diff = (plain - p["memorized_bits"]) / p["memorized_bits"]
             worst = max(worst, abs(diff))
-            print(f"| {head} | {p['n']} | {p['steps']} | {p['lr']:g} | {p['memorized_bits']:.0f} | {plain:.0f} "
-                  f"| {100 * diff:+.1f}% | {clipped:.0f} |")
+            certified = {True: "yes", False: "no", None: "—"}[p.get("certified")]
+            print(f"| {head} | {p['d_model']} | {p['n']} | {p['steps']} | {p['lr']:g} | {p['memorized_bits']:.0f} "
+                  f"| {certified} | {plain:.0f} | {100 * diff:+.1f}% | {clipped:.0f} |")
     print(f"largest difference {100 * worst:.1f}% (tolerance {100 * TOLERANCE:.0f}%)")
     sys.exit(0 if worst < TOLERANCE else 1)
 
