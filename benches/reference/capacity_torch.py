@@ -5,6 +5,9 @@ Measured (session 5, torch 2.15 CPU, 2 threads; the commands below, seed 0, 4 bi
 tied 20,194 against 20,438 (+1.2%), last 11,858 against 12,008 (+1.3%): all within 3%. At this
 budget only causal is certified (2×: −1.3%); tied and last still grow with more steps, so their
 agreement is of the protocol at equal budgets, not yet of capacities.
+At a window head's saturation (session 9; last, d 8, 131,072 steps, rate 0.03, one thread): 6
+bits/parameter seed 0 8,121 against 7,715 (−5.0%, outside), seed 1 8,160 against 8,142 (−0.2%); 4
+bits/parameter seed 1 8,279 against 8,489 (+2.5%): −0.9% on the mean, single draws within 5%.
 
 It runs the same protocol on the points of an `overfit capacity --json` report (seed-id4's model,
 L 32, one block, 2 heads, V 257, at each point's width d with d_ff = d, as `--sizes` builds it),
