@@ -107,9 +107,12 @@ impl CapacityReport {
         s += "The rule: from certified points only, the knee is the smallest dataset whose mean memorized bits \
               (over seeds) is below 90% of its dataset bits; the plateau needs at least 2 datasets from the knee \
               on, each mean within max(its 95% interval, 2%) of their mean, and capacity is that mean (per seed: \
-              the mean of the seed's past-knee points). Otherwise the size has no capacity.\n\n";
-        s += "| head | d | params | non-emb params | lr | certified | knee (bits/param) | plateau datasets | capacity bits (95% CI) | bits/param |\n";
-        s += "|---|---|---|---|---|---|---|---|---|---|\n";
+              the mean of the seed's past-knee points). Otherwise the size has no capacity. The last column \
+              is the range of the 2× changes of the points that stored under 90% of their dataset, and how \
+              many were gains: all gains, the size still gains with the budget; gains and losses, its runs \
+              scatter by more than the 2% the certificate allows.\n\n";
+        s += "| head | d | params | non-emb params | lr | certified | knee (bits/param) | plateau datasets | capacity bits (95% CI) | bits/param | 2× change, unsaturated points |\n";
+        s += "|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (name, h) in &self.heads {
             s += &sizes_rows(name, h);
         }
@@ -197,7 +200,7 @@ fn sizes_rows(name: &str, h: &HeadCapacity) -> String {
             format!("{} not flat", z.plateau_n.len())
         };
         s += &format!(
-            "| {name} | {} | {} | {} | {:e}{} | {} of {} | {} | {plateau} | {}{} | {} |\n",
+            "| {name} | {} | {} | {} | {:e}{} | {} of {} | {} | {plateau} | {}{} | {} | {} |\n",
             z.d_model,
             z.params,
             z.nonembedding_params,
@@ -209,9 +212,19 @@ fn sizes_rows(name: &str, h: &HeadCapacity) -> String {
             num(z.capacity_bits, 0),
             ci(z.capacity_ci95, 0),
             num(z.bits_per_param, 2),
+            changes(&z.unsaturated_changes_2x),
         );
     }
     s
+}
+
+/// "-5.3% … +5.4% (2 of 4 gains)", or "—" when no unsaturated point has a 2× run.
+fn changes(sorted: &[f64]) -> String {
+    let (Some(lo), Some(hi)) = (sorted.first(), sorted.last()) else {
+        return "—".into();
+    };
+    let gains = sorted.iter().filter(|&&c| c > 0.0).count();
+    format!("{:+.1}% … {:+.1}% ({gains} of {} gains)", 100.0 * lo, 100.0 * hi, sorted.len())
 }
 
 /// One line of a two-rate fit: its title, what it was fitted on, then each rate with its interval
@@ -225,4 +238,14 @@ fn rates(title: &str, sizes: usize, each: [(&str, &Stat, &str); 2]) -> String {
         each[0].1.n,
         said.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_change_column_gives_the_range_and_the_gains() {
+        assert_eq!(super::changes(&[-0.053, 0.012, 0.054]), "-5.3% … +5.4% (2 of 3 gains)");
+        assert_eq!(super::changes(&[0.028, 0.047]), "+2.8% … +4.7% (2 of 2 gains)");
+        assert_eq!(super::changes(&[]), "—");
+    }
 }

@@ -106,6 +106,11 @@ pub struct SizeCapacity {
     /// Each seed's capacity (the mean of its certified past-knee points), which the interval and
     /// the fits are made of; empty without a plateau.
     pub capacity_by_seed: BTreeMap<u64, f64>,
+    /// The 2× run's change, as a fraction of the 1× figure, of every point that stored under
+    /// [`SATURATED_SHARE`] of its dataset, smallest first (empty without `--certify`). It tells
+    /// apart the two ways a size misses its certificate: all positive, it still gains with the
+    /// budget; of both signs, its runs scatter around a level by more than the 2% tolerance.
+    pub unsaturated_changes_2x: Vec<f64>,
 }
 
 /// One grid point: its 1× run, and its 2× run with `--certify`.
@@ -298,8 +303,21 @@ pub fn plateau(points: &[&Point], lr: f64) -> (SizeCapacity, BTreeMap<u64, f64>)
         capacity_ci95: s.ci95.filter(|_| flat),
         bits_per_param: flat.then(|| s.mean / first.params as f64),
         capacity_by_seed: per_seed.clone(),
+        unsaturated_changes_2x: unsaturated_changes(points),
     };
     (size, per_seed)
+}
+
+/// The 2× changes of the points that did not store [`SATURATED_SHARE`] of their dataset, smallest
+/// first: certified or not, since a point's change is what the certificate judges.
+fn unsaturated_changes(points: &[&Point]) -> Vec<f64> {
+    let mut changes: Vec<f64> = points
+        .iter()
+        .filter(|p| p.memorized_bits < SATURATED_SHARE * p.dataset_bits)
+        .filter_map(|p| p.memorized_bits_2x.map(|two| (two - p.memorized_bits) / p.memorized_bits))
+        .collect();
+    changes.sort_by(f64::total_cmp);
+    changes
 }
 
 /// One size's capacity for one seed: (seed, parameters, non-embedding parameters, bits).

@@ -202,3 +202,27 @@ fn a_size_without_a_plateau_is_bounded_by_its_best_certified_point() {
     );
     assert!(crate::capacity::figures::lower_bounds(&head_capacity(grid(), &[], false)).is_empty());
 }
+
+/// A size that misses its certificate says how: the 2× changes of its unsaturated points, sorted,
+/// of both signs here (runs scattering around a level); a saturated point and a point with no 2×
+/// run are not among them.
+#[test]
+fn the_unsaturated_points_2x_changes_are_listed_smallest_first() {
+    let mut points: Vec<Point> = [
+        (10, 0, 1000.0, 990.0, 500.0),   // saturated (99%): its collapse at 2× is not listed
+        (20, 0, 2000.0, 1600.0, 1680.0), // +5%
+        (20, 1, 2000.0, 1500.0, 1425.0), // −5%
+        (30, 0, 3000.0, 1550.0, 1565.5), // +1%, certified
+        (30, 1, 3000.0, 1540.0, 1540.0), // no 2× run (below)
+    ]
+    .map(|(n, seed, d, b, two)| pt(n, seed, d, b, two))
+    .to_vec();
+    points[4].memorized_bits_2x = None;
+    let refs: Vec<&Point> = points.iter().collect();
+    let changes = plateau(&refs, 1e-3).0.unsaturated_changes_2x;
+    let expected = [-0.05, 0.01, 0.05];
+    assert_eq!(changes.len(), expected.len(), "{changes:?}");
+    for (c, e) in changes.iter().zip(expected) {
+        assert!((c - e).abs() < 1e-12, "{changes:?}");
+    }
+}
