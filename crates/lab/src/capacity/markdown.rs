@@ -109,8 +109,8 @@ impl CapacityReport {
               on, each mean within max(its 95% interval, 2%) of their mean, and capacity is that mean (per seed: \
               the mean of the seed's past-knee points). Otherwise the size has no capacity. The last column \
               is the range of the 2× changes of the points that stored under 90% of their dataset, and how \
-              many were gains: all gains, the size still gains with the budget; gains and losses, its runs \
-              scatter by more than the 2% the certificate allows.\n\n";
+              many were gains: all gains, the size still gains with the budget; losses too, its runs do not \
+              gain consistently at 2× (they scatter, or collapse at too high a rate).\n\n";
         s += "| head | d | params | non-emb params | lr | certified | knee (bits/param) | plateau datasets | capacity bits (95% CI) | bits/param | 2× change, unsaturated points |\n";
         s += "|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (name, h) in &self.heads {

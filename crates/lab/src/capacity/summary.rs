@@ -109,7 +109,8 @@ pub struct SizeCapacity {
     /// The 2× run's change, as a fraction of the 1× figure, of every point that stored under
     /// [`SATURATED_SHARE`] of its dataset, smallest first (empty without `--certify`). It tells
     /// apart the two ways a size misses its certificate: all positive, it still gains with the
-    /// budget; of both signs, its runs scatter around a level by more than the 2% tolerance.
+    /// budget; of both signs, its 2× runs do not gain consistently (they scatter around a level by
+    /// more than the 2% tolerance, or collapse at too high a rate).
     pub unsaturated_changes_2x: Vec<f64>,
 }
 
