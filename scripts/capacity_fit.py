@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""capacity ≈ a·(embedding parameters) + b·(other parameters), fitted per seed by least squares over
-the sizes with a certified plateau in one or more `overfit capacity` reports (capacity.json), then
-the mean over seeds with a 95% t interval.
-
-`overfit capacity` makes the same fit within one report ("Embedding split"). This script joins
-reports, for sizes measured under different commands: e.g. causal d 64 at twice its grid's budget
-(capacity/causal-d64-long) beside the grid's other sizes. A size (head, parameters) with a plateau
-in two of the reports is refused: pick one.
+"""Joins `overfit capacity` reports (capacity.json) over the sizes with a certified plateau, for sizes
+measured under different commands (e.g. last at d 8 in capacity/main and at d 12 in
+capacity/last-d12), and prints what the command prints within one report:
+- per head, bits per parameter: each seed's mean over the head's sizes, then the mean over seeds
+  with a 95% t interval (the command's head line);
+- capacity ≈ a·(embedding parameters) + b·(other parameters), fitted per seed by least squares
+  over every head and size, then the mean over seeds with a 95% t interval ("Embedding split").
+A size (head, parameters) with a plateau in two of the reports is refused: pick one.
 
   python3 scripts/capacity_fit.py capacity/causal/capacity.json capacity/causal-d64-long/capacity.json
 """
@@ -72,6 +72,13 @@ def main():
     for head, params, emb, other, by_seed, path in sizes:
         each = ", ".join(f"{s}: {by_seed[s]:,.0f}" for s in sorted(by_seed, key=int))
         print(f"| {head} | {params:,} | {emb:,} | {other:,} | {each} | `{path}` |")
+    for head in sorted({z[0] for z in sizes}):
+        mine = [z for z in sizes if z[0] == head]
+        per_seed = [statistics.fmean(z[4][s] / z[1] for z in mine if s in z[4]) for s in seeds
+                    if any(s in z[4] for z in mine)]
+        mean, ci = interval(per_seed)
+        said = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
+        print(f"{head}: {mean:.2f}{said} bits per parameter, {len(mine)} sizes, {len(per_seed)} seeds")
     a_s, b_s = [], []
     for seed in seeds:
         rows = [(z[2], z[3], z[4][seed]) for z in sizes if seed in z[4]]
