@@ -78,7 +78,7 @@ def main():
                     if any(s in z[4] for z in mine)]
         mean, ci = interval(per_seed)
         said = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
-        print(f"{head}: {mean:.2f}{said} bits per parameter, {len(mine)} sizes, {len(per_seed)} seeds")
+        print(f"{head}: {mean:.2f}{said} bits per parameter, sizes: {len(mine)}, seeds: {len(per_seed)}")
     a_s, b_s = [], []
     for seed in seeds:
         rows = [(z[2], z[3], z[4][seed]) for z in sizes if seed in z[4]]
