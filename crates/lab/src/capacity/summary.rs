@@ -310,11 +310,12 @@ pub fn plateau(points: &[&Point], lr: f64) -> (SizeCapacity, BTreeMap<u64, f64>)
 }
 
 /// The 2× changes of the points that did not store [`SATURATED_SHARE`] of their dataset, smallest
-/// first: certified or not, since a point's change is what the certificate judges.
+/// first: certified or not, since a point's change is what the certificate judges. A run that stored
+/// nothing or less (it diverged) has no change to speak of, and is left out.
 fn unsaturated_changes(points: &[&Point]) -> Vec<f64> {
     let mut changes: Vec<f64> = points
         .iter()
-        .filter(|p| p.memorized_bits < SATURATED_SHARE * p.dataset_bits)
+        .filter(|p| p.memorized_bits > 0.0 && p.memorized_bits < SATURATED_SHARE * p.dataset_bits)
         .filter_map(|p| p.memorized_bits_2x.map(|two| (two - p.memorized_bits) / p.memorized_bits))
         .collect();
     changes.sort_by(f64::total_cmp);

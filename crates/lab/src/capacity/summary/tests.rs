@@ -204,8 +204,8 @@ fn a_size_without_a_plateau_is_bounded_by_its_best_certified_point() {
 }
 
 /// A size that misses its certificate says how: the 2× changes of its unsaturated points, sorted,
-/// of both signs here (runs scattering around a level); a saturated point and a point with no 2×
-/// run are not among them.
+/// of both signs here (runs scattering around a level); a saturated point, a point with no 2× run
+/// and a diverged point are not among them.
 #[test]
 fn the_unsaturated_points_2x_changes_are_listed_smallest_first() {
     let mut points: Vec<Point> = [
@@ -214,6 +214,7 @@ fn the_unsaturated_points_2x_changes_are_listed_smallest_first() {
         (20, 1, 2000.0, 1500.0, 1425.0), // −5%
         (30, 0, 3000.0, 1550.0, 1565.5), // +1%, certified
         (30, 1, 3000.0, 1540.0, 1540.0), // no 2× run (below)
+        (40, 0, 4000.0, -900.0, -950.0), // diverged: worse than uniform, no change to speak of
     ]
     .map(|(n, seed, d, b, two)| pt(n, seed, d, b, two))
     .to_vec();
