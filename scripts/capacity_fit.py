@@ -5,7 +5,9 @@ capacity/last-d12), and prints what the command prints within one report:
 - per head, bits per parameter: each seed's mean over the head's sizes, then the mean over seeds
   with a 95% t interval (the command's head line);
 - capacity ≈ a·(embedding parameters) + b·(other parameters), fitted per seed by least squares
-  over every head and size, then the mean over seeds with a 95% t interval ("Embedding split").
+  over every head and size, then the mean over seeds with a 95% t interval ("Embedding split");
+- the same with trunk and head parameters (α·trunk + β·head, "Head split"): it needs a head with
+  parameters of its own (tied's L·d → d layer) and one without, e.g. last and tied at one width.
 A size (head, parameters) with a plateau in two of the reports is refused: pick one.
 
   python3 scripts/capacity_fit.py capacity/causal/capacity.json capacity/causal-d64-long/capacity.json
@@ -19,7 +21,7 @@ T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
 
 
 def sizes_with_a_plateau(paths):
-    """(head, params, embedding params, other params, {seed: capacity}, report) per size."""
+    """(head, params, {kind: params}, {seed: capacity}, report) per size."""
     found = {}
     for path in paths:
         try:
@@ -34,9 +36,11 @@ def sizes_with_a_plateau(paths):
                 key = (head, z["params"])
                 if key in found:
                     sys.exit(f"capacity_fit.py: {head} at {z['params']} parameters has a plateau in both "
-                             f"{found[key][5]} and {path}: pass one of them")
-                emb = z["params"] - z["nonembedding_params"]
-                found[key] = (head, z["params"], emb, z["nonembedding_params"], by_seed, path)
+                             f"{found[key][4]} and {path}: pass one of them")
+                parts = {"embedding": z["params"] - z["nonembedding_params"],
+                         "other": z["nonembedding_params"],
+                         "trunk": z["params"] - z["head_params"], "head": z["head_params"]}
+                found[key] = (head, z["params"], parts, by_seed, path)
     return list(found.values())
 
 
@@ -62,44 +66,52 @@ def interval(values):
     return mean, (mean - half, mean + half)
 
 
+def print_split(sizes, seeds, first, second):
+    """Fits capacity ≈ x·first + y·second per seed and prints each seed's fit and the means."""
+    xs, ys = [], []
+    for seed in seeds:
+        rows = [(z[2][first], z[2][second], z[3][seed]) for z in sizes if seed in z[3]]
+        xy = fit(rows)
+        if xy is None:
+            print(f"{first}/{second}, seed {seed}: {len(rows)} size(s) cannot tell the two rates apart")
+            continue
+        residual = max(abs(c - xy[0] * e - xy[1] * o) / c for e, o, c in rows)
+        print(f"{first}/{second}, seed {seed}: {len(rows)} sizes, {first} {xy[0]:.3f}, {second} {xy[1]:.3f}, "
+              f"largest residual {100 * residual:.1f}%")
+        xs.append(xy[0])
+        ys.append(xy[1])
+    if not xs:
+        # The per-head lines stand; only the split needs sizes that tell its two rates apart.
+        print(f"{first}/{second} split: no seed has sizes that tell the rates apart")
+        return
+    for name, values in ((first, xs), (second, ys)):
+        mean, ci = interval(values)
+        said = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
+        print(f"{mean:.2f}{said} bits per {name} parameter, over {len(values)} seeds")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     sizes = sizes_with_a_plateau(sys.argv[1:])
     if not sizes:
         sys.exit("capacity_fit.py: no size has a certified plateau in these reports")
-    seeds = sorted({s for z in sizes for s in z[4]}, key=int)
-    print("| head | params | embedding | other | capacity per seed | from |")
-    print("|---|---|---|---|---|---|")
-    for head, params, emb, other, by_seed, path in sizes:
+    seeds = sorted({s for z in sizes for s in z[3]}, key=int)
+    print("| head | params | embedding | other | head layer | capacity per seed | from |")
+    print("|---|---|---|---|---|---|---|")
+    for head, params, parts, by_seed, path in sizes:
         each = ", ".join(f"{s}: {by_seed[s]:,.0f}" for s in sorted(by_seed, key=int))
-        print(f"| {head} | {params:,} | {emb:,} | {other:,} | {each} | `{path}` |")
+        print(f"| {head} | {params:,} | {parts['embedding']:,} | {parts['other']:,} | {parts['head']:,} "
+              f"| {each} | `{path}` |")
     for head in sorted({z[0] for z in sizes}):
         mine = [z for z in sizes if z[0] == head]
-        per_seed = [statistics.fmean(z[4][s] / z[1] for z in mine if s in z[4]) for s in seeds
-                    if any(s in z[4] for z in mine)]
+        per_seed = [statistics.fmean(z[3][s] / z[1] for z in mine if s in z[3]) for s in seeds
+                    if any(s in z[3] for z in mine)]
         mean, ci = interval(per_seed)
         said = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
         print(f"{head}: {mean:.2f}{said} bits per parameter, sizes: {len(mine)}, seeds: {len(per_seed)}")
-    a_s, b_s = [], []
-    for seed in seeds:
-        rows = [(z[2], z[3], z[4][seed]) for z in sizes if seed in z[4]]
-        ab = fit(rows)
-        if ab is None:
-            print(f"seed {seed}: {len(rows)} size(s), the two rates cannot be told apart; left out")
-            continue
-        residual = max(abs(c - ab[0] * e - ab[1] * o) / c for e, o, c in rows)
-        print(f"seed {seed}: {len(rows)} sizes, a = {ab[0]:.3f}, b = {ab[1]:.3f}, largest residual {100 * residual:.1f}%")
-        a_s.append(ab[0])
-        b_s.append(ab[1])
-    if not a_s:
-        # The per-head lines above stand; only the split needs two sizes.
-        print("embedding split: no seed has two sizes that tell the rates apart")
-        return
-    for name, values, unit in (("a", a_s, "embedding"), ("b", b_s, "other")):
-        mean, ci = interval(values)
-        said = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
-        print(f"{name} = {mean:.2f}{said} bits per {unit} parameter, over {len(values)} seeds")
+    print_split(sizes, seeds, "embedding", "other")
+    print_split(sizes, seeds, "trunk", "head")
 
 
 if __name__ == "__main__":
