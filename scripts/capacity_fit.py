@@ -8,6 +8,8 @@ capacity/last-d12), and prints what the command prints within one report:
   over every head and size, then the mean over seeds with a 95% t interval ("Embedding split");
 - the same with trunk and head parameters (α·trunk + β·head, "Head split"): it needs a head with
   parameters of its own (tied's L·d → d layer) and one without, e.g. last and tied at one width.
+  With such a head among the reports, the embedding split's "other" includes its head layer: read
+  the embedding split from reports of heads without one.
 A size (head, parameters) with a plateau in two of the reports is refused: pick one.
 
   python3 scripts/capacity_fit.py capacity/causal/capacity.json capacity/causal-d64-long/capacity.json
@@ -66,6 +68,11 @@ def interval(values):
     return mean, (mean - half, mean + half)
 
 
+def said(ci):
+    """An interval as printed, or why there is none."""
+    return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
+
+
 def print_split(sizes, seeds, first, second):
     """Fits capacity ≈ x·first + y·second per seed and prints each seed's fit and the means."""
     xs, ys = [], []
@@ -86,8 +93,7 @@ def print_split(sizes, seeds, first, second):
         return
     for name, values in ((first, xs), (second, ys)):
         mean, ci = interval(values)
-        said = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
-        print(f"{mean:.2f}{said} bits per {name} parameter, over {len(values)} seeds")
+        print(f"{mean:.2f}{said(ci)} bits per {name} parameter, over {len(values)} seeds")
 
 
 def main():
@@ -108,8 +114,7 @@ def main():
         per_seed = [statistics.fmean(z[3][s] / z[1] for z in mine if s in z[3]) for s in seeds
                     if any(s in z[3] for z in mine)]
         mean, ci = interval(per_seed)
-        said = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (one seed: no interval)"
-        print(f"{head}: {mean:.2f}{said} bits per parameter, sizes: {len(mine)}, seeds: {len(per_seed)}")
+        print(f"{head}: {mean:.2f}{said(ci)} bits per parameter, sizes: {len(mine)}, seeds: {len(per_seed)}")
     print_split(sizes, seeds, "embedding", "other")
     print_split(sizes, seeds, "trunk", "head")
 
