@@ -220,6 +220,10 @@ pub struct CapacityArgs {
     /// 1e-3,3e-3,1e-2,3e-2, extended when the best is at an end]
     #[arg(long, value_delimiter = ',', value_name = "LR,…")]
     pub lrs: Option<Vec<f64>>,
+    /// Datasets the rates are tuned on, in bits per parameter, comma-separated; a rate is scored
+    /// on its total bits over them [default: each size's dataset nearest 4 bits/param]
+    #[arg(long, value_delimiter = ',', value_name = "B,…")]
+    pub tune_data_bits: Option<Vec<f64>>,
     /// Seeds of every point, comma-separated [default: 0,1,2; 0,1 at a head's largest size]
     #[arg(long, value_delimiter = ',', value_name = "S,…")]
     pub seeds: Option<Vec<u64>>,

@@ -98,6 +98,7 @@ fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
         steps: a.steps,
         steps_per_size: a.steps_per_size,
         lrs: a.lrs,
+        tune_data_bits: a.tune_data_bits,
         seeds: a.seeds,
         certify: a.certify,
         quick: a.quick,

@@ -208,6 +208,31 @@ fn under_certify_a_rate_is_tuned_on_the_lower_of_its_1x_and_2x_bits() {
 }
 
 #[test]
+fn tuned_on_several_datasets_a_rate_is_scored_on_its_total_over_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--quick", "--heads", "last", "--sizes", "8", "--data-bits", "4", "--seeds", "0", "--certify"];
+    let v = capacity(dir.path(), &[&args[..], &["--tune-data-bits", "1,6"]].concat());
+    let tuning = v["tuning"].as_array().unwrap();
+    let mut score: BTreeMap<String, (f64, Vec<u64>)> = BTreeMap::new();
+    for t in tuning {
+        let entry = score.entry(format!("{:e}", num(t, "lr"))).or_default();
+        entry.0 += num(t, "memorized_bits").min(num(t, "memorized_bits_2x"));
+        entry.1.push(int(t, "n"));
+    }
+    assert!(score.len() >= 3, "{tuning:?}");
+    // n = bits/param × params / 8 (last: one target a sample): two datasets 6× apart, every rate on both.
+    for (_, ns) in score.values() {
+        assert_eq!(ns.len(), 2, "{tuning:?}");
+        assert!(ns[1] > 5 * ns[0] && ns[1] < 7 * ns[0], "{ns:?}");
+    }
+    let best = score.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)).unwrap().0;
+    assert_eq!(best, &format!("{:e}", num(&v["lrs"][0], "lr")), "the best total wins: {score:?}");
+    assert_eq!(v["tune_data_bits"], serde_json::json!([1.0, 6.0]));
+    let md = std::fs::read_to_string(dir.path().join("capacity-quick/capacity.md")).unwrap();
+    assert!(md.contains("summed over the datasets"), "{md}");
+}
+
+#[test]
 fn bad_values_exit_2_naming_their_flag() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
@@ -215,6 +240,8 @@ fn bad_values_exit_2_naming_their_flag() {
         (&["--lrs", "1e-3,0"], "--lrs"),
         (&["--lrs", "inf"], "--lrs"),
         (&["--lrs", ""], "--lrs"),
+        (&["--tune-data-bits", "0"], "--tune-data-bits"),
+        (&["--tune-data-bits", "3,nan"], "--tune-data-bits"),
         (&["--data-bits", "-1"], "--data-bits"),
         (&["--data-bits", "2,inf"], "--data-bits"),
         (&["--data-bits", "0"], "--data-bits"),

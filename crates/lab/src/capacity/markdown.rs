@@ -129,8 +129,11 @@ impl CapacityReport {
         } else {
             "the most bits stored wins"
         };
-        let mut s =
-            format!("\n## Learning-rate tuning (full budget, knee dataset, seed {}; {rule})\n\n", super::TUNE_SEED);
+        let (data, rule) = match &self.tune_data_bits {
+            None => ("knee dataset".to_string(), rule.to_string()),
+            Some(b) => (format!("datasets of {b:?} bits/param"), format!("{rule}, summed over the datasets")),
+        };
+        let mut s = format!("\n## Learning-rate tuning (full budget, {data}, seed {}; {rule})\n\n", super::TUNE_SEED);
         s += "| head | d | n | lr | memorized bits | at 2× | dataset bits |\n|---|---|---|---|---|---|---|\n";
         for t in &self.tuning {
             s += &format!(

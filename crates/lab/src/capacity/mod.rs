@@ -12,7 +12,8 @@
 //! - a model's capacity is the plateau of its memorized bits past the knee (the rule:
 //!   [`summary`]'s module doc);
 //! - the learning rate is tuned per head and size, under the full budget, on the knee dataset
-//!   with a seed of its own ([`TUNE_SEED`]): the tuning runs are not grid points.
+//!   (or the datasets of `--tune-data-bits`) with a seed of its own ([`TUNE_SEED`]): the tuning
+//!   runs are not grid points.
 //!
 //! A window head sees one target per sample, a causal head L: at equal bits per parameter a window
 //! head's dataset has L times the samples, and at an equal step budget it sees each sample L times
@@ -73,6 +74,7 @@ pub struct CapacityFlags {
     pub steps: Option<u64>,
     pub steps_per_size: Option<Vec<u64>>,
     pub lrs: Option<Vec<f64>>,
+    pub tune_data_bits: Option<Vec<f64>>,
     pub seeds: Option<Vec<u64>>,
     pub certify: bool,
     pub quick: bool,
@@ -92,6 +94,9 @@ pub struct CapacityOptions {
     /// `--steps-per-size`: (d_model, steps) of each size of `--sizes`; empty: `steps` everywhere.
     pub steps_per_size: Vec<(usize, u64)>,
     pub lrs: Vec<f64>,
+    /// `--tune-data-bits`: the datasets (bits per parameter) each rate is tuned on, scored on
+    /// its total over them. None: each size's knee dataset alone.
+    pub tune_data_bits: Option<Vec<f64>>,
     /// None: the default grid's (fewer at the largest size).
     pub seeds: Option<Vec<u64>>,
     pub certify: bool,
@@ -156,6 +161,8 @@ impl CapacityOptions {
         let data_bits =
             checked("--data-bits", f.data_bits.clone(), (positive, "bits per parameter are finite and > 0"))?;
         let lrs = checked("--lrs", f.lrs.clone(), (positive, "a learning rate is finite and > 0"))?;
+        let tune_data_bits =
+            checked("--tune-data-bits", f.tune_data_bits.clone(), (positive, "bits per parameter are finite and > 0"))?;
         let seeds = checked("--seeds", f.seeds.clone(), (|_| true, ""))?;
         let steps_per_size = per_size(f.steps_per_size.as_deref(), sizes.as_deref())?;
         let models = Models::from_flags(f.preset.as_deref(), &f.model_flags, sizes, f.quick)?;
@@ -168,6 +175,7 @@ impl CapacityOptions {
             steps: f.steps.unwrap_or(if quick { QUICK_STEPS } else { DEFAULT_STEPS }),
             steps_per_size,
             lrs: lrs.unwrap_or_else(|| if quick { QUICK_LRS.to_vec() } else { LRS.to_vec() }),
+            tune_data_bits,
             seeds,
             certify: f.certify,
             quick,

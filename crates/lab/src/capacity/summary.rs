@@ -44,6 +44,9 @@ pub struct CapacityReport {
     pub tuning: Vec<TuningRun>,
     /// The rate chosen per head and size, and whether it is at an end of the rates tried.
     pub lrs: Vec<Choice>,
+    /// `--tune-data-bits`: the datasets every rate was tuned on (absent: each size's knee dataset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tune_data_bits: Option<Vec<f64>>,
     pub quick: bool,
     pub steps: u64,
     /// (d_model, steps) per size under `--steps-per-size`, which override `steps`.
@@ -242,6 +245,7 @@ pub fn summarize(o: &CapacityOptions, tuned: &Tuned, grid: &[Outcome]) -> Capaci
         heads,
         tuning: tuned.runs.clone(),
         lrs: tuned.choices.clone(),
+        tune_data_bits: o.tune_data_bits.clone(),
         quick: o.quick,
         steps: o.steps,
         steps_per_size: o.steps_per_size.clone(),

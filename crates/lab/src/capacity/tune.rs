@@ -1,5 +1,8 @@
 //! The learning rate of each head and size: tuned under the full step budget on the knee dataset
 //! (the size's dataset closest to [`KNEE_BITS`] bits per parameter), seed [`super::TUNE_SEED`].
+//! `--tune-data-bits` tunes on several datasets instead, and a rate is scored on its total over
+//! them: a plateau needs two datasets past the knee, and a rate can store well at the knee yet
+//! stall on a larger dataset (tied d 12 at 0.03: capacity/PROBES.md).
 //!
 //! The rate that stored the most bits wins; under `--certify` every rate also runs at 2× the steps
 //! and is scored on the lower of its two figures, because a rate chosen at 1× alone diverged at 2×
@@ -76,11 +79,11 @@ impl Tuned {
     }
 }
 
-/// One head and size being tuned: its knee dataset and the bits each rate stored so far.
+/// One head and size being tuned: its tuning datasets (samples each) and each rate's score so far.
 struct Target {
     head: HeadKind,
     model: ModelConfig,
-    n: usize,
+    ns: Vec<usize>,
     results: Vec<(f64, f64)>,
 }
 
@@ -97,15 +100,21 @@ impl Target {
         Some(if best == 0 { r[0].0 * r[0].0 / r[1].0 } else { r[k].0 * r[k].0 / r[k - 1].0 })
     }
 
-    /// The tuning run of one rate, at the size's step budget or (`twice`) at 2× it.
-    fn spec(&self, o: &CapacityOptions, lr: f64, twice: bool) -> RunSpec {
+    /// The tuning run of one rate on the dataset of `n` samples, at the size's step budget or
+    /// (`twice`) at 2× it.
+    fn spec(&self, o: &CapacityOptions, lr: f64, n: usize, twice: bool) -> RunSpec {
         let dir = o.out.join("tune").join(self.head.name()).join(model_dir(&self.model));
         let steps = o.steps_for(&self.model);
-        let dir = dir.join(format!("steps{steps}")).join(format!("n{}", self.n)).join(format!("lr{lr:e}"));
+        let dir = dir.join(format!("steps{steps}")).join(format!("n{n}")).join(format!("lr{lr:e}"));
         match twice {
-            false => spec(dir, config(self.model.clone(), self.n, TUNE_SEED, lr, steps)),
-            true => spec(twice_dir(&dir), config(self.model.clone(), self.n, TUNE_SEED, lr, 2 * steps)),
+            false => spec(dir, config(self.model.clone(), n, TUNE_SEED, lr, steps)),
+            true => spec(twice_dir(&dir), config(self.model.clone(), n, TUNE_SEED, lr, 2 * steps)),
         }
+    }
+
+    /// Every run of one rate, in the order `record` reads them: per dataset, 1× then 2×.
+    fn specs(&self, o: &CapacityOptions, lr: f64, budgets: &[bool]) -> Vec<RunSpec> {
+        self.ns.iter().flat_map(|&n| budgets.iter().map(move |&twice| self.spec(o, lr, n, twice))).collect()
     }
 }
 
@@ -116,8 +125,9 @@ fn targets(o: &CapacityOptions) -> Result<Vec<Target>> {
         for (i, m) in models.iter().enumerate() {
             let data = data_bits_of(o, i, models.len());
             let knee = data.iter().copied().min_by(|a, b| (a - KNEE_BITS).abs().total_cmp(&(b - KNEE_BITS).abs()));
-            let n = samples_for(m, knee.unwrap_or(KNEE_BITS))?;
-            targets.push(Target { head, model: m.clone(), n, results: Vec::new() });
+            let bits = o.tune_data_bits.clone().unwrap_or_else(|| vec![knee.unwrap_or(KNEE_BITS)]);
+            let ns = bits.iter().map(|&b| samples_for(m, b)).collect::<Result<Vec<_>>>()?;
+            targets.push(Target { head, model: m.clone(), ns, results: Vec::new() });
         }
     }
     Ok(targets)
@@ -139,11 +149,8 @@ pub fn tune(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<Tuned> {
         // Under --certify a rate also runs at 2× the steps and is scored on the lower of the two:
         // a rate that stores the most at 1× but diverges at 2× (or on another seed) must not win.
         let budgets: &[bool] = if o.certify { &[false, true] } else { &[false] };
-        let specs: Vec<RunSpec> = pending
-            .iter()
-            .flat_map(|&(t, lr)| budgets.iter().map(move |&twice| (t, lr, twice)))
-            .map(|(t, lr, twice)| targets[t].spec(o, lr, twice))
-            .collect();
+        let per_rate: Vec<Vec<RunSpec>> = pending.iter().map(|&(t, lr)| targets[t].specs(o, lr, budgets)).collect();
+        let specs: Vec<RunSpec> = per_rate.concat();
         let mine = match o.shard {
             Some((k, n)) => crate::sweep::shard(specs.clone(), k, n),
             None => specs.clone(),
@@ -151,7 +158,7 @@ pub fn tune(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<Tuned> {
         let ran = run_plan(&mine, o.jobs)?;
         tuned.trained += ran.iter().filter(|r| !r.skipped).count();
         tuned.skipped += ran.iter().filter(|r| r.skipped).count();
-        record(&pending, &specs, budgets.len(), &mut targets, &mut tuned);
+        record(&pending, &per_rate, budgets.len(), &mut targets, &mut tuned);
         if !tuned.complete {
             return Ok(tuned);
         }
@@ -167,36 +174,49 @@ pub fn tune(o: &CapacityOptions, run_plan: &PlanRunner<'_>) -> Result<Tuned> {
     Ok(tuned)
 }
 
-/// Reads one round's finished tuning runs into their targets (each rate: its 1× run, and its 2×
-/// run under `--certify`); a run not finished (another shard's share) leaves `tuned` incomplete.
-fn record(pending: &[(usize, f64)], specs: &[RunSpec], per_rate: usize, targets: &mut [Target], tuned: &mut Tuned) {
-    for (&(t, lr), s) in pending.iter().zip(specs.chunks(per_rate)) {
-        let reports: Vec<Found> = s.iter().map(runner::find).collect();
-        let [Found::Finished(one), rest @ ..] = &reports[..] else {
+/// Reads one round's finished tuning runs into their targets: each rate's runs (`per_rate`: per
+/// dataset its 1× run, and its 2× run under `--certify`) score it on the total over its datasets of
+/// the lower of 1× and 2×; a run not finished (another shard's share) leaves `tuned` incomplete.
+fn record(
+    pending: &[(usize, f64)],
+    per_rate: &[Vec<RunSpec>],
+    budgets: usize,
+    targets: &mut [Target],
+    tuned: &mut Tuned,
+) {
+    for (&(t, lr), specs) in pending.iter().zip(per_rate) {
+        let found: Vec<Found> = specs.iter().map(runner::find).collect();
+        let Some(runs) = found.chunks(budgets).map(finished).collect::<Option<Vec<_>>>() else {
             tuned.complete = false;
             continue;
         };
-        let two = match rest {
-            [] => None,
-            [Found::Finished(two)] => Some(two.memorized_bits),
-            _ => {
-                tuned.complete = false;
-                continue;
-            }
-        };
         let target = &mut targets[t];
-        tuned.runs.push(TuningRun {
-            head: target.head,
-            d_model: target.model.d_model,
-            params: one.params.total as usize,
-            n: target.n,
-            lr,
-            memorized_bits: one.memorized_bits,
-            memorized_bits_2x: two.flatten(),
-            dataset_bits: one.dataset_bits,
-        });
-        let bits = |b: Option<f64>| b.unwrap_or(f64::NEG_INFINITY);
-        target.results.push((lr, two.map_or(bits(one.memorized_bits), |t| bits(one.memorized_bits).min(bits(t)))));
+        let mut score = 0.0;
+        for ((one, two), &n) in runs.iter().zip(&target.ns) {
+            tuned.runs.push(TuningRun {
+                head: target.head,
+                d_model: target.model.d_model,
+                params: one.params.total as usize,
+                n,
+                lr,
+                memorized_bits: one.memorized_bits,
+                memorized_bits_2x: two.flatten(),
+                dataset_bits: one.dataset_bits,
+            });
+            let bits = |b: Option<f64>| b.unwrap_or(f64::NEG_INFINITY);
+            score += two.map_or(bits(one.memorized_bits), |t| bits(one.memorized_bits).min(bits(t)));
+        }
+        target.results.push((lr, score));
+    }
+}
+
+/// One dataset's runs of a rate, if all finished: the 1× report, and the 2× run's memorized bits
+/// (None without `--certify`).
+fn finished(runs: &[Found]) -> Option<(&train::run::Report, Option<Option<f64>>)> {
+    match runs {
+        [Found::Finished(one)] => Some((&**one, None)),
+        [Found::Finished(one), Found::Finished(two)] => Some((&**one, Some(two.memorized_bits))),
+        _ => None,
     }
 }
 
@@ -214,7 +234,7 @@ mod tests {
 
     fn target(results: &[(f64, f64)]) -> Target {
         let model = ModelConfig::preset(heads::config::DEFAULT_PRESET).unwrap();
-        Target { head: HeadKind::Causal, model, n: 1, results: results.to_vec() }
+        Target { head: HeadKind::Causal, model, ns: vec![1], results: results.to_vec() }
     }
 
     #[test]
