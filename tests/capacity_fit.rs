@@ -1,0 +1,90 @@
+//! `scripts/capacity_fit.py`, which joins capacity reports from several commands, against what it
+//! must print: on a committed report, the command's own per-head figure and embedding split (an
+//! independent implementation of the same fits); on made-up reports built from known rates, the
+//! trunk/head split those rates give; and a size found in two reports is refused.
+//!
+//! The script needs python3; without it each test says that it skipped.
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The script's output on these reports, or None (after saying so) when python3 is missing.
+fn fit(reports: &[&Path]) -> Option<Output> {
+    let script = Path::new(ROOT).join("scripts/capacity_fit.py");
+    match Command::new("python3").arg(script).args(reports).output() {
+        Ok(out) => Some(out),
+        Err(e) => {
+            eprintln!("SKIPPED: python3 cannot run ({e}); scripts/capacity_fit.py is not checked");
+            None
+        }
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// "m [lo, hi]" as the script and capacity.md print a mean and its interval.
+fn printed(mean: f64, ci: &Value) -> String {
+    format!("{mean:.2} [{:.2}, {:.2}]", ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap())
+}
+
+#[test]
+fn on_a_committed_report_the_script_prints_the_commands_own_figures() {
+    let report = Path::new(ROOT).join("capacity/causal/capacity.json");
+    let Some(out) = fit(&[&report]) else { return };
+    let text = stdout(&out);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let causal = &v["heads"]["causal"];
+    let head = printed(causal["bits_per_param"].as_f64().unwrap(), &causal["ci95"]);
+    assert!(text.contains(&format!("causal: {head} bits per parameter")), "{head} in:\n{text}");
+    for part in ["embedding", "other"] {
+        let s = &v["embedding_split"][part];
+        let line = format!("{} bits per {part} parameter", printed(s["mean"].as_f64().unwrap(), &s["ci95"]));
+        assert!(text.contains(&line), "{line} in:\n{text}");
+    }
+}
+
+/// A report with one head's sizes, each (params, embedding params, head params, capacity per seed).
+fn report(dir: &Path, name: &str, head: &str, sizes: &[(u64, u64, u64, [f64; 3])]) -> std::path::PathBuf {
+    let sizes: Vec<Value> = sizes
+        .iter()
+        .map(|&(params, embedding, head_params, caps)| {
+            json!({"params": params, "nonembedding_params": params - embedding, "head_params": head_params,
+                   "capacity_by_seed": {"0": caps[0], "1": caps[1], "2": caps[2]}})
+        })
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, json!({"heads": {head: {"sizes": sizes}}}).to_string()).unwrap();
+    path
+}
+
+#[test]
+fn the_trunk_head_split_recovers_known_rates_and_a_size_in_two_reports_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // Per seed, capacity = α·trunk + β·head exactly, with α and β differing per seed.
+    let (alpha, beta) = ([2.9, 3.0, 3.1], [2.5, 2.7, 2.9]);
+    let cap = |trunk: f64, head: f64| [0, 1, 2].map(|s| alpha[s] * trunk + beta[s] * head);
+    // Two window models without a head layer and one with (4,620 parameters, as tied's at d 12).
+    let last = report(
+        dir.path(),
+        "last.json",
+        "last",
+        &[(2792, 2200, 0, cap(2792.0, 0.0)), (4476, 3300, 0, cap(4476.0, 0.0))],
+    );
+    let tied = report(dir.path(), "tied.json", "tied", &[(9096, 3300, 4620, cap(4476.0, 4620.0))]);
+    let Some(out) = fit(&[&last, &tied]) else { return };
+    let text = stdout(&out);
+    // Means 3.00 and 2.70; the 95% t half-widths over 3 seeds: 4.303 · sd / √3, sd 0.1 and 0.2.
+    assert!(text.contains("3.00 [2.75, 3.25] bits per trunk parameter, over 3 seeds"), "{text}");
+    assert!(text.contains("2.70 [2.20, 3.20] bits per head parameter, over 3 seeds"), "{text}");
+    assert!(text.contains("trunk/head, seed 1: 3 sizes, trunk 3.000, head 2.700, largest residual 0.0%"), "{text}");
+
+    let Some(twice) = fit(&[&last, &last]) else { return };
+    let err = String::from_utf8_lossy(&twice.stderr);
+    assert!(!twice.status.success() && err.contains("last at 2792 parameters has a plateau in both"), "{err}");
+}
