@@ -216,7 +216,8 @@ pub struct CapacityArgs {
     /// model, so larger sizes need more steps) [default: --steps for every size]
     #[arg(long, value_delimiter = ',', value_name = "N,…")]
     pub steps_per_size: Option<Vec<u64>>,
-    /// Learning rates tuned per head and size on the knee dataset (one value: no tuning) [default:
+    /// Learning rates tuned per head and size on the knee dataset, or those of --tune-data-bits
+    /// (one value: no tuning) [default:
     /// 1e-3,3e-3,1e-2,3e-2, extended when the best is at an end]
     #[arg(long, value_delimiter = ',', value_name = "LR,…")]
     pub lrs: Option<Vec<f64>>,

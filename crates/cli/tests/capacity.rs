@@ -242,6 +242,7 @@ fn bad_values_exit_2_naming_their_flag() {
         (&["--lrs", ""], "--lrs"),
         (&["--tune-data-bits", "0"], "--tune-data-bits"),
         (&["--tune-data-bits", "3,nan"], "--tune-data-bits"),
+        (&["--tune-data-bits", "4,6", "--lrs", "0.01"], "--tune-data-bits"),
         (&["--data-bits", "-1"], "--data-bits"),
         (&["--data-bits", "2,inf"], "--data-bits"),
         (&["--data-bits", "0"], "--data-bits"),

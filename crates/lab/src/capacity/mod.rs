@@ -164,6 +164,9 @@ impl CapacityOptions {
         let tune_data_bits =
             checked("--tune-data-bits", f.tune_data_bits.clone(), (positive, "bits per parameter are finite and > 0"))?;
         let seeds = checked("--seeds", f.seeds.clone(), (|_| true, ""))?;
+        if tune_data_bits.is_some() && lrs.as_ref().is_some_and(|l| l.len() == 1) {
+            return Err(Error::usage("--tune-data-bits", "needs rates to tune: one --lrs value is taken as given"));
+        }
         let steps_per_size = per_size(f.steps_per_size.as_deref(), sizes.as_deref())?;
         let models = Models::from_flags(f.preset.as_deref(), &f.model_flags, sizes, f.quick)?;
         let quick = f.quick;

@@ -1,8 +1,8 @@
 //! The learning rate of each head and size: tuned under the full step budget on the knee dataset
 //! (the size's dataset closest to [`KNEE_BITS`] bits per parameter), seed [`super::TUNE_SEED`].
 //! `--tune-data-bits` tunes on several datasets instead, and a rate is scored on its total over
-//! them: a plateau needs two datasets past the knee, and a rate can store well at the knee yet
-//! stall on a larger dataset (tied d 12 at 0.03: capacity/PROBES.md).
+//! them: a rate can store well at the knee yet stall on a larger dataset (tied at d 12, 0.03:
+//! REPORT.md, "Memorization capacity").
 //!
 //! The rate that stored the most bits wins; under `--certify` every rate also runs at 2× the steps
 //! and is scored on the lower of its two figures, because a rate chosen at 1× alone diverged at 2×
@@ -126,7 +126,10 @@ fn targets(o: &CapacityOptions) -> Result<Vec<Target>> {
             let data = data_bits_of(o, i, models.len());
             let knee = data.iter().copied().min_by(|a, b| (a - KNEE_BITS).abs().total_cmp(&(b - KNEE_BITS).abs()));
             let bits = o.tune_data_bits.clone().unwrap_or_else(|| vec![knee.unwrap_or(KNEE_BITS)]);
-            let ns = bits.iter().map(|&b| samples_for(m, b)).collect::<Result<Vec<_>>>()?;
+            let mut ns = bits.iter().map(|&b| samples_for(m, b)).collect::<Result<Vec<_>>>()?;
+            // Two values that round to one dataset would count its runs twice.
+            ns.sort_unstable();
+            ns.dedup();
             targets.push(Target { head, model: m.clone(), ns, results: Vec::new() });
         }
     }
