@@ -21,6 +21,10 @@
 # run here first: seed-id4's default grid of 7 datasets × 3 seeds, of which causal's report uses 4
 # datasets × 2 seeds): both are linked into its own folder, so that one report covers every causal
 # size and its fits span them.
+#
+# Not in this script: tied at d 12 and causal at d 40 were tuned again on the 4 and 6 bits/parameter
+# datasets (--tune-data-bits 4,6), after their knee-tuned rates collapsed or stalled on the grid;
+# last at d 16 and tied at d 16 were run alone. Their commands are in capacity/PROBES.md.
 set -euo pipefail
 bin=${1:-target/release/overfit}
 out=${OUT:-capacity/main}
