@@ -203,7 +203,7 @@ fn record(
                 n,
                 lr,
                 memorized_bits: one.memorized_bits,
-                memorized_bits_2x: two.flatten(),
+                memorized_bits_2x: *two,
                 dataset_bits: one.dataset_bits,
             });
         }
@@ -224,11 +224,11 @@ fn score(runs: &[TuningRun], certify: bool) -> f64 {
 }
 
 /// One dataset's runs of a rate, if all finished: the 1× report, and the 2× run's memorized bits
-/// (None without `--certify`).
-fn finished(runs: &[Found]) -> Option<(&train::run::Report, Option<Option<f64>>)> {
+/// (None without `--certify`, or when it has no figure; `score` tells the two apart).
+fn finished(runs: &[Found]) -> Option<(&train::run::Report, Option<f64>)> {
     match runs {
         [Found::Finished(one)] => Some((&**one, None)),
-        [Found::Finished(one), Found::Finished(two)] => Some((&**one, Some(two.memorized_bits))),
+        [Found::Finished(one), Found::Finished(two)] => Some((&**one, two.memorized_bits)),
         _ => None,
     }
 }
