@@ -3,7 +3,7 @@
 measured under different commands (e.g. last at d 8 in capacity/main and at d 12 in
 capacity/last-d12), and prints what the command prints within one report:
 - per head, bits per parameter: each seed's mean over the head's sizes, then the mean over seeds
-  with a 95% t interval (the command's head line);
+  with a 95% t interval (the command's head line), over the seeds with a plateau at every size;
 - capacity ≈ a·(embedding parameters) + b·(other parameters), fitted per seed by least squares
   over every head and size, then the mean over seeds with a 95% t interval ("Embedding split");
 - the same with trunk and head parameters (α·trunk + β·head, "Head split"): it needs a head with
@@ -96,6 +96,21 @@ def print_split(sizes, seeds, first, second):
         print(f"{mean:.2f}{said(ci)} bits per {name} parameter, over {len(values)} seeds")
 
 
+def print_per_head(head, mine, seeds):
+    """Bits per parameter: each seed's mean over the head's sizes, then the mean over seeds. Only the
+    seeds with a plateau at every size count: capacity per parameter changes with size, so a seed
+    measured at the small sizes alone would pull its mean, and the interval, down."""
+    full = [s for s in seeds if all(s in z[3] for z in mine)]
+    left_out = [s for s in seeds if s not in full and any(s in z[3] for z in mine)]
+    note = f" (left out, not at every size: seed {', '.join(left_out)})" if left_out else ""
+    if not full:
+        print(f"{head}: no seed has a plateau at all {len(mine)} sizes{note}")
+        return
+    per_seed = [statistics.fmean(z[3][s] / z[1] for z in mine) for s in full]
+    mean, ci = interval(per_seed)
+    print(f"{head}: {mean:.2f}{said(ci)} bits per parameter, sizes: {len(mine)}, seeds: {len(full)}{note}")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -110,11 +125,7 @@ def main():
         print(f"| {head} | {params:,} | {parts['embedding']:,} | {parts['other']:,} | {parts['head']:,} "
               f"| {each} | `{path}` |")
     for head in sorted({z[0] for z in sizes}):
-        mine = [z for z in sizes if z[0] == head]
-        per_seed = [statistics.fmean(z[3][s] / z[1] for z in mine if s in z[3]) for s in seeds
-                    if any(s in z[3] for z in mine)]
-        mean, ci = interval(per_seed)
-        print(f"{head}: {mean:.2f}{said(ci)} bits per parameter, sizes: {len(mine)}, seeds: {len(per_seed)}")
+        print_per_head(head, [z for z in sizes if z[0] == head], seeds)
     print_split(sizes, seeds, "embedding", "other")
     print_split(sizes, seeds, "trunk", "head")
 

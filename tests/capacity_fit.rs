@@ -52,13 +52,16 @@ fn on_a_committed_report_the_script_prints_the_commands_own_figures() {
     }
 }
 
-/// A report with one head's sizes, each (params, embedding params, head params, capacity per seed).
-fn report(dir: &Path, name: &str, head: &str, sizes: &[(u64, u64, u64, [f64; 3])]) -> std::path::PathBuf {
+/// A report with one head's sizes, each (params, embedding params, head params, capacity of seeds
+/// 0, 1, …).
+fn report(dir: &Path, name: &str, head: &str, sizes: &[(u64, u64, u64, &[f64])]) -> std::path::PathBuf {
     let sizes: Vec<Value> = sizes
         .iter()
         .map(|&(params, embedding, head_params, caps)| {
+            let by_seed: serde_json::Map<String, Value> =
+                caps.iter().enumerate().map(|(seed, &c)| (seed.to_string(), json!(c))).collect();
             json!({"params": params, "nonembedding_params": params - embedding, "head_params": head_params,
-                   "capacity_by_seed": {"0": caps[0], "1": caps[1], "2": caps[2]}})
+                   "capacity_by_seed": by_seed})
         })
         .collect();
     let path = dir.join(name);
@@ -77,9 +80,9 @@ fn the_trunk_head_split_recovers_known_rates_and_a_size_in_two_reports_is_refuse
         dir.path(),
         "last.json",
         "last",
-        &[(2792, 2200, 0, cap(2792.0, 0.0)), (4476, 3300, 0, cap(4476.0, 0.0))],
+        &[(2792, 2200, 0, &cap(2792.0, 0.0)), (4476, 3300, 0, &cap(4476.0, 0.0))],
     );
-    let tied = report(dir.path(), "tied.json", "tied", &[(9096, 3300, 4620, cap(4476.0, 4620.0))]);
+    let tied = report(dir.path(), "tied.json", "tied", &[(9096, 3300, 4620, &cap(4476.0, 4620.0))]);
     let Some(out) = fit(&[&last, &tied]) else { return };
     let text = stdout(&out);
     // Means 3.00 and 2.70; the 95% t half-widths over 3 seeds: 4.303 · sd / √3, sd 0.1 and 0.2.
@@ -90,4 +93,22 @@ fn the_trunk_head_split_recovers_known_rates_and_a_size_in_two_reports_is_refuse
     let Some(twice) = fit(&[&last, &last]) else { return };
     let err = String::from_utf8_lossy(&twice.stderr);
     assert!(!twice.status.success() && err.contains("last at 2792 parameters has a plateau in both"), "{err}");
+}
+
+#[test]
+fn the_per_head_figure_counts_only_the_seeds_with_a_plateau_at_every_size() {
+    let dir = tempfile::tempdir().unwrap();
+    // Seeds 0 and 1 store 2.5 and 2.7 bits per parameter at the small size, 2.9 and 3.1 at the large
+    // one; seed 2 has the small size only. Counted, it would pull the mean down to (2.7+2.9+2.5)/3.
+    let causal = report(
+        dir.path(),
+        "causal.json",
+        "causal",
+        &[(1000, 800, 0, &[2500.0, 2700.0, 2500.0]), (2000, 1400, 0, &[5800.0, 6200.0])],
+    );
+    let Some(out) = fit(&[&causal]) else { return };
+    let text = stdout(&out);
+    // Seed means 2.7 and 2.9: mean 2.80, half-width 12.706 · 0.1414 / √2 = 1.27.
+    let line = "causal: 2.80 [1.53, 4.07] bits per parameter, sizes: 2, seeds: 2 (left out, not at every size: seed 2)";
+    assert!(text.contains(line), "{line} in:\n{text}");
 }

@@ -15,7 +15,8 @@
 //!    dataset means the grid is too small).
 //!
 //! A head's `bits_per_param` is, per seed, the mean over its sizes with a capacity of
-//! capacity / parameters, then the mean over seeds with a 95% interval.
+//! capacity / parameters, then the mean over seeds with a 95% interval; only the seeds with a
+//! plateau at every such size count.
 
 use super::grid::twice_dir;
 use super::tune::{Choice, Tuned, TuningRun};
@@ -70,8 +71,8 @@ pub struct CapacityReport {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct HeadCapacity {
-    /// Per seed, the mean over sizes with a capacity of capacity_bits / parameters; then the
-    /// mean over seeds (null when no size has a capacity).
+    /// Per seed with a capacity at every size that has one, the mean over those sizes of
+    /// capacity_bits / parameters; then the mean over seeds (null when no size has a capacity).
     pub bits_per_param: Option<f64>,
     pub ci95: Option<[f64; 2]>,
     pub bits_per_nonembedding_param: Option<f64>,
@@ -340,7 +341,12 @@ fn head_capacity(points: Vec<Point>, lrs: &[&Choice], quick: bool) -> HeadCapaci
         caps.extend(per_seed.into_iter().map(|(seed, c)| (seed, s.params as f64, s.nonembedding_params as f64, c)));
         sizes.push(s);
     }
-    let seeds: BTreeSet<u64> = caps.iter().map(|c| c.0).collect();
+    // Capacity per parameter changes with size: a seed with a plateau at some sizes only would pull
+    // its mean toward them, so only the seeds with one at every size with a capacity count.
+    let sizes_with_capacity = sizes.iter().filter(|s| s.capacity_bits.is_some()).count();
+    let seeds: BTreeSet<u64> =
+        caps.iter().map(|c| c.0).filter(|&s| caps.iter().filter(|c| c.0 == s).count() == sizes_with_capacity).collect();
+    caps.retain(|c| seeds.contains(&c.0));
     let per_seed = |f: &dyn Fn(&SeedCapacity) -> f64| -> Vec<f64> {
         let mean = |s: u64| {
             let v: Vec<f64> = caps.iter().filter(|c| c.0 == s).map(f).collect();

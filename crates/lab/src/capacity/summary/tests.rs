@@ -109,22 +109,24 @@ fn the_split_fit_recovers_known_rates() {
     assert!(split_fit(&[(1000.0, 0.0, 10.0), (2000.0, 0.0, 20.0)]).is_none());
 }
 
+/// One size's points for one seed, with capacity `scale`·(2.5·embedding + 3.5·other): saturated at
+/// 1 bit/param; past it, two datasets store the capacity (certified).
+fn size(params: usize, nonemb: usize, d_model: usize, seed: u64, scale: f64) -> [Point; 3] {
+    let cap = scale * (2.5 * (params - nonemb) as f64 + 3.5 * nonemb as f64);
+    [(10, 1.0, params as f64), (20, 4.0, cap), (30, 6.0, cap)].map(|(n, data, bits)| Point {
+        params,
+        nonembedding_params: nonemb,
+        head_params: 0,
+        d_model,
+        ..pt(n, seed, data * params as f64, bits, bits)
+    })
+}
+
 /// Two sizes of one head, two seeds, capacities built as a·embedding + b·other with a = 2.5 and
 /// b = 3.5 (seed 1 off by +1% at the larger size): the report's embedding split gives back those
 /// rates per seed, and their mean.
 #[test]
 fn the_embedding_split_recovers_known_rates_per_seed() {
-    let size = |params: usize, nonemb: usize, d_model: usize, seed: u64, scale: f64| {
-        let cap = scale * (2.5 * (params - nonemb) as f64 + 3.5 * nonemb as f64);
-        // Saturated at 1 bit/param; past it, two datasets store the capacity (certified).
-        [(10, 1.0, params as f64), (20, 4.0, cap), (30, 6.0, cap)].map(|(n, data, bits)| Point {
-            params,
-            nonembedding_params: nonemb,
-            head_params: 0,
-            d_model,
-            ..pt(n, seed, data * params as f64, bits, bits)
-        })
-    };
     let mut points = Vec::new();
     for seed in 0..2 {
         points.extend(size(6000, 1700, 16, seed, 1.0));
@@ -154,6 +156,26 @@ fn the_embedding_split_recovers_known_rates_per_seed() {
     let one =
         BTreeMap::from([("causal".to_string(), head_capacity(size(6000, 1700, 16, 0, 1.0).to_vec(), &[], false))]);
     assert!(embedding_split(&one).is_none());
+}
+
+/// Capacity per parameter changes with size, so a seed with a plateau at the small size alone would
+/// pull the head's mean toward it: only seeds with a plateau at every size count.
+#[test]
+fn the_heads_bits_per_param_counts_only_seeds_with_a_plateau_at_every_size() {
+    let mut points = Vec::new();
+    for seed in 0..2 {
+        points.extend(size(6000, 1700, 16, seed, 1.0 + 0.01 * seed as f64));
+        points.extend(size(11000, 3700, 24, seed, 1.1));
+    }
+    let two = head_capacity(points.clone(), &[], false);
+    let per_seed = |s: f64| ((1.0 + 0.01 * s) * 16_700.0 / 6000.0 + 1.1 * 31_200.0 / 11000.0) / 2.0;
+    let mean = (per_seed(0.0) + per_seed(1.0)) / 2.0;
+    assert!((two.bits_per_param.unwrap() - mean).abs() < 1e-12, "{:?}", two.bits_per_param);
+    // Seed 2 stores far less at the small size and has no large one: it is left out.
+    points.extend(size(6000, 1700, 16, 2, 0.8));
+    let three = head_capacity(points, &[], false);
+    assert_eq!(three.bits_per_param, two.bits_per_param);
+    assert_eq!((three.ci95, three.slope), (two.ci95, two.slope));
 }
 
 /// The bits-per-position table: certified points only, grouped by size and dataset, each column
