@@ -99,10 +99,11 @@ def print_split(sizes, seeds, first, second):
 def print_per_head(head, mine, seeds):
     """Bits per parameter: each seed's mean over the head's sizes, then the mean over seeds. Only the
     seeds with a plateau at every size count: capacity per parameter changes with size, so a seed
-    measured at the small sizes alone would pull its mean, and the interval, down."""
+    measured at some sizes only would pull the mean toward them."""
     full = [s for s in seeds if all(s in z[3] for z in mine)]
     left_out = [s for s in seeds if s not in full and any(s in z[3] for z in mine)]
-    note = f" (left out, not at every size: seed {', '.join(left_out)})" if left_out else ""
+    seed = "seeds" if len(left_out) > 1 else "seed"
+    note = f" (left out, not at every size: {seed} {', '.join(left_out)})" if left_out else ""
     if not full:
         print(f"{head}: no seed has a plateau at all {len(mine)} sizes{note}")
         return

@@ -1,7 +1,8 @@
 //! `scripts/capacity_fit.py`, which joins capacity reports from several commands, against what it
 //! must print: on a committed report, the command's own per-head figure and embedding split (an
 //! independent implementation of the same fits); on made-up reports built from known rates, the
-//! trunk/head split those rates give; and a size found in two reports is refused.
+//! trunk/head split those rates give; a seed without a plateau at every size is left out of the
+//! per-head figure; and a size found in two reports is refused.
 //!
 //! The script needs python3, which the machine has: without it the tests fail, unless
 //! OVERFIT_SKIP_PYTHON=1 is set, and then each says that it skipped.
@@ -53,13 +54,17 @@ fn on_a_committed_report_the_script_prints_the_commands_own_figures() {
 }
 
 /// A report with one head's sizes, each (params, embedding params, head params, capacity of seeds
-/// 0, 1, …).
+/// 0, 1, …; NaN where that seed has no plateau).
 fn report(dir: &Path, name: &str, head: &str, sizes: &[(u64, u64, u64, &[f64])]) -> std::path::PathBuf {
     let sizes: Vec<Value> = sizes
         .iter()
         .map(|&(params, embedding, head_params, caps)| {
-            let by_seed: serde_json::Map<String, Value> =
-                caps.iter().enumerate().map(|(seed, &c)| (seed.to_string(), json!(c))).collect();
+            let by_seed: serde_json::Map<String, Value> = caps
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.is_nan())
+                .map(|(seed, &c)| (seed.to_string(), json!(c)))
+                .collect();
             json!({"params": params, "nonembedding_params": params - embedding, "head_params": head_params,
                    "capacity_by_seed": by_seed})
         })
@@ -95,6 +100,8 @@ fn the_trunk_head_split_recovers_known_rates_and_a_size_in_two_reports_is_refuse
     assert!(!twice.status.success() && err.contains("last at 2792 parameters has a plateau in both"), "{err}");
 }
 
+/// Capacity per parameter changes with size: a seed measured at some sizes only would pull the
+/// head's mean toward them, so it is left out, and said to be.
 #[test]
 fn the_per_head_figure_counts_only_the_seeds_with_a_plateau_at_every_size() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,5 +117,17 @@ fn the_per_head_figure_counts_only_the_seeds_with_a_plateau_at_every_size() {
     let text = stdout(&out);
     // Seed means 2.7 and 2.9: mean 2.80, half-width 12.706 · 0.1414 / √2 = 1.27.
     let line = "causal: 2.80 [1.53, 4.07] bits per parameter, sizes: 2, seeds: 2 (left out, not at every size: seed 2)";
+    assert!(text.contains(line), "{line} in:\n{text}");
+
+    // Seeds at disjoint sizes: no per-head figure, and the line says why.
+    let disjoint = report(
+        dir.path(),
+        "disjoint.json",
+        "causal",
+        &[(1000, 800, 0, &[2500.0]), (2000, 1400, 0, &[f64::NAN, 6200.0])],
+    );
+    let Some(out) = fit(&[&disjoint]) else { return };
+    let text = stdout(&out);
+    let line = "causal: no seed has a plateau at all 2 sizes (left out, not at every size: seeds 0, 1)";
     assert!(text.contains(line), "{line} in:\n{text}");
 }

@@ -72,12 +72,14 @@ pub struct CapacityReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct HeadCapacity {
     /// Per seed with a capacity at every size that has one, the mean over those sizes of
-    /// capacity_bits / parameters; then the mean over seeds (null when no size has a capacity).
+    /// capacity_bits / parameters; then the mean over seeds (null when no size has a capacity, or no
+    /// seed has one at every such size).
     pub bits_per_param: Option<f64>,
     pub ci95: Option<[f64; 2]>,
+    /// The same per non-embedding parameter, over the same seeds.
     pub bits_per_nonembedding_param: Option<f64>,
     pub nonembedding_ci95: Option<[f64; 2]>,
-    /// The slope of capacity against parameters through the origin (mean over seeds).
+    /// The slope of capacity against parameters through the origin (mean over the same seeds).
     pub slope: Option<f64>,
     /// False under `--quick`, and whenever a point is not certified (or `--certify` was not given).
     pub converged: bool,

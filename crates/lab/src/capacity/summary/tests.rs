@@ -176,6 +176,12 @@ fn the_heads_bits_per_param_counts_only_seeds_with_a_plateau_at_every_size() {
     let three = head_capacity(points, &[], false);
     assert_eq!(three.bits_per_param, two.bits_per_param);
     assert_eq!((three.ci95, three.slope), (two.ci95, two.slope));
+    // Seeds at disjoint sizes: each size has a capacity, the head has no seed to average.
+    let mut disjoint = size(6000, 1700, 16, 0, 1.0).to_vec();
+    disjoint.extend(size(11000, 3700, 24, 1, 1.0));
+    let none = head_capacity(disjoint, &[], false);
+    assert!(none.sizes.iter().all(|s| s.capacity_bits.is_some()));
+    assert_eq!((none.bits_per_param, none.slope), (None, None));
 }
 
 /// The bits-per-position table: certified points only, grouped by size and dataset, each column
