@@ -24,7 +24,7 @@
 #
 # Not in this script: tied at d 12 and causal at d 40 were tuned again on the 4 and 6 bits/parameter
 # datasets (--tune-data-bits 4,6), after their knee-tuned rates collapsed or stalled on the grid;
-# last at d 16 ran with a command of its own (datasets from 3 bits/parameter on), and so did tied at
+# last at d 16 and 24 ran with commands of their own (datasets from 3 and 4 bits/parameter on), and so did tied at
 # d 16 and causal at d 8 and 12 (--tune-data-bits 4,6; 8,192 steps, causal's rule at the window
 # heads' widths, so those two widths have two budgets, one per kind of head). Their commands:
 # capacity/PROBES.md and
