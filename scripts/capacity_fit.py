@@ -10,11 +10,14 @@ capacity/last-d12), and prints what the command prints within one report:
   parameters of its own (tied's L·d → d layer) and one without, e.g. last and tied at one width.
   With such a head among the reports, the embedding split's "other" includes its head layer: read
   the embedding split from reports of heads without one.
-A size (head, parameters) with a plateau in two of the reports is refused: pick one.
+A size (head, parameters) with a plateau in two of the reports joins their seeds when it is one
+measurement run twice: the same rate, step budget and plateau datasets, and no seed in common (e.g.
+a third seed run later with the first two's tuned rate). Otherwise it is refused: pick one.
 
   python3 scripts/capacity_fit.py capacity/causal/capacity.json capacity/causal-d64-long/capacity.json
 """
 import json
+import math
 import statistics
 import sys
 
@@ -37,13 +40,33 @@ def sizes_with_a_plateau(paths):
                     continue
                 key = (head, z["params"])
                 if key in found:
-                    sys.exit(f"capacity_fit.py: {head} at {z['params']} parameters has a plateau in both "
-                             f"{found[key][4]} and {path}: pass one of them")
+                    found[key] = joined(found[key], by_seed, protocol(h, z), path)
+                    continue
                 parts = {"embedding": z["params"] - z["nonembedding_params"],
                          "other": z["nonembedding_params"],
                          "trunk": z["params"] - z["head_params"], "head": z["head_params"]}
-                found[key] = (head, z["params"], parts, by_seed, path)
-    return list(found.values())
+                found[key] = (head, z["params"], parts, by_seed, path, protocol(h, z))
+    return [z[:5] for z in found.values()]
+
+
+def protocol(h, z):
+    """What makes two reports' plateaus at one size one measurement: the rate, the step budgets of
+    the size's points and the datasets of the plateau."""
+    steps = sorted({p["steps"] for p in h.get("points", []) if p.get("d_model") == z.get("d_model")})
+    return z.get("lr"), steps, z.get("plateau_n")
+
+
+def joined(first, by_seed, proto, path):
+    """A size found again in `path`: its seeds join the first report's when the protocol is the same
+    and no seed is in both; anything else is two measurements to choose between."""
+    head, params, parts, seeds, where, first_proto = first
+    common = sorted(set(seeds) & set(by_seed), key=int)
+    if common or proto != first_proto:
+        seed = "seeds" if len(common) > 1 else "seed"
+        why = f"{seed} {', '.join(common)} in both" if common else "rate, steps or plateau datasets differ"
+        sys.exit(f"capacity_fit.py: {head} at {params} parameters has a plateau in both {where} and {path} "
+                 f"({why}): pass one of them")
+    return head, params, parts, {**seeds, **by_seed}, f"{where} + {path}", first_proto
 
 
 def fit(rows):
@@ -59,13 +82,15 @@ def fit(rows):
     return (sec * soo - soc * seo) / det, (soc * see - sec * seo) / det
 
 
-def interval(values):
+def interval(values, low=-math.inf):
+    """The mean and its 95% t interval, clamped at `low` (0 for bits per parameter, which cannot be
+    negative, as the command clamps it; a fitted rate of the splits has no bound)."""
     mean = statistics.fmean(values)
     if len(values) < 2:
         return mean, None
     t = T95[len(values) - 2] if len(values) - 1 <= len(T95) else 1.96
     half = t * statistics.stdev(values) / len(values) ** 0.5
-    return mean, (mean - half, mean + half)
+    return mean, (max(mean - half, low), mean + half)
 
 
 def said(ci):
@@ -108,7 +133,7 @@ def print_per_head(head, mine, seeds):
         print(f"{head}: no seed has a plateau at all {len(mine)} sizes{note}")
         return
     per_seed = [statistics.fmean(z[3][s] / z[1] for z in mine) for s in full]
-    mean, ci = interval(per_seed)
+    mean, ci = interval(per_seed, low=0.0)
     print(f"{head}: {mean:.2f}{said(ci)} bits per parameter, sizes: {len(mine)}, seeds: {len(full)}{note}")
 
 

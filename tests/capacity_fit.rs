@@ -2,7 +2,8 @@
 //! must print: on a committed report, the command's own per-head figure and embedding split (an
 //! independent implementation of the same fits); on made-up reports built from known rates, the
 //! trunk/head split those rates give; a seed without a plateau at every size is left out of the
-//! per-head figure; and a size found in two reports is refused.
+//! per-head figure; and a size found in two reports joins their seeds when it is one measurement
+//! (same rate, steps and plateau datasets, no seed in common) and is refused otherwise.
 //!
 //! The script needs python3, which the machine has: without it the tests fail, unless
 //! OVERFIT_SKIP_PYTHON=1 is set, and then each says that it skipped.
@@ -98,6 +99,7 @@ fn the_trunk_head_split_recovers_known_rates_and_a_size_in_two_reports_is_refuse
     let Some(twice) = fit(&[&last, &last]) else { return };
     let err = String::from_utf8_lossy(&twice.stderr);
     assert!(!twice.status.success() && err.contains("last at 2792 parameters has a plateau in both"), "{err}");
+    assert!(err.contains("(seeds 0, 1, 2 in both)"), "{err}");
 }
 
 /// Capacity per parameter changes with size: a seed measured at some sizes only would pull the
@@ -130,4 +132,26 @@ fn the_per_head_figure_counts_only_the_seeds_with_a_plateau_at_every_size() {
     let text = stdout(&out);
     let line = "causal: no seed has a plateau at all 2 sizes (left out, not at every size: seeds 0, 1)";
     assert!(text.contains(line), "{line} in:\n{text}");
+}
+
+/// A third seed run later, with the first two's rate and budget, is the same measurement: its
+/// plateau joins theirs. A seed in both reports, or another rate, is two measurements: refused.
+#[test]
+fn a_later_seed_at_the_same_protocol_joins_the_size_and_anything_else_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = report(dir.path(), "first.json", "causal", &[(1000, 800, 0, &[2500.0, 2700.0])]);
+    let later = report(dir.path(), "later.json", "causal", &[(1000, 800, 0, &[f64::NAN, f64::NAN, 3000.0])]);
+    let Some(out) = fit(&[&first, &later]) else { return };
+    let text = stdout(&out);
+    // Seeds 2.5, 2.7, 3.0: mean 2.733, sd 0.2517, half-width 4.303 · 0.2517 / √3 = 0.625.
+    let line = "causal: 2.73 [2.11, 3.36] bits per parameter, sizes: 1, seeds: 3";
+    assert!(text.contains(line), "{line} in:\n{text}");
+    assert!(text.contains("| 0: 2,500, 1: 2,700, 2: 3,000 |"), "{text}");
+
+    let mut other_rate: Value = serde_json::from_str(&std::fs::read_to_string(&later).unwrap()).unwrap();
+    other_rate["heads"]["causal"]["sizes"][0]["lr"] = json!(0.01);
+    std::fs::write(&later, other_rate.to_string()).unwrap();
+    let Some(out) = fit(&[&first, &later]) else { return };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("(rate, steps or plateau datasets differ)"), "{err}");
 }
