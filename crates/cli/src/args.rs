@@ -225,6 +225,11 @@ pub struct CapacityArgs {
     /// on its total bits over them [default: each size's dataset nearest 4 bits/param]
     #[arg(long, value_delimiter = ',', value_name = "B,…")]
     pub tune_data_bits: Option<Vec<f64>>,
+    /// Rates whose scores are within this share of the best tie, and the smallest of them wins:
+    /// a rate at the edge of stability that wins the tuning seed by a hair can collapse on others
+    /// [default: 0, the most bits wins]
+    #[arg(long, value_name = "SHARE")]
+    pub lr_tie: Option<f64>,
     /// Seeds of every point, comma-separated [default: 0,1,2; 0,1 at a head's largest size]
     #[arg(long, value_delimiter = ',', value_name = "S,…")]
     pub seeds: Option<Vec<u64>>,

@@ -99,6 +99,7 @@ fn cmd_capacity(a: CapacityArgs) -> Result<u8> {
         steps_per_size: a.steps_per_size,
         lrs: a.lrs,
         tune_data_bits: a.tune_data_bits,
+        lr_tie: a.lr_tie,
         seeds: a.seeds,
         certify: a.certify,
         quick: a.quick,

@@ -232,6 +232,25 @@ fn tuned_on_several_datasets_a_rate_is_scored_on_its_total_over_them() {
     assert!(md.contains("summed over the datasets"), "{md}");
 }
 
+/// `--lr-tie`: rates within the share of the best score tie, and the smallest of them wins.
+#[test]
+fn under_a_tie_the_smallest_rate_within_the_share_of_the_best_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--quick", "--heads", "last", "--sizes", "8", "--data-bits", "4", "--seeds", "0", "--certify"];
+    // A wide tie, so that on this quick model it reaches below the best rate (a 2% tie would not).
+    let v = capacity(dir.path(), &[&args[..], &["--lr-tie", "0.6"]].concat());
+    let tuning = v["tuning"].as_array().unwrap();
+    let score = |t: &Value| num(t, "memorized_bits").min(num(t, "memorized_bits_2x"));
+    let best = tuning.iter().map(score).fold(f64::NEG_INFINITY, f64::max);
+    let smallest = tuning.iter().filter(|t| score(t) >= 0.4 * best).map(|t| num(t, "lr")).fold(f64::INFINITY, f64::min);
+    let best_rate = num(tuning.iter().find(|t| score(t) == best).unwrap(), "lr");
+    assert!(smallest < best_rate, "the tie must reach below the best rate to test anything: {tuning:?}");
+    assert_eq!(num(&v["lrs"][0], "lr"), smallest, "{tuning:?}");
+    assert_eq!(v["lr_tie"], serde_json::json!(0.6));
+    let md = std::fs::read_to_string(dir.path().join("capacity-quick/capacity.md")).unwrap();
+    assert!(md.contains("the smallest rate within 60% of the most bits stored"), "{md}");
+}
+
 #[test]
 fn bad_values_exit_2_naming_their_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -243,6 +262,10 @@ fn bad_values_exit_2_naming_their_flag() {
         (&["--tune-data-bits", "0"], "--tune-data-bits"),
         (&["--tune-data-bits", "3,nan"], "--tune-data-bits"),
         (&["--tune-data-bits", "4,6", "--lrs", "0.01"], "--tune-data-bits"),
+        (&["--lr-tie", "nan"], "--lr-tie"),
+        (&["--lr-tie", "1"], "--lr-tie"),
+        (&["--lr-tie", "-0.01"], "--lr-tie"),
+        (&["--lr-tie", "0.02", "--lrs", "0.01"], "--lr-tie"),
         (&["--data-bits", "-1"], "--data-bits"),
         (&["--data-bits", "2,inf"], "--data-bits"),
         (&["--data-bits", "0"], "--data-bits"),

@@ -124,13 +124,17 @@ impl CapacityReport {
     }
 
     fn tuning_table(&self) -> String {
-        let rule = if self.certify {
-            "each rate also at 2× the steps; the most bits stored at the lower of the two wins"
+        let most = if self.lr_tie == 0.0 {
+            "the most bits stored".to_string()
         } else {
-            "the most bits stored wins"
+            format!("the smallest rate within {}% of the most bits stored", 100.0 * self.lr_tie)
+        };
+        let rule = match self.certify {
+            true => format!("each rate also at 2× the steps; {most} at the lower of the two wins"),
+            false => format!("{most} wins"),
         };
         let (data, rule) = match &self.tune_data_bits {
-            None => ("knee dataset".to_string(), rule.to_string()),
+            None => ("knee dataset".to_string(), rule),
             Some(b) => (format!("datasets of {b:?} bits/param"), format!("{rule}, summed over the datasets")),
         };
         let mut s = format!("\n## Learning-rate tuning (full budget, {data}, seed {}; {rule})\n\n", super::TUNE_SEED);

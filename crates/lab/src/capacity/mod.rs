@@ -75,6 +75,7 @@ pub struct CapacityFlags {
     pub steps_per_size: Option<Vec<u64>>,
     pub lrs: Option<Vec<f64>>,
     pub tune_data_bits: Option<Vec<f64>>,
+    pub lr_tie: Option<f64>,
     pub seeds: Option<Vec<u64>>,
     pub certify: bool,
     pub quick: bool,
@@ -97,6 +98,9 @@ pub struct CapacityOptions {
     /// `--tune-data-bits`: the datasets (bits per parameter) each rate is tuned on, scored on
     /// its total over them. None: each size's knee dataset alone.
     pub tune_data_bits: Option<Vec<f64>>,
+    /// `--lr-tie`: rates scoring within this share of the best tie, and the smallest of them is
+    /// chosen (0: the most bits wins).
+    pub lr_tie: f64,
     /// None: the default grid's (fewer at the largest size).
     pub seeds: Option<Vec<u64>>,
     pub certify: bool,
@@ -141,6 +145,18 @@ fn per_size(steps: Option<&[u64]>, sizes: Option<&[usize]>) -> Result<Vec<(usize
     Ok(sizes.iter().copied().zip(steps.iter().copied()).collect())
 }
 
+/// `--lr-tie`: a share in [0, 1), and only where there are rates to tune.
+fn tie(share: Option<f64>, given_rate: bool) -> Result<f64> {
+    let Some(share) = share else { return Ok(0.0) };
+    if !(0.0..1.0).contains(&share) {
+        return Err(Error::usage("--lr-tie", format!("{share} is not allowed: a share of the best score, in [0, 1)")));
+    }
+    if given_rate {
+        return Err(Error::usage("--lr-tie", "needs rates to tune: one --lrs value is taken as given"));
+    }
+    Ok(share)
+}
+
 impl CapacityOptions {
     /// The step budget of every run of a model: its size's `--steps-per-size`, else `--steps`.
     pub fn steps_for(&self, m: &heads::ModelConfig) -> u64 {
@@ -164,9 +180,11 @@ impl CapacityOptions {
         let tune_data_bits =
             checked("--tune-data-bits", f.tune_data_bits.clone(), (positive, "bits per parameter are finite and > 0"))?;
         let seeds = checked("--seeds", f.seeds.clone(), (|_| true, ""))?;
-        if tune_data_bits.is_some() && lrs.as_ref().is_some_and(|l| l.len() == 1) {
+        let given_rate = lrs.as_ref().is_some_and(|l| l.len() == 1);
+        if tune_data_bits.is_some() && given_rate {
             return Err(Error::usage("--tune-data-bits", "needs rates to tune: one --lrs value is taken as given"));
         }
+        let lr_tie = tie(f.lr_tie, given_rate)?;
         let steps_per_size = per_size(f.steps_per_size.as_deref(), sizes.as_deref())?;
         let models = Models::from_flags(f.preset.as_deref(), &f.model_flags, sizes, f.quick)?;
         let quick = f.quick;
@@ -179,6 +197,7 @@ impl CapacityOptions {
             steps_per_size,
             lrs: lrs.unwrap_or_else(|| if quick { QUICK_LRS.to_vec() } else { LRS.to_vec() }),
             tune_data_bits,
+            lr_tie,
             seeds,
             certify: f.certify,
             quick,

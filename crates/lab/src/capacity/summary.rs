@@ -48,6 +48,9 @@ pub struct CapacityReport {
     /// `--tune-data-bits`: the datasets every rate was tuned on (absent: each size's knee dataset).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tune_data_bits: Option<Vec<f64>>,
+    /// `--lr-tie`: rates within this share of the best score tie, and the smallest wins (0: the
+    /// most bits wins).
+    pub lr_tie: f64,
     pub quick: bool,
     pub steps: u64,
     /// (d_model, steps) per size under `--steps-per-size`, which override `steps`.
@@ -249,6 +252,7 @@ pub fn summarize(o: &CapacityOptions, tuned: &Tuned, grid: &[Outcome]) -> Capaci
         tuning: tuned.runs.clone(),
         lrs: tuned.choices.clone(),
         tune_data_bits: o.tune_data_bits.clone(),
+        lr_tie: o.lr_tie,
         quick: o.quick,
         steps: o.steps,
         steps_per_size: o.steps_per_size.clone(),
