@@ -5,13 +5,15 @@ made before the flag existed can be checked without training anything.
 
 A rate's score is the report's: over its tuning datasets, the sum of the lower of its 1× and 2×
 bits (of its 1× bits without `--certify`). The tie takes the smallest rate whose score is within
-SHARE of the best. It only reads rates the report tried: where the tie's rate would sit at an end
-of them, the command would have tried one more, and the line says so.
+SHARE of the best. It only reads rates the report tried: where the tie's rate or the best would sit
+at an end of them, the command would have tried one more, which may move the tie, and the line
+says so.
 
   python3 scripts/tuning_tie.py --tie 0.02 capacity/causal/capacity.json capacity/main/capacity.json
 """
 import argparse
 import json
+import math
 import sys
 from collections import defaultdict
 
@@ -27,9 +29,13 @@ def scores(report):
 
 
 def tied(by_rate, tie):
-    """The smallest rate whose score is within `tie` of the best."""
+    """The best rate (the largest among equals) and the smallest rate whose score is within `tie`
+    of the best (the best itself without a tie, or when every rate diverged)."""
     best = max(by_rate.values())
-    return min(lr for lr, s in by_rate.items() if s >= best - tie * abs(best))
+    top = max(lr for lr, s in by_rate.items() if s == best)
+    if tie == 0 or not math.isfinite(best):
+        return top, top
+    return top, min(lr for lr, s in by_rate.items() if s >= best - tie * abs(best))
 
 
 def main():
@@ -48,9 +54,10 @@ def main():
             sys.exit(f"tuning_tie.py: {path}: {e}")
         taken = {(c["head"], c["d_model"]): c["lr"] for c in report.get("lrs") or []}
         for (head, d), by_rate in sorted(scores(report).items()):
-            lr = tied(by_rate, args.tie)
+            top, lr = tied(by_rate, args.tie)
             rates = sorted(by_rate)
-            edge = " (at an end: one more rate would be tried)" if lr in (rates[0], rates[-1]) else ""
+            ends = (rates[0], rates[-1])
+            edge = " (at an end: one more rate would be tried)" if lr in ends or top in ends else ""
             best = max(by_rate.values())
             shares = ", ".join(f"{r:g}: {by_rate[r] / best:.3f}" for r in rates)
             took = f"{taken[(head, d)]:g}" if (head, d) in taken else "—"

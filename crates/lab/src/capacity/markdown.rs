@@ -127,7 +127,8 @@ impl CapacityReport {
         let most = if self.lr_tie == 0.0 {
             "the most bits stored".to_string()
         } else {
-            format!("the smallest rate within {}% of the most bits stored", 100.0 * self.lr_tie)
+            // Rounded, so that 0.07 reads 7%, not 7.000000000000001%.
+            format!("the smallest rate within {}% of the most bits stored", (1e5 * self.lr_tie).round() / 1e3)
         };
         let rule = match self.certify {
             true => format!("each rate also at 2× the steps; {most} at the lower of the two wins"),
