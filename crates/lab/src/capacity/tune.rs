@@ -93,11 +93,14 @@ struct Target {
     results: Vec<(f64, f64)>,
 }
 
+/// The indices, among the rates by ascending rate, of the best score and of the chosen rate.
+type Picks = (usize, usize);
+
 impl Target {
     /// (rate, score) by ascending rate, the index of the best score (the largest rate among
     /// equals), and the index of the chosen rate: the smallest whose score is within `tie` (a
     /// share) of the best. Without a tie, or with no finite best, the chosen is the best.
-    fn ranked(&self, tie: f64) -> (Vec<(f64, f64)>, Option<(usize, usize)>) {
+    fn ranked(&self, tie: f64) -> (Vec<(f64, f64)>, Option<Picks>) {
         let mut r = self.results.clone();
         r.sort_by(|a, b| a.0.total_cmp(&b.0));
         let Some(best) = (0..r.len()).max_by(|&a, &b| r[a].1.total_cmp(&r[b].1)) else { return (r, None) };
