@@ -8,24 +8,17 @@
 //! The script needs python3, which the machine has: without it the tests fail, unless
 //! OVERFIT_SKIP_PYTHON=1 is set, and then each says that it skipped.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The script's output on these reports, or None (after saying so) when python3 is missing and
-/// OVERFIT_SKIP_PYTHON=1 allows it.
+/// The script's output on these reports (None: python3 missing, and the test skips).
 fn fit(reports: &[&Path]) -> Option<Output> {
-    let script = Path::new(ROOT).join("scripts/capacity_fit.py");
-    match Command::new("python3").arg(script).args(reports).output() {
-        Ok(out) => Some(out),
-        Err(e) if std::env::var("OVERFIT_SKIP_PYTHON").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: python3 cannot run ({e}); scripts/capacity_fit.py is not checked");
-            None
-        }
-        Err(e) => panic!("python3 cannot run ({e}): install it, or set OVERFIT_SKIP_PYTHON=1 to skip"),
-    }
+    common::python_script("capacity_fit.py", reports)
 }
 
 fn stdout(out: &Output) -> String {

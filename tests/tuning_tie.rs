@@ -5,22 +5,20 @@
 //! The script needs python3, which the machine has: without it the tests fail, unless
 //! OVERFIT_SKIP_PYTHON=1 is set, and then each says that it skipped.
 
+mod common;
+
 use serde_json::json;
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
+/// The script's output with `--tie share` on these reports (None: python3 missing, the test skips).
 fn tie(share: &str, reports: &[&Path]) -> Option<Output> {
-    let script = Path::new(ROOT).join("scripts/tuning_tie.py");
-    match Command::new("python3").arg(script).args(["--tie", share]).args(reports).output() {
-        Ok(out) => Some(out),
-        Err(e) if std::env::var("OVERFIT_SKIP_PYTHON").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: python3 cannot run ({e}); scripts/tuning_tie.py is not checked");
-            None
-        }
-        Err(e) => panic!("python3 cannot run ({e}): install it, or set OVERFIT_SKIP_PYTHON=1 to skip"),
-    }
+    let args: Vec<&OsStr> =
+        [OsStr::new("--tie"), OsStr::new(share)].into_iter().chain(reports.iter().map(|p| p.as_os_str())).collect();
+    common::python_script("tuning_tie.py", &args)
 }
 
 fn stdout(out: &Output) -> String {

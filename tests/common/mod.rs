@@ -35,3 +35,17 @@ pub fn short(steps: u64) -> TrainConfig {
 pub fn param_bits(s: &Session) -> Vec<u32> {
     s.params.iter().flat_map(|(_, p)| p.value.iter().map(|x| x.to_bits()).collect::<Vec<_>>()).collect()
 }
+
+/// `python3 scripts/<script> <args>`: its output, or None (after saying so) when python3 cannot
+/// run and OVERFIT_SKIP_PYTHON=1 allows the test to skip; without it a missing python3 fails.
+pub fn python_script<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> Option<std::process::Output> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts").join(script);
+    match std::process::Command::new("python3").arg(path).args(args).output() {
+        Ok(out) => Some(out),
+        Err(e) if std::env::var("OVERFIT_SKIP_PYTHON").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED: python3 cannot run ({e}); scripts/{script} is not checked");
+            None
+        }
+        Err(e) => panic!("python3 cannot run ({e}): install it, or set OVERFIT_SKIP_PYTHON=1 to skip"),
+    }
+}
