@@ -191,10 +191,14 @@ fn each_size_takes_its_own_step_budget_and_one_command_reports_them_all() {
     assert_eq!(runs.len(), 2);
 }
 
+/// One quick point of last at d 8, certified: the tuning tests compare how its rates are chosen.
+const TUNING_POINT: [&str; 10] =
+    ["--quick", "--heads", "last", "--sizes", "8", "--data-bits", "4", "--seeds", "0", "--certify"];
+
 #[test]
 fn under_certify_a_rate_is_tuned_on_the_lower_of_its_1x_and_2x_bits() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--quick", "--heads", "last", "--sizes", "8", "--data-bits", "4", "--seeds", "0", "--certify"];
+    let args = TUNING_POINT;
     let v = capacity(dir.path(), &args);
     let tuning = v["tuning"].as_array().unwrap();
     assert!(tuning.len() >= 3, "{tuning:?}");
@@ -210,7 +214,7 @@ fn under_certify_a_rate_is_tuned_on_the_lower_of_its_1x_and_2x_bits() {
 #[test]
 fn tuned_on_several_datasets_a_rate_is_scored_on_its_total_over_them() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--quick", "--heads", "last", "--sizes", "8", "--data-bits", "4", "--seeds", "0", "--certify"];
+    let args = TUNING_POINT;
     let v = capacity(dir.path(), &[&args[..], &["--tune-data-bits", "1,6"]].concat());
     let tuning = v["tuning"].as_array().unwrap();
     let mut score: BTreeMap<String, (f64, Vec<u64>)> = BTreeMap::new();
@@ -236,7 +240,7 @@ fn tuned_on_several_datasets_a_rate_is_scored_on_its_total_over_them() {
 #[test]
 fn under_a_tie_the_smallest_rate_within_the_share_of_the_best_wins() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--quick", "--heads", "last", "--sizes", "8", "--data-bits", "4", "--seeds", "0", "--certify"];
+    let args = TUNING_POINT;
     // A wide tie, so that on this quick model it reaches below the best rate (a 2% tie would not).
     let v = capacity(dir.path(), &[&args[..], &["--lr-tie", "0.6"]].concat());
     let tuning = v["tuning"].as_array().unwrap();
