@@ -14,25 +14,40 @@ A size (head, parameters) with a plateau in two of the reports joins their seeds
 measurement run twice: the same rate, step budget and plateau datasets, and no seed in common (e.g.
 a third seed run later with the first two's tuned rate). Otherwise it is refused: pick one.
 
+With --svg PATH it also draws bits per parameter against parameters, a colour per head: each
+size's plateau (mean over its seeds, 95% t interval) and, for a size with a plateau in none of the
+reports, the most its certified points stored (mean of seeds on one dataset), a lower bound.
+
   python3 scripts/capacity_fit.py capacity/causal/capacity.json capacity/causal-d64-long/capacity.json
+  python3 scripts/capacity_fit.py REPORT.json... --svg capacity/per_head.svg --bounds REPORT.json...
 """
+import argparse
 import json
 import math
 import statistics
 import sys
 
+import capacity_svg
+
 # Two-sided 95% quantiles of Student's t, by degrees of freedom (1–10); the normal's beyond.
 T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
 
 
-def sizes_with_a_plateau(paths):
-    """(head, params, {kind: params}, {seed: capacity}, report) per size."""
-    found = {}
+def loaded(paths):
+    """(path, report) per path; an unreadable report exits naming its file."""
+    reports = []
     for path in paths:
         try:
-            report = json.load(open(path))
+            reports.append((path, json.load(open(path))))
         except (OSError, ValueError) as e:
             sys.exit(f"capacity_fit.py: {path}: {e}")
+    return reports
+
+
+def sizes_with_a_plateau(reports):
+    """(head, params, {kind: params}, {seed: capacity}, report) per size."""
+    found = {}
+    for path, report in reports:
         for head, h in report["heads"].items():
             for z in h["sizes"]:
                 by_seed = z.get("capacity_by_seed") or {}
@@ -137,10 +152,33 @@ def print_per_head(head, mine, seeds):
     print(f"{head}: {mean:.2f}{said(ci)} bits per parameter, sizes: {len(mine)}, seeds: {len(full)}{note}")
 
 
+def lower_bounds(reports, sizes):
+    """{(head, params): bits} for each size with a plateau in none of the reports: the most bits
+    one of its datasets stored, as the mean over seeds of its certified points, across reports."""
+    with_plateau = {(z[0], z[1]) for z in sizes}
+    bounds = {}
+    for _, report in reports:
+        for head, h in report["heads"].items():
+            by_dataset = {}
+            for p in h.get("points", []):
+                if p.get("certified") and (head, p["params"]) not in with_plateau:
+                    by_dataset.setdefault((p["params"], p["n"]), []).append(p["memorized_bits"])
+            for (params, _), bits in by_dataset.items():
+                key = (head, params)
+                bounds[key] = max(bounds.get(key, -math.inf), statistics.fmean(bits))
+    return bounds
+
+
 def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    sizes = sizes_with_a_plateau(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reports", nargs="+", metavar="REPORT.json")
+    parser.add_argument("--svg", metavar="PATH", help="also draw bits per parameter against parameters")
+    parser.add_argument("--bounds", metavar="REPORT.json", nargs="+", default=[],
+                        help="more reports, read for the figure's lower bounds only (e.g. one whose plateaus "
+                             "another report measures again)")
+    args = parser.parse_args()
+    reports = loaded(args.reports)
+    sizes = sizes_with_a_plateau(reports)
     if not sizes:
         sys.exit("capacity_fit.py: no size has a certified plateau in these reports")
     seeds = sorted({s for z in sizes for s in z[3]}, key=int)
@@ -154,6 +192,11 @@ def main():
         print_per_head(head, [z for z in sizes if z[0] == head], seeds)
     print_split(sizes, seeds, "embedding", "other")
     print_split(sizes, seeds, "trunk", "head")
+    if args.svg:
+        plateaus = [(z[0], z[1], interval([c / z[1] for c in z[3].values()], low=0.0)) for z in sizes]
+        bounds = [(head, params, bits / params) for (head, params), bits in lower_bounds(reports + loaded(args.bounds), sizes).items()]
+        capacity_svg.write(args.svg, plateaus, bounds)
+        print(f"drawn: {args.svg}")
 
 
 if __name__ == "__main__":

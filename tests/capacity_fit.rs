@@ -3,7 +3,8 @@
 //! independent implementation of the same fits); on made-up reports built from known rates, the
 //! trunk/head split those rates give; a seed without a plateau at every size is left out of the
 //! per-head figure; and a size found in two reports joins their seeds when it is one measurement
-//! (same rate, steps and plateau datasets, no seed in common) and is refused otherwise.
+//! (same rate, steps and plateau datasets, no seed in common) and is refused otherwise; and `--svg`
+//! draws each plateau and each lower bound with the figures the tables print.
 //!
 //! The script needs python3, which the machine has: without it the tests fail, unless
 //! OVERFIT_SKIP_PYTHON=1 is set, and then each says that it skipped.
@@ -147,4 +148,38 @@ fn a_later_seed_at_the_same_protocol_joins_the_size_and_anything_else_is_refused
     let Some(out) = fit(&[&first, &later]) else { return };
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("(rate, steps or plateau datasets differ)"), "{err}");
+}
+
+/// `--svg` draws each size's plateau with its interval over seeds, and each size with a plateau in
+/// no report as the most its certified points stored on one dataset (mean over seeds), a lower
+/// bound: an uncertified point, however high, never raises it, and a size with a plateau in one
+/// report is not also drawn as a bound from another (`--bounds`).
+#[test]
+fn the_figure_draws_each_plateau_with_its_interval_and_each_size_without_one_as_a_lower_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let causal = report(dir.path(), "causal.json", "causal", &[(1000, 800, 0, &[2500.0, 2700.0, 3000.0])]);
+    // tied at 2,000 parameters has no plateau: on n 64 its certified seeds store 5,000 and 5,400
+    // bits (mean 2.60 per parameter), on n 96 one certified seed 5,100 and an uncertified 9,000.
+    let point = |params: u64, n: u64, seed: u64, bits: f64, certified: bool| json!({"params": params, "n": n, "seed": seed, "memorized_bits": bits, "certified": certified});
+    let points = [
+        point(2000, 64, 0, 5000.0, true),
+        point(2000, 64, 1, 5400.0, true),
+        point(2000, 96, 0, 5100.0, true),
+        point(2000, 96, 1, 9000.0, false),
+        point(1000, 64, 0, 9999.0, true), // causal's size has a plateau: never a bound
+    ];
+    let bounds = dir.path().join("bounds.json");
+    let heads = json!({"tied": {"sizes": [], "points": points[..4]}, "causal": {"sizes": [], "points": points[4..]}});
+    std::fs::write(&bounds, json!({ "heads": heads }).to_string()).unwrap();
+    let svg = dir.path().join("per_head.svg");
+    let args = [causal.as_os_str(), "--svg".as_ref(), svg.as_os_str(), "--bounds".as_ref(), bounds.as_os_str()];
+    let Some(out) = common::python_script("capacity_fit.py", &args) else { return };
+    stdout(&out);
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    // Seeds 2.5, 2.7, 3.0 bits per parameter: 2.73 [2.11, 3.36], as the per-head line prints it.
+    assert!(drawn.contains("<title>causal, 1,000 parameters: 2.73 [2.11, 3.36] bits per parameter</title>"), "{drawn}");
+    assert!(drawn.contains("<title>tied, 2,000 parameters: at least 2.60 bits per parameter</title>"), "{drawn}");
+    assert_eq!(drawn.matches("class=\"plateau\"").count(), 1, "{drawn}");
+    assert_eq!(drawn.matches("class=\"lower-bound\"").count(), 1, "{drawn}");
+    assert!(drawn.contains("3.6: Morris et al.") && drawn.contains("2.0: Allen-Zhu &amp; Li"), "{drawn}");
 }
