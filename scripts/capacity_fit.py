@@ -19,7 +19,7 @@ size's plateau (mean over its seeds, 95% t interval) and, for a size with a plat
 reports, the most its certified points stored (mean of seeds on one dataset), a lower bound.
 
   python3 scripts/capacity_fit.py capacity/causal/capacity.json capacity/causal-d64-long/capacity.json
-  python3 scripts/capacity_fit.py REPORT.json... --svg capacity/per_head.svg --bounds REPORT.json...
+  python3 scripts/capacity_fit.py REPORT.json... --svg capacity/per_head.svg --bounds REPORT.json
 """
 import argparse
 import json
@@ -152,10 +152,11 @@ def print_per_head(head, mine, seeds):
     print(f"{head}: {mean:.2f}{said(ci)} bits per parameter, sizes: {len(mine)}, seeds: {len(full)}{note}")
 
 
-def lower_bounds(reports, sizes):
+def lower_bounds(reports):
     """{(head, params): bits} for each size with a plateau in none of the reports: the most bits
     one of its datasets stored, as the mean over seeds of its certified points, across reports."""
-    with_plateau = {(z[0], z[1]) for z in sizes}
+    with_plateau = {(head, z["params"]) for _, report in reports for head, h in report["heads"].items()
+                    for z in h["sizes"] if z.get("capacity_by_seed")}
     bounds = {}
     for _, report in reports:
         for head, h in report["heads"].items():
@@ -173,9 +174,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reports", nargs="+", metavar="REPORT.json")
     parser.add_argument("--svg", metavar="PATH", help="also draw bits per parameter against parameters")
-    parser.add_argument("--bounds", metavar="REPORT.json", nargs="+", default=[],
-                        help="more reports, read for the figure's lower bounds only (e.g. one whose plateaus "
-                             "another report measures again)")
+    parser.add_argument("--bounds", metavar="REPORT.json", action="append", default=[],
+                        help="one more report (the flag repeats), read for the figure's lower bounds only: e.g. "
+                             "one whose plateaus another report measures again. Its plateaus are no bounds.")
     args = parser.parse_args()
     reports = loaded(args.reports)
     sizes = sizes_with_a_plateau(reports)
@@ -193,10 +194,18 @@ def main():
     print_split(sizes, seeds, "embedding", "other")
     print_split(sizes, seeds, "trunk", "head")
     if args.svg:
-        plateaus = [(z[0], z[1], interval([c / z[1] for c in z[3].values()], low=0.0)) for z in sizes]
-        bounds = [(head, params, bits / params) for (head, params), bits in lower_bounds(reports + loaded(args.bounds), sizes).items()]
-        capacity_svg.write(args.svg, plateaus, bounds)
-        print(f"drawn: {args.svg}")
+        draw(args.svg, sizes, lower_bounds(reports + loaded(args.bounds)))
+
+
+def draw(path, sizes, bounds):
+    """The figure: each size's plateau per parameter (mean over its seeds, interval as printed) and
+    each lower bound per parameter."""
+    plateaus = []
+    for head, params, _, by_seed, _ in sizes:
+        mean, ci = interval([c / params for c in by_seed.values()], low=0.0)
+        plateaus.append((head, params, mean, ci, f"{mean:.2f}{said(ci)}"))
+    capacity_svg.write(path, plateaus, [(head, params, bits / params) for (head, params), bits in bounds.items()])
+    print(f"drawn: {path}")
 
 
 if __name__ == "__main__":

@@ -166,10 +166,14 @@ fn the_figure_draws_each_plateau_with_its_interval_and_each_size_without_one_as_
         point(2000, 64, 1, 5400.0, true),
         point(2000, 96, 0, 5100.0, true),
         point(2000, 96, 1, 9000.0, false),
-        point(1000, 64, 0, 9999.0, true), // causal's size has a plateau: never a bound
+        point(3000, 64, 0, 8000.0, true), // tied's size with a plateau in this report: never a bound
+        point(1000, 64, 0, 9999.0, true), // causal's size has a plateau in the other: never a bound
     ];
     let bounds = dir.path().join("bounds.json");
-    let heads = json!({"tied": {"sizes": [], "points": points[..4]}, "causal": {"sizes": [], "points": points[4..]}});
+    let plateau =
+        json!({"params": 3000, "nonembedding_params": 1000, "head_params": 0, "capacity_by_seed": {"0": 8000.0}});
+    let heads =
+        json!({"tied": {"sizes": [plateau], "points": points[..5]}, "causal": {"sizes": [], "points": points[5..]}});
     std::fs::write(&bounds, json!({ "heads": heads }).to_string()).unwrap();
     let svg = dir.path().join("per_head.svg");
     let args = [causal.as_os_str(), "--svg".as_ref(), svg.as_os_str(), "--bounds".as_ref(), bounds.as_os_str()];
