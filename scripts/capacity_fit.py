@@ -176,7 +176,7 @@ def main():
     parser.add_argument("--svg", metavar="PATH", help="also draw bits per parameter against parameters")
     parser.add_argument("--bounds", metavar="REPORT.json", action="append", default=[],
                         help="one more report (the flag repeats), read for the figure's lower bounds only: e.g. "
-                             "one whose plateaus another report measures again. Its plateaus are no bounds.")
+                             "one whose plateaus another report measures again. Its own plateaus are neither drawn nor bounds.")
     args = parser.parse_args()
     reports = loaded(args.reports)
     sizes = sizes_with_a_plateau(reports)
