@@ -183,12 +183,15 @@ def main():
     if not sizes:
         sys.exit("capacity_fit.py: no size has a certified plateau in these reports")
     seeds = sorted({s for z in sizes for s in z[3]}, key=int)
-    print("| head | params | embedding | other | head layer | capacity per seed | from |")
-    print("|---|---|---|---|---|---|---|")
+    print("| head | params | embedding | other | head layer | capacity per seed | capacity, bits (95% CI) | from |")
+    print("|---|---|---|---|---|---|---|---|")
     for head, params, parts, by_seed, path in sizes:
         each = ", ".join(f"{s}: {by_seed[s]:,.0f}" for s in sorted(by_seed, key=int))
+        # The size's capacity over its seeds, as capacity.md prints it: joined seeds get one here too.
+        mean, ci = interval(list(by_seed.values()), low=0.0)
+        joint = f"{mean:,.0f} [{ci[0]:,.0f}, {ci[1]:,.0f}]" if ci else f"{mean:,.0f} (one seed)"
         print(f"| {head} | {params:,} | {parts['embedding']:,} | {parts['other']:,} | {parts['head']:,} "
-              f"| {each} | `{path}` |")
+              f"| {each} | {joint} | `{path}` |")
     for head in sorted({z[0] for z in sizes}):
         print_per_head(head, [z for z in sizes if z[0] == head], seeds)
     print_split(sizes, seeds, "embedding", "other")

@@ -140,7 +140,8 @@ fn a_later_seed_at_the_same_protocol_joins_the_size_and_anything_else_is_refused
     // Seeds 2.5, 2.7, 3.0: mean 2.733, sd 0.2517, half-width 4.303 · 0.2517 / √3 = 0.625.
     let line = "causal: 2.73 [2.11, 3.36] bits per parameter, sizes: 1, seeds: 3";
     assert!(text.contains(line), "{line} in:\n{text}");
-    assert!(text.contains("| 0: 2,500, 1: 2,700, 2: 3,000 |"), "{text}");
+    // Joined, the size's capacity over the three seeds: 2,733 ± 4.303 · 251.7 / √3 = [2,108, 3,359].
+    assert!(text.contains("| 0: 2,500, 1: 2,700, 2: 3,000 | 2,733 [2,108, 3,359] |"), "{text}");
 
     let mut other_rate: Value = serde_json::from_str(&std::fs::read_to_string(&later).unwrap()).unwrap();
     other_rate["heads"]["causal"]["sizes"][0]["lr"] = json!(0.01);
